@@ -1,0 +1,1 @@
+"""The coursehub extension of a learner's Jupyter server."""

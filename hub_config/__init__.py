@@ -1,0 +1,1 @@
+"""How the coursehub Hub is assembled."""
