@@ -1,0 +1,88 @@
+"""Saving questions: one path for the REST API and the course loader.
+
+A question is saved from its nbgrader source notebook; the student version and the
+maximum score are derived here, once, so every reader sees the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import orm
+from .notebooks import read_notebook, student_version, test_specs, validate_source
+
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+class QuestionError(ValueError):
+    """A question that cannot be saved; the message names the problem."""
+
+
+@dataclass
+class QuestionFields:
+    slug: str
+    title: str
+    category: str = ""
+    difficulty: str = ""
+    tags: list[str] = field(default_factory=list)
+    position: int | None = None
+
+
+def prepare_notebooks(source) -> tuple[dict, dict, float]:
+    """(source, student version, max score) from a source notebook, or QuestionError."""
+    try:
+        nb = read_notebook(source)
+        validate_source(nb)
+    except ValueError as e:
+        raise QuestionError(f"notebook: {e}") from None
+    max_score = sum(spec.max_points for spec in test_specs(nb))
+    student = student_version(nb)
+    return _as_dict(nb), _as_dict(student), max_score
+
+
+def check_difficulty(difficulty: str) -> str:
+    if difficulty and difficulty not in DIFFICULTIES:
+        raise QuestionError(f"difficulty must be one of {', '.join(DIFFICULTIES)}")
+    return difficulty
+
+
+def create_question(db, module: orm.Module, fields: QuestionFields, source) -> orm.Question:
+    source_nb, student_nb, max_score = prepare_notebooks(source)
+    position = fields.position
+    if position is None:
+        position = len(module.questions)
+    question = orm.Question(
+        module=module,
+        slug=fields.slug,
+        title=fields.title,
+        category=fields.category,
+        difficulty=check_difficulty(fields.difficulty),
+        tags=fields.tags,
+        position=position,
+        max_score=max_score,
+        source_notebook=source_nb,
+        student_notebook=student_nb,
+        version=1,
+    )
+    db.add(question)
+    return question
+
+
+def replace_notebook(question: orm.Question, source) -> None:
+    """A new version of the question's notebook; earlier submissions keep their scores."""
+    source_nb, student_nb, max_score = prepare_notebooks(source)
+    if source_nb == question.source_notebook:
+        return
+    question.source_notebook = source_nb
+    question.student_notebook = student_nb
+    question.max_score = max_score
+    question.version += 1
+
+
+def _as_dict(value):
+    """A plain JSON-able copy of a NotebookNode, as stored and served."""
+    if isinstance(value, dict):
+        return {k: _as_dict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_dict(v) for v in value]
+    return value

@@ -1,0 +1,52 @@
+"""`coursehub-grader`: serve the grading service, migrate its database, load a course."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import dbutil
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="coursehub-grader", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="run the grading service (the default)")
+    serve.add_argument("options", nargs=argparse.REMAINDER, help="traitlets options")
+    upgrade = commands.add_parser("upgrade-db", help="create or migrate the database schema")
+    upgrade.add_argument("--db-url", help="database URL (default: the service's)")
+    load = commands.add_parser("load-course", help="load a course folder into the database")
+    load.add_argument("course_dir", type=Path)
+    load.add_argument("--db-url", help="database URL (default: the service's)")
+    args = parser.parse_args(argv)
+
+    # imported here: the app pulls in the executors and nbgrader, which take a while
+    from .app import GraderApp
+
+    if args.command in (None, "serve"):
+        from .app import main as serve_main
+
+        serve_main(getattr(args, "options", []) or [])
+        return
+    app = GraderApp()
+    db_url = args.db_url or app.db_url
+    if args.command == "upgrade-db":
+        dbutil.upgrade(db_url)
+        print(f"database at revision {dbutil.head_revision()}")
+    elif args.command == "load-course":
+        from .content import CourseError, load_course
+
+        engine = dbutil.make_engine(db_url)
+        dbutil.check_schema(engine)
+        with dbutil.make_session_factory(engine)() as db:
+            try:
+                counts = load_course(db, args.course_dir)
+            except CourseError as e:
+                sys.exit(f"coursehub-grader: {e}")
+        print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""Base handler of the grader's REST API (v1).
+
+Modelled on JupyterHub's `apihandlers/base.py`: JSON errors `{"status", "message"}`,
+`get_json_body`, lookups that raise 404, and a database session per request that is
+rolled back in `finish()` if a handler left it dirty. Identity and scopes come from the
+Hub through `HubOAuthenticated` (token header or the Hub's OAuth cookie); handlers check
+scopes, never role or group names.
+"""
+
+from __future__ import annotations
+
+import json
+from http.client import responses
+
+from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from tornado import web
+
+from .. import orm
+
+# Scopes declared in hub_config/roles.py and granted through Hub roles.
+SCOPE_LEARN = "custom:coursehub:learn"
+SCOPE_AUTHOR = "custom:coursehub:author"
+
+
+class APIHandler(HubOAuthenticated, web.RequestHandler):
+    """Every v1 endpoint: JSON in, JSON out, Hub identity, one DB session."""
+
+    @property
+    def hub_auth(self):
+        return self.settings["hub_auth"]
+
+    @property
+    def grader(self):
+        """The GraderApp: db, executor and queue live there."""
+        return self.settings["grader_app"]
+
+    @property
+    def queue(self):
+        return self.grader.queue
+
+    @property
+    def executor(self):
+        return self.grader.executor
+
+    _db = None
+
+    async def prepare(self):
+        # identify the caller up front, asynchronously: HubAuthenticated's synchronous
+        # get_current_user would block the event loop on a request to the Hub
+        model = await self.hub_auth.get_user(self, sync=False)
+        if model:
+            try:
+                model = self.check_hub_user(model)
+            except UserNotAllowed:
+                model = None
+        self._hub_auth_user_cache = model
+
+    @property
+    def db(self):
+        if self._db is None:
+            self._db = self.grader.session_factory()
+        return self._db
+
+    def get_login_url(self):
+        # an API answers 403 instead of redirecting to the Hub's login page
+        raise web.HTTPError(403, "authentication required: use a Hub token or sign in to the Hub")
+
+    def check_xsrf_cookie(self):
+        # token-authenticated requests need no xsrf; HubOAuth patches in its own check for
+        # cookie-authenticated ones
+        if self.request.headers.get("Authorization", "").startswith(("token ", "bearer ")):
+            return
+        return super().check_xsrf_cookie()
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def finish(self, *args, **kwargs):
+        if self._db is not None:
+            if self._db.in_transaction():
+                self._db.rollback()
+            self._db.close()
+            self._db = None
+        return super().finish(*args, **kwargs)
+
+    def write_error(self, status_code, **kwargs):
+        message = responses.get(status_code, "Unknown HTTP error")
+        exc_info = kwargs.get("exc_info")
+        if exc_info:
+            exception = exc_info[1]
+            reason = getattr(exception, "log_message", None) or getattr(exception, "reason", None)
+            if reason and isinstance(exception, web.HTTPError):
+                message = reason % exception.args if exception.args else reason
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"status": status_code, "message": message}))
+
+    def write_json(self, model, status: int = 200):
+        self.set_status(status)
+        self.finish(json.dumps(model, default=_json_default))
+
+    def get_json_body(self) -> dict:
+        """The request body as a JSON object, or a 400 naming what is wrong."""
+        if not self.request.body:
+            raise web.HTTPError(400, "request body is empty: expected a JSON object")
+        try:
+            model = json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise web.HTTPError(400, f"request body is not valid JSON: {e}") from None
+        if not isinstance(model, dict):
+            raise web.HTTPError(400, "request body must be a JSON object")
+        return model
+
+    # identity and permissions
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.current_user.get("scopes", [])) if self.current_user else set()
+
+    def require_scope(self, scope: str) -> None:
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
+        if scope not in self.scopes:
+            raise web.HTTPError(403, f"missing permission: this needs the scope {scope}")
+
+    @property
+    def is_author(self) -> bool:
+        return SCOPE_AUTHOR in self.scopes
+
+    def learner(self) -> orm.User:
+        """The requesting Hub user as a grader user (created on first sight)."""
+        self.require_scope(SCOPE_LEARN)
+        user = orm.User.find_or_create(self.db, self.current_user["name"])
+        self.db.commit()
+        return user
+
+    # lookups that raise 404
+
+    def int_argument(self, name: str, default=None, minimum: int = 0, maximum=None):
+        value = self.get_query_argument(name, None)
+        if value in (None, ""):
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            raise web.HTTPError(400, f"{name} must be {bounds}")
+        return number
+
+    def find_question(self, question_id, *, include_retired: bool = False) -> orm.Question:
+        question = orm.Question.find(self.db, _as_id(question_id, "question"))
+        if question is None or (question.retired and not include_retired):
+            raise web.HTTPError(404, f"no such question: {question_id}")
+        return question
+
+    def find_module(self, module_ref) -> orm.Module:
+        """A module by id or slug."""
+        module = None
+        if str(module_ref).isdigit():
+            module = orm.Module.find(self.db, int(module_ref))
+        if module is None:
+            module = orm.Module.find_by_slug(self.db, str(module_ref))
+        if module is None:
+            raise web.HTTPError(404, f"no such module: {module_ref}")
+        return module
+
+
+def _as_id(value, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise web.HTTPError(404, f"no such {what}: {value}") from None
+
+
+def _json_default(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat() + "Z"
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+def isoformat(value):
+    return None if value is None else value.isoformat() + "Z"

@@ -1,0 +1,52 @@
+"""Health: can this grader take and grade submissions? 200 if so, 503 if not."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from tornado.httpclient import AsyncHTTPClient
+from tornado.log import app_log
+
+from ..executors.base import SandboxUnavailable
+from .base import APIHandler
+
+
+class HealthAPIHandler(APIHandler):
+    """Open to anyone: it says only whether the parts answer, nothing about content."""
+
+    async def get(self):
+        checks = {
+            "database": self._check_database(),
+            "executor": await self._check_executor(),
+            "hub": await self._check_hub(),
+        }
+        healthy = all(value == "ok" for value in checks.values())
+        self.write_json(
+            {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+        )
+
+    def _check_database(self) -> str:
+        try:
+            self.db.execute(text("SELECT 1"))
+            self.db.rollback()
+            return "ok"
+        except Exception as e:
+            app_log.warning("health: database: %s", e)
+            return "unavailable"
+
+    async def _check_executor(self) -> str:
+        try:
+            return await self.executor.check()
+        except SandboxUnavailable as e:
+            return f"unavailable: {e}"
+
+    async def _check_hub(self) -> str:
+        try:
+            response = await AsyncHTTPClient().fetch(
+                self.hub_auth.api_url.rstrip("/") + "/", request_timeout=5, raise_error=False
+            )
+        except Exception:
+            return "unavailable"
+        return "ok" if response.code == 200 else "unavailable"
+
+
+default_handlers = [(r"health", HealthAPIHandler)]

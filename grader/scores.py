@@ -1,0 +1,136 @@
+"""Best scores, progress, profiles and leaderboards, computed from `best_scores` rows.
+
+Only `record_best_score` writes; everything else is a query, so the numbers a learner
+sees are always consistent with the submissions that produced them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from . import orm
+
+
+def record_best_score(db, submission: orm.Submission) -> bool:
+    """Keep the submission's score if it beats the learner's best; True if it did.
+
+    `reached` only moves when the score improves, so resubmitting the same score
+    does not cost a learner their place in a tie.
+    """
+    best = orm.BestScore.find(db, submission.user_id, submission.question_id)
+    solved = submission.max_score is not None and submission.score >= submission.max_score > 0
+    if best is None:
+        db.add(
+            orm.BestScore(
+                user_id=submission.user_id,
+                question_id=submission.question_id,
+                submission_id=submission.id,
+                score=submission.score,
+                max_score=submission.max_score,
+                solved=solved,
+                reached=submission.finished or orm.utcnow(),
+            )
+        )
+        return True
+    if submission.score > best.score:
+        best.score = submission.score
+        best.max_score = submission.max_score
+        best.solved = solved
+        best.submission_id = submission.id
+        best.reached = submission.finished or orm.utcnow()
+        return True
+    return False
+
+
+def best_scores_for(db, user: orm.User) -> dict[int, orm.BestScore]:
+    rows = db.scalars(select(orm.BestScore).where(orm.BestScore.user_id == user.id))
+    return {row.question_id: row for row in rows}
+
+
+def _active_questions():
+    return select(orm.Question).where(orm.Question.retired.is_(False))
+
+
+def progress(db, user: orm.User) -> list[dict]:
+    """Per module, in order: score, max_score, solved, total, percent."""
+    best = best_scores_for(db, user)
+    modules = db.scalars(select(orm.Module).order_by(orm.Module.position, orm.Module.id))
+    result = []
+    for module in modules:
+        questions = [q for q in module.questions if not q.retired]
+        max_score = sum(q.max_score for q in questions)
+        score = sum(best[q.id].score for q in questions if q.id in best)
+        solved = sum(1 for q in questions if q.id in best and best[q.id].solved)
+        result.append(
+            {
+                "module": module.id,
+                "module_slug": module.slug,
+                "title": module.title,
+                "score": score,
+                "max_score": max_score,
+                "solved": solved,
+                "total": len(questions),
+                "percent": round(100 * score / max_score, 1) if max_score else 0.0,
+            }
+        )
+    return result
+
+
+def leaderboard_query(module_id: int | None = None):
+    """Rows (user name, score, solved, reached) ranked: score, then who got there first."""
+    best = orm.BestScore
+    query = (
+        select(
+            orm.User.name,
+            func.sum(best.score).label("score"),
+            func.sum(func.cast(best.solved, orm.Integer)).label("solved"),
+            func.max(best.reached).label("reached"),
+        )
+        .join(orm.User, orm.User.id == best.user_id)
+        .join(orm.Question, orm.Question.id == best.question_id)
+        .where(orm.Question.retired.is_(False))
+        .group_by(orm.User.id, orm.User.name)
+    )
+    if module_id is not None:
+        query = query.where(orm.Question.module_id == module_id)
+    return query.order_by(
+        func.sum(best.score).desc(), func.max(best.reached).asc(), orm.User.name.asc()
+    )
+
+
+def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[list[dict], int]:
+    query = leaderboard_query(module_id)
+    total = db.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.execute(query.offset(offset).limit(limit)).all()
+    entries = [
+        {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved or 0}
+        for i, row in enumerate(rows)
+    ]
+    return entries, total
+
+
+def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
+    """The learner's place on the leaderboard, or None before their first score."""
+    for i, row in enumerate(db.execute(leaderboard_query(module_id)).all()):
+        if row.name == user.name:
+            return i + 1
+    return None
+
+
+def profile(db, user: orm.User) -> dict:
+    """The public profile: totals a learner shows to others."""
+    best = best_scores_for(db, user)
+    submissions = db.scalar(
+        select(func.count()).select_from(orm.Submission).where(orm.Submission.user_id == user.id)
+    )
+    return {
+        "name": user.name,
+        "display_name": user.display_name or user.name,
+        "bio": user.bio,
+        "score": sum(row.score for row in best.values()),
+        "solved": sum(1 for row in best.values() if row.solved),
+        "attempted": len(best),
+        "submissions": submissions,
+        "rank": rank_of(db, user),
+        "joined": user.created.isoformat() + "Z",
+    }

@@ -1,0 +1,72 @@
+# Prepare a machine for coursehub: system packages, a virtualenv, configurable-http-proxy.
+# Sourced by hub_config/run.sh and tests/run.sh; idempotent and quick once done.
+#
+# The virtualenv is made from Debian's /usr/bin/python3 and lives outside the checkout
+# (default /opt/coursehub/venv), so that learners' servers, which run as unprivileged
+# accounts in development mode, and the grading sandbox (`nobody`) can execute it
+# wherever the checkout is. The project is installed into it (not editable) for the
+# same reason.
+
+set -euo pipefail
+
+COURSEHUB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+COURSEHUB_PREFIX="${COURSEHUB_PREFIX:-/opt/coursehub}"
+COURSEHUB_VENV="${COURSEHUB_VENV:-$COURSEHUB_PREFIX/venv}"
+CHP_VERSION="5.3.0"
+export COURSEHUB_REPO COURSEHUB_VENV
+
+say() { printf 'coursehub: %s\n' "$*" >&2; }
+
+install_system_packages() {
+    local missing=()
+    command -v bwrap >/dev/null || missing+=(bubblewrap)
+    /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+    command -v npm >/dev/null || missing+=(nodejs npm)
+    command -v useradd >/dev/null || missing+=(passwd)
+    ((${#missing[@]})) || return 0
+    if [[ $(id -u) != 0 ]]; then
+        say "missing system packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"
+        return 1
+    fi
+    say "installing system packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+install_python_packages() {
+    local stamp="$COURSEHUB_VENV/.coursehub-installed"
+    local wanted
+    wanted="$(cat "$COURSEHUB_REPO/pyproject.toml" "$COURSEHUB_REPO/images/constraints.txt" \
+        | sha256sum | cut -c1-16)"
+    if [[ ! -x $COURSEHUB_VENV/bin/python ]]; then
+        say "creating a virtualenv in $COURSEHUB_VENV"
+        mkdir -p "$(dirname "$COURSEHUB_VENV")"
+        /usr/bin/python3 -m venv "$COURSEHUB_VENV"
+        "$COURSEHUB_VENV/bin/pip" install -q --upgrade pip
+    fi
+    if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
+        say "installing Python dependencies (a minute the first time)"
+        "$COURSEHUB_VENV/bin/pip" install -q -c "$COURSEHUB_REPO/images/constraints.txt" \
+            "$COURSEHUB_REPO[test]"
+        echo "$wanted" >"$stamp"
+    fi
+    # the project itself, every time: quick, and always the checkout's current code
+    "$COURSEHUB_VENV/bin/pip" install -q --no-deps --force-reinstall "$COURSEHUB_REPO"
+    chmod -R a+rX "$COURSEHUB_VENV"
+}
+
+install_proxy() {
+    local chp="$COURSEHUB_PREFIX/chp"
+    if [[ ! -x $chp/node_modules/.bin/configurable-http-proxy ]]; then
+        say "installing configurable-http-proxy $CHP_VERSION from npm"
+        mkdir -p "$chp"
+        npm install --silent --no-audit --no-fund --prefix "$chp" \
+            "configurable-http-proxy@$CHP_VERSION" >/dev/null
+    fi
+    export PATH="$chp/node_modules/.bin:$PATH"
+}
+
+install_system_packages
+install_python_packages
+install_proxy
+export PATH="$COURSEHUB_VENV/bin:$PATH"

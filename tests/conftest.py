@@ -1,0 +1,219 @@
+"""Shared fixtures: nbgrader-format notebooks built in memory, and the grading service
+in-process against a stand-in for the Hub's identity API."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import nbformat
+import pytest
+from tornado import web
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.httpserver import HTTPServer
+
+LEARN = "custom:coursehub:learn"
+AUTHOR = "custom:coursehub:author"
+ACCESS = "access:services!service=grader"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# notebooks -----------------------------------------------------------------
+
+
+def nbgrader_cell(kind: str, source: str, grade_id: str, points: float = 0, cell_type="code"):
+    """A cell with nbgrader metadata: kind is solution, test or locked."""
+    meta = {
+        "grade_id": grade_id,
+        "schema_version": 3,
+        "solution": kind == "solution",
+        "grade": kind == "test",
+        "locked": kind != "solution",
+    }
+    if kind == "test":
+        meta["points"] = points
+    make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
+    return make(source, metadata={"nbgrader": meta})
+
+
+def square_question() -> nbformat.NotebookNode:
+    """A small question: square(x), one visible test (1 point), one hidden (2 points)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbgrader_cell("locked", "Write `square(x)`.", "task", cell_type="markdown"),
+        nbgrader_cell(
+            "solution",
+            "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+            "square-solution",
+        ),
+        nbgrader_cell("test", 'assert square(2) == 4, "square(2) should be 4"', "visible", 1),
+        nbgrader_cell(
+            "test",
+            "### BEGIN HIDDEN TESTS\nassert square(-3) == 9, 'SECRET_HIDDEN_ASSERT'\n"
+            "### END HIDDEN TESTS",
+            "hidden",
+            2,
+        ),
+    ]
+    return nb
+
+
+def answer(student_nb, source: str, grade_id: str = "square-solution"):
+    """A copy of the student notebook with the solution cell `grade_id` replaced."""
+    nb = nbformat.from_dict(json.loads(json.dumps(student_nb)))
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+    return nb
+
+
+# a stand-in for the Hub's identity API ----------------------------------------
+
+
+class FakeHubUserHandler(web.RequestHandler):
+    """GET /hub/api/user: the model of whoever holds the token, as the Hub answers."""
+
+    def get(self):
+        token = self.request.headers.get("Authorization", "").split(" ", 1)[-1]
+        model = self.settings["tokens"].get(token)
+        if model is None:
+            raise web.HTTPError(403)
+        self.finish(model)
+
+
+class FakeHub:
+    """Tokens -> user models with scopes; the grader's real HubAuth asks it who's who."""
+
+    def __init__(self):
+        self.tokens = {"service-token": {"kind": "service", "name": "grader", "scopes": []}}
+        self.port = free_port()
+        app = web.Application(
+            [(r"/hub/api/user", FakeHubUserHandler), (r"/hub/api/?", _HubRoot)],
+            tokens=self.tokens,
+        )
+        self.server = HTTPServer(app)
+        self.server.listen(self.port, "127.0.0.1")
+
+    @property
+    def api_url(self):
+        return f"http://127.0.0.1:{self.port}/hub/api"
+
+    def add_user(self, name, scopes=(LEARN, ACCESS)) -> str:
+        token = f"token-{name}"
+        self.tokens[token] = {"kind": "user", "name": name, "scopes": list(scopes)}
+        return token
+
+
+class _HubRoot(web.RequestHandler):
+    def get(self):
+        self.finish({"version": "6.1.1"})
+
+
+class Client:
+    """JSON over HTTP to the in-process grader, as one Hub user."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url = base_url
+        self.token = token
+
+    async def request(self, method, path, body=None, raw: bytes | None = None):
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        if body is not None:
+            raw = json.dumps(body).encode()
+        try:
+            response = await AsyncHTTPClient().fetch(
+                self.base_url + path,
+                method=method,
+                headers=headers,
+                body=raw,
+                allow_nonstandard_methods=True,
+                request_timeout=60,
+            )
+        except HTTPClientError as e:
+            response = e.response
+        text = response.body.decode() if response.body else ""
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            data = text
+        return response.code, data
+
+    async def get(self, path):
+        return await self.request("GET", path)
+
+    async def post(self, path, body=None, raw=None):
+        return await self.request("POST", path, body=body, raw=raw)
+
+    async def wait_graded(self, submission_id, timeout=60.0):
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            code, data = await self.get(f"submissions/{submission_id}")
+            assert code == 200, data
+            if data["status"] in ("graded", "error"):
+                return data
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"submission {submission_id} not graded in {timeout}s: {data}")
+
+
+@pytest.fixture
+def fake_hub():
+    hub = FakeHub()
+    yield hub
+    hub.server.stop()
+
+
+@pytest.fixture
+def grader_env(tmp_path, fake_hub, monkeypatch):
+    """Environment the Hub gives a managed service."""
+    port = free_port()
+    env = {
+        "JUPYTERHUB_API_URL": fake_hub.api_url,
+        "JUPYTERHUB_API_TOKEN": "service-token",
+        "JUPYTERHUB_CLIENT_ID": "service-grader",
+        "JUPYTERHUB_SERVICE_NAME": "grader",
+        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "JUPYTERHUB_SERVICE_PREFIX": "/services/grader/",
+        "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTERHUB_OAUTH_CALLBACK_URL": "/services/grader/oauth_callback",
+        "COURSEHUB_STATE_DIR": str(tmp_path / "state"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("COURSEHUB_COURSE_DIR", raising=False)
+    monkeypatch.delenv("COURSEHUB_GRADER_DB_URL", raising=False)
+    return env
+
+
+@pytest.fixture
+async def grader(grader_env, fake_hub):
+    """The grading service running in this process, on a fresh migrated SQLite."""
+    from grader.app import GraderApp
+
+    app = GraderApp()
+    app.initialize([])
+    server = HTTPServer(app.webapp, max_body_size=64 * 2**20)
+    port = int(grader_env["JUPYTERHUB_SERVICE_URL"].rsplit(":", 1)[1])
+    server.listen(port, "127.0.0.1")
+    app.queue.start()
+    app.base_url = f"http://127.0.0.1:{port}/services/grader/api/v1/"
+    app.client_for = lambda name, scopes=(LEARN, ACCESS): Client(
+        app.base_url, fake_hub.add_user(name, scopes)
+    )
+    yield app
+    server.stop()
+    await app.queue.stop()
+    app.engine.dispose()
+    GraderApp.clear_instance()

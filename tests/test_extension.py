@@ -1,0 +1,381 @@
+"""The learner's server extension against a real Jupyter server and a stand-in grader.
+
+pytest-jupyter starts a real Jupyter server with the extension enabled; a real tornado
+HTTP server in this process plays the grading service's v1 API, records every request
+and checks the token. The tests are plain functions driving pytest-jupyter's event
+loop, so they do not depend on how pytest-asyncio runs coroutine tests.
+"""
+
+import asyncio
+import json
+import socket
+from urllib.parse import parse_qs
+
+import nbformat
+import pytest
+import tornado.httpserver
+import tornado.testing
+import tornado.web
+
+# The fixtures only (jp_fetch, jp_serverapp and what they need), without registering
+# pytest-jupyter's collection hooks for every other test module.
+from pytest_jupyter.jupyter_server import *  # noqa: F403
+
+SERVER_TOKEN = "learner-server-hub-token"
+
+MODULE = {
+    "id": 1,
+    "slug": "python-basics",
+    "title": "Python basics",
+    "description": "Variables and functions",
+    "position": 1,
+    "questions": 1,
+}
+
+
+def student_notebook():
+    """The student version of question 7: an answer cell and a visible test."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("Write `double(x)`."),
+        nbformat.v4.new_code_cell(
+            "def double(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+            metadata={"nbgrader": {"grade_id": "answer", "solution": True, "grade": False}},
+        ),
+        nbformat.v4.new_code_cell(
+            "assert double(2) == 4",
+            metadata={"nbgrader": {"grade_id": "test_double", "grade": True, "points": 1}},
+        ),
+    ]
+    return nb
+
+
+QUESTION = {
+    "id": 7,
+    "slug": "double",
+    "title": "Double a number",
+    "module": 1,
+    "module_slug": "python-basics",
+    "category": "functions",
+    "difficulty": "easy",
+    "tags": ["functions"],
+    "points": 1,
+    "best_score": None,
+}
+
+
+class FakeGraderHandler(tornado.web.RequestHandler):
+    """Answers like the grader's v1 API and records what it was sent."""
+
+    def initialize(self, grader):
+        self.grader = grader
+
+    def reply(self, status, data):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data))
+
+    def record(self):
+        body = json.loads(self.request.body) if self.request.body else None
+        self.grader.requests.append(
+            {
+                "method": self.request.method,
+                "path": self.request.path.split("/api/v1/", 1)[1],
+                "query": parse_qs(self.request.query),
+                "authorization": self.request.headers.get("Authorization"),
+                "body": body,
+            }
+        )
+        if self.request.headers.get("Authorization") != f"token {SERVER_TOKEN}":
+            self.reply(403, {"status": 403, "message": "Invalid token"})
+            return False
+        return True
+
+    def get(self, path):
+        if not self.record():
+            return
+        if path == "submissions/down":
+            # What the Hub's proxy answers when the grader service is not running.
+            self.set_status(503)
+            self.finish("<html><body>Service Unavailable</body></html>")
+            return
+        question = dict(QUESTION, notebook=student_notebook())
+        answers = {
+            "modules": {"modules": [MODULE]},
+            "questions": {"questions": [QUESTION]},
+            "questions/filters": {
+                "categories": ["functions"],
+                "difficulties": ["easy"],
+                "tags": ["functions"],
+            },
+            "questions/7": question,
+            "submissions": {"submissions": [{"id": 41, "question": 7, "status": "graded"}]},
+            "submissions/41": {
+                "id": 41,
+                "question": 7,
+                "status": "graded",
+                "score": 1.0,
+                "max_score": 1.0,
+                "tests": [],
+            },
+            "progress": {"modules": [{"slug": "python-basics", "percent": 100}]},
+            "profile": {"user": "ada", "xp": 10},
+            "leaderboard": {"entries": [{"rank": 1, "user": "ada"}], "total": 1},
+        }
+        if path in answers:
+            self.reply(200, answers[path])
+        else:
+            self.reply(404, {"status": 404, "message": f"No such resource: {path}"})
+
+    def patch(self, path):
+        if not self.record():
+            return
+        self.reply(200, {"user": "ada", "xp": 10, **json.loads(self.request.body)})
+
+    def post(self, path):
+        if not self.record():
+            return
+        if path == "submissions":
+            self.reply(202, {"id": 41, "status": "queued"})
+        else:
+            self.reply(404, {"status": 404, "message": f"No such resource: {path}"})
+
+
+class FakeGrader:
+    def __init__(self):
+        self.requests = []
+
+
+@pytest.fixture
+def grader(jp_asyncio_loop):
+    """A real HTTP server on the test's event loop standing in for the grader."""
+    fake = FakeGrader()
+    app = tornado.web.Application(
+        [(r"/services/grader/api/v1/(.*)", FakeGraderHandler, {"grader": fake})]
+    )
+    sock, port = tornado.testing.bind_unused_port()
+
+    async def start():
+        server = tornado.httpserver.HTTPServer(app)
+        server.add_sockets([sock])
+        return server
+
+    server = jp_asyncio_loop.run_until_complete(start())
+    fake.url = f"http://127.0.0.1:{port}/services/grader/"
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def jp_server_config(grader, monkeypatch):
+    # The extension reads both from the environment, as in a spawned learner server.
+    monkeypatch.setenv("COURSEHUB_GRADER_URL", grader.url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", SERVER_TOKEN)
+    return {"ServerApp": {"jpserver_extensions": {"coursehub_extension": True}}}
+
+
+@pytest.fixture
+def api(jp_fetch, jp_asyncio_loop):
+    """Call the extension's API: ``api(method, path, body=None, **kw) -> (status, json)``."""
+
+    def call(method, path, body=None, **kwargs):
+        if body is not None and not isinstance(body, str | bytes):
+            body = json.dumps(body)
+        if method in ("POST", "PATCH") and body is None:
+            body = ""
+        response = jp_asyncio_loop.run_until_complete(
+            jp_fetch("coursehub/api", path, method=method, body=body, raise_error=False, **kwargs)
+        )
+        return response.code, json.loads(response.body)
+
+    return call
+
+
+@pytest.fixture
+def extension(jp_serverapp):
+    return jp_serverapp.web_app.settings["coursehub"]
+
+
+def test_modules_and_questions_pass_through(api, grader):
+    status, data = api("GET", "modules")
+    assert status == 200
+    assert data == {"modules": [MODULE]}
+
+    status, data = api(
+        "GET", "questions", params={"module": "python-basics", "difficulty": "easy", "x": "1"}
+    )
+    assert status == 200
+    assert data["questions"][0]["slug"] == "double"
+    sent = grader.requests[-1]
+    assert sent["path"] == "questions"
+    # Only the documented filters are forwarded.
+    assert sent["query"] == {"module": ["python-basics"], "difficulty": ["easy"]}
+
+    status, data = api("GET", "questions/filters")
+    assert status == 200 and data["categories"] == ["functions"]
+
+    status, data = api("GET", "questions/7")
+    assert status == 200 and data["notebook"]["cells"][1]["source"].startswith("def double")
+
+
+def test_grader_receives_the_servers_token(api, grader):
+    api("GET", "progress")
+    assert grader.requests
+    assert all(r["authorization"] == f"token {SERVER_TOKEN}" for r in grader.requests)
+
+
+def test_other_resources_pass_through(api, grader):
+    assert api("GET", "progress") == (200, {"modules": [{"slug": "python-basics", "percent": 100}]})
+    assert api("GET", "profile") == (200, {"user": "ada", "xp": 10})
+    status, data = api("GET", "leaderboard", params={"module": "python-basics", "limit": "5"})
+    assert status == 200 and data["total"] == 1
+    assert grader.requests[-1]["query"] == {"module": ["python-basics"], "limit": ["5"]}
+    status, data = api("GET", "submissions", params={"question": "7"})
+    assert status == 200 and data["submissions"][0]["id"] == 41
+    assert grader.requests[-1]["query"] == {"question": ["7"]}
+    status, data = api("GET", "submissions/41")
+    assert status == 200 and data["score"] == 1.0
+
+
+def test_open_writes_student_notebook_once(api, jp_root_dir):
+    status, data = api("POST", "questions/7/open")
+    assert (status, data) == (201, {"path": "python-basics/double.ipynb", "created": True})
+
+    on_disk = jp_root_dir / "python-basics" / "double.ipynb"
+    nb = nbformat.read(on_disk, as_version=4)
+    assert [c.source for c in nb.cells] == [c.source for c in student_notebook().cells]
+    assert nb.metadata.coursehub.question_id == 7
+
+    # The learner works on it, then opens the question again.
+    nb.cells[1].source = "def double(x):\n    return 2 * x"
+    nbformat.write(nb, on_disk)
+    status, data = api("POST", "questions/7/open")
+    assert (status, data) == (200, {"path": "python-basics/double.ipynb", "created": False})
+    assert (
+        nbformat.read(on_disk, as_version=4).cells[1].source == "def double(x):\n    return 2 * x"
+    )
+
+
+def test_open_accepts_module_slug_in_module_field(api, jp_root_dir, monkeypatch):
+    monkeypatch.setitem(QUESTION, "module", "python-basics")
+    monkeypatch.delitem(QUESTION, "module_slug")
+    status, data = api("POST", "questions/7/open")
+    assert (status, data["path"]) == (201, "python-basics/double.ipynb")
+    assert (jp_root_dir / "python-basics" / "double.ipynb").exists()
+
+
+def test_submit_sends_the_saved_notebook(api, grader, jp_root_dir):
+    api("POST", "questions/7/open")
+    on_disk = jp_root_dir / "python-basics" / "double.ipynb"
+    nb = nbformat.read(on_disk, as_version=4)
+    nb.cells[1].source = "def double(x):\n    return x + x"
+    nbformat.write(nb, on_disk)
+
+    status, data = api("POST", "questions/7/submit", {"path": "python-basics/double.ipynb"})
+    assert (status, data) == (202, {"id": 41, "status": "queued"})
+
+    sent = grader.requests[-1]
+    assert (sent["method"], sent["path"]) == ("POST", "submissions")
+    assert sent["body"]["question"] == 7
+    assert sent["body"]["notebook"]["cells"][1]["source"] == "def double(x):\n    return x + x"
+    # Trust marks added when reading are not part of the learner's notebook.
+    assert "trusted" not in sent["body"]["notebook"]["cells"][1]["metadata"]
+
+
+@pytest.mark.parametrize(
+    "path, status, words",
+    [
+        ("../etc/passwd", 400, "leaves your home"),
+        ("/etc/passwd", 400, "absolute path"),
+        (".secret/answers.ipynb", 400, "hidden"),
+        ("python-basics/missing.ipynb", 404, "No notebook at python-basics/missing.ipynb"),
+        ("notes.txt", 400, "not a notebook"),
+        ("broken.ipynb", 400, "cannot be read as a notebook"),
+        ("", 400, "path"),
+    ],
+)
+def test_submit_refuses_bad_paths(api, grader, jp_root_dir, path, status, words):
+    (jp_root_dir / "notes.txt").write_text("not a notebook")
+    (jp_root_dir / "broken.ipynb").write_text("{ this is not json")
+    got_status, data = api("POST", "questions/7/submit", {"path": path})
+    assert got_status == status
+    assert data["status"] == status
+    assert words in data["message"]
+    assert not any(r["method"] == "POST" for r in grader.requests)
+
+
+def test_submit_refuses_a_notebook_of_another_question(api, jp_root_dir):
+    api("POST", "questions/7/open")
+    status, data = api("POST", "questions/8/submit", {"path": "python-basics/double.ipynb"})
+    assert status == 400
+    assert "opened for question 7, not question 8" in data["message"]
+
+
+def test_grader_errors_pass_through(api):
+    status, data = api("GET", "questions/99")
+    assert (status, data) == (404, {"status": 404, "message": "No such resource: questions/99"})
+    status, data = api("POST", "questions/99/open")
+    assert status == 404 and "questions/99" in data["message"]
+
+
+def test_grader_down_is_a_clear_gateway_error(api, extension, jp_root_dir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on the port once the socket is closed.
+    extension.grader_client.grader_url = f"http://127.0.0.1:{port}/services/grader/"
+
+    status, data = api("GET", "modules")
+    assert status in (502, 503)
+    assert data["status"] == status
+    assert "grading service cannot be reached" in data["message"]
+
+    (jp_root_dir / "a.ipynb").write_text(nbformat.writes(student_notebook()))
+    status, data = api("POST", "questions/7/submit", {"path": "a.ipynb"})
+    assert status in (502, 503) and "cannot be reached" in data["message"]
+
+
+def test_unconfigured_grader_is_named(api, extension):
+    extension.grader_client.grader_url = ""
+    status, data = api("GET", "modules")
+    assert status == 503 and "COURSEHUB_GRADER_URL" in data["message"]
+
+
+def test_requests_without_the_servers_token_are_refused(api, grader):
+    status, data = api("GET", "modules", headers={"Authorization": "token not-the-token"})
+    assert status == 403 and data["status"] == 403
+    status, _ = api("POST", "questions/7/open", headers={"Authorization": ""})
+    assert status == 403
+    assert grader.requests == []
+
+
+def test_proxy_error_page_becomes_json(api):
+    status, data = api("GET", "submissions/down")
+    assert (status, data["status"]) == (503, 503)
+    assert data["message"].startswith("The grading service is unavailable")
+    assert "answered HTTP 503" in data["message"]
+
+
+def test_profile_update_passes_through(api, grader):
+    status, data = api("PATCH", "profile", {"display_name": "Ada"})
+    assert (status, data["display_name"]) == (200, "Ada")
+    assert grader.requests[-1]["body"] == {"display_name": "Ada"}
+
+
+def test_open_refuses_a_slug_that_is_not_a_file_name(api, jp_root_dir, monkeypatch):
+    monkeypatch.setitem(QUESTION, "slug", "../../escape")
+    status, data = api("POST", "questions/7/open")
+    assert status == 502
+    assert "not a file name" in data["message"]
+    assert list(jp_root_dir.iterdir()) == []
+
+
+def test_concurrent_opens_write_once(jp_fetch, jp_asyncio_loop, jp_root_dir):
+    async def open_twice():
+        return await asyncio.gather(
+            *(jp_fetch("coursehub/api/questions/7/open", method="POST", body="") for _ in "ab")
+        )
+
+    responses = jp_asyncio_loop.run_until_complete(open_twice())
+    assert sorted(r.code for r in responses) == [200, 201]
+    assert (jp_root_dir / "python-basics" / "double.ipynb").exists()
