@@ -1,0 +1,110 @@
+"""Custom scopes and roles: who may learn, who may author, what each token carries.
+
+coursehub's permissions are JupyterHub RBAC: two ``custom:`` scopes, granted through Hub
+roles (see jupyterhub's ``examples/custom-scopes``). The grader checks the *scopes* of
+the token or OAuth cookie a request carries, never role or group names, so an admin can
+re-arrange roles in configuration without touching the grader.
+
+The scope names are a contract with the grader; do not rename them.
+"""
+
+from __future__ import annotations
+
+from jupyterhub.roles import get_default_roles
+
+from .settings import Settings
+
+#: use modules, questions, own submissions, progress, profile, leaderboard
+LEARN_SCOPE = "custom:coursehub:learn"
+#: author modules and questions; read every learner's submissions, progress, gradebook
+AUTHOR_SCOPE = "custom:coursehub:author"
+
+GRADER_SERVICE = "grader"
+ADMIN_SERVICE = "coursehub-admin"
+INSTRUCTOR_ROLE = "instructor"
+INSTRUCTORS_GROUP = "instructors"
+#: reaching the grader through the proxy with a token or OAuth cookie
+ACCESS_GRADER_SCOPE = f"access:services!service={GRADER_SERVICE}"
+
+CUSTOM_SCOPES = {
+    LEARN_SCOPE: {
+        "description": (
+            "Use coursehub as a learner: modules, questions, own submissions, "
+            "progress, profile and leaderboard."
+        ),
+    },
+    AUTHOR_SCOPE: {
+        "description": (
+            "Author coursehub modules and questions; read every learner's "
+            "submissions, progress and the gradebook."
+        ),
+    },
+}
+
+#: The token of a learner's server (``$JUPYTERHUB_API_TOKEN``). JupyterHub 6 uses the
+#: ``server`` role's scopes when this is empty, so those two come first; the Hub then
+#: grants only the subset the user holds, so ``author`` reaches instructors' servers only.
+SERVER_TOKEN_SCOPES = [
+    "users:activity!user",
+    "access:servers!server",
+    ACCESS_GRADER_SCOPE,
+    LEARN_SCOPE,
+    AUTHOR_SCOPE,
+]
+
+#: What the grader's own token needs: names and group membership (courses, instructors)
+#: of users, for leaderboards and gradebooks. Identifying a request needs no scope:
+#: HubAuth asks the Hub about the request's token with that token itself.
+GRADER_SERVICE_SCOPES = ["list:users", "read:users", "list:groups", "read:groups"]
+
+
+def role_specs(settings: Settings) -> list[dict]:
+    """The roles coursehub loads into the Hub (``c.JupyterHub.load_roles``)."""
+    instructor = {
+        "name": INSTRUCTOR_ROLE,
+        "description": "Author questions and modules; read all learners' work",
+        "scopes": [AUTHOR_SCOPE, LEARN_SCOPE, ACCESS_GRADER_SCOPE],
+        "groups": [INSTRUCTORS_GROUP],
+    }
+    roles = [
+        {
+            # the default role every user has, extended: JupyterHub merges this
+            # partial spec with its own default `user` role
+            "name": "user",
+            "description": "A learner: own server, and coursehub as a learner",
+            "scopes": ["self", LEARN_SCOPE, ACCESS_GRADER_SCOPE],
+        },
+        instructor,
+    ]
+    if settings.grader_enabled:
+        roles.append(
+            {
+                "name": "coursehub-grader",
+                "description": "The grading service: look up users and their groups",
+                "scopes": list(GRADER_SERVICE_SCOPES),
+                "services": [GRADER_SERVICE],
+            }
+        )
+    if settings.admin_token:
+        # one token for scripts: everything the Hub's admin role may do, and
+        # authoring through the grader (a role of its own: putting a service in the
+        # `admin` role spec would make that role's member list static)
+        admin_scopes = next(r["scopes"] for r in get_default_roles() if r["name"] == "admin")
+        roles.append(
+            {
+                "name": "coursehub-admin",
+                "description": "Scripts' token: Hub admin and instructor",
+                "scopes": sorted(set(admin_scopes) | set(instructor["scopes"])),
+                "services": [ADMIN_SERVICE],
+            }
+        )
+    return roles
+
+
+def apply_roles(c, settings: Settings) -> None:
+    """Custom scopes, roles, the instructors group and the servers' token scopes."""
+    c.JupyterHub.custom_scopes = dict(CUSTOM_SCOPES)
+    c.JupyterHub.load_roles = role_specs(settings)
+    # strictly adds the group; existing members are kept across restarts
+    c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": []}}
+    c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)

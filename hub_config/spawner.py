@@ -1,0 +1,211 @@
+"""LocalDevSpawner: development mode, one unprivileged system account per learner.
+
+On a machine without a Docker engine, learners' servers are local processes. Running
+them all as one user (or as root) would let any learner read the grader's state
+(hidden tests) and every other learner's work. So each learner gets a system account
+``ch-<name>`` with a private home (mode 0700) under ``homes_dir``, created on first
+spawn, and their server runs as that account. The Hub's state directory is 0700 root,
+so it stays closed to them.
+
+This is *development mode*: no memory or CPU limits, and the learner shares the
+machine's filesystem view. Production uses containers (DockerSpawner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Integer, Unicode, default
+
+from .settings import Settings
+
+DEVELOPMENT_MODE_MESSAGE = (
+    "coursehub runs in development mode: learners' servers are local processes, not containers"
+)
+
+#: a Hub may refuse "ch-" plus any longer name: system account names have <= 32 chars
+MAX_SYSTEM_USERNAME = 32
+
+
+class LocalDevSpawner(LocalProcessSpawner):
+    """Runs each learner's ``jupyterhub-singleuser`` as the system account ``ch-<name>``."""
+
+    system_user_prefix = Unicode(
+        "ch-",
+        help="Prefix of learners' system account names (`<prefix><hub username>`).",
+    ).tag(config=True)
+
+    homes_dir = Unicode(
+        help="""Directory holding learners' homes (`<homes_dir>/<hub username>`).
+
+        Created with mode 0711: learners reach their own home but cannot list others'.
+        Must not be inside the Hub's state directory.
+        """,
+    ).tag(config=True)
+
+    @default("homes_dir")
+    def _homes_dir_default(self):
+        return os.environ.get("COURSEHUB_HOMES_DIR", "/var/lib/coursehub/homes")
+
+    home_mode = Integer(
+        0o700, help="Mode of each learner's home directory (private by default)."
+    ).tag(config=True)
+
+    login_shell = Unicode(
+        "/usr/sbin/nologin",
+        help="Login shell of the system accounts: nobody logs in to them directly.",
+    ).tag(config=True)
+
+    terminal_shell = Unicode(
+        "/bin/bash",
+        help="$SHELL of the learner's server, used by JupyterLab terminals.",
+    ).tag(config=True)
+
+    grader_url = Unicode(
+        help="""The grading service as the learner's server reaches it, through the
+        Hub's proxy; given to the server as $COURSEHUB_GRADER_URL.""",
+    ).tag(config=True)
+
+    @default("grader_url")
+    def _grader_url_default(self):
+        return os.environ.get("COURSEHUB_GRADER_URL", "http://127.0.0.1:8000/services/grader/")
+
+    @default("cmd")
+    def _cmd_default(self):
+        # the Hub's own venv (world-readable by design), not whatever is on PATH
+        return [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
+
+    @property
+    def system_username(self) -> str:
+        return f"{self.system_user_prefix}{self.user.name}"
+
+    @property
+    def home_dir(self) -> str:
+        return os.path.join(self.homes_dir, self.user.name)
+
+    # -- the system account ----------------------------------------------------------
+
+    async def ensure_system_user(self) -> pwd.struct_passwd:
+        """Create ``ch-<name>`` and its private home if missing; return its passwd entry."""
+        name = self.system_username
+        if len(name) > MAX_SYSTEM_USERNAME:
+            raise ValueError(
+                f"Hub user {self.user.name!r} is too long for a system account "
+                f"({name!r} has more than {MAX_SYSTEM_USERNAME} characters)"
+            )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._make_homes_dir)
+        try:
+            entry = await loop.run_in_executor(None, pwd.getpwnam, name)
+        except KeyError:
+            entry = None
+        if entry is None:
+            self.log.info("Creating system account %s for %s", name, self.user.name)
+            proc = await asyncio.create_subprocess_exec(
+                *["useradd", "--system", "--create-home", "--home-dir", self.home_dir],
+                *["--shell", self.login_shell, "--user-group", name],
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            out, _ = await proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(
+                    f"Could not create the system account {name!r} for {self.user.name!r}: "
+                    f"useradd exited with {proc.returncode}: {out.decode(errors='replace')}"
+                )
+            entry = await loop.run_in_executor(None, pwd.getpwnam, name)
+        await loop.run_in_executor(None, self._secure_home, entry)
+        return entry
+
+    def _make_homes_dir(self):
+        os.makedirs(self.homes_dir, mode=0o711, exist_ok=True)
+
+    def _secure_home(self, entry: pwd.struct_passwd):
+        # an account created earlier by hand, or a home deleted since, still gets
+        # a private home owned by its learner
+        home = entry.pw_dir
+        os.makedirs(home, exist_ok=True)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        os.chmod(home, self.home_mode)
+
+    # -- what LocalProcessSpawner does with the Hub username, done with the account --
+
+    def make_preexec_fn(self, name):
+        return set_user_setuid(self.system_username)
+
+    def user_env(self, env):
+        entry = pwd.getpwnam(self.system_username)
+        env["USER"] = entry.pw_name
+        env["LOGNAME"] = entry.pw_name
+        env["HOME"] = entry.pw_dir
+        env["SHELL"] = self.terminal_shell
+        return env
+
+    def get_env(self):
+        env = super().get_env()
+        env["COURSEHUB_GRADER_URL"] = self.grader_url
+        return env
+
+    async def move_certs(self, paths):
+        raise NotImplementedError("LocalDevSpawner does not support JupyterHub.internal_ssl")
+
+    @default("notebook_dir")
+    def _notebook_dir_default(self):
+        # the server's root directory is the learner's home
+        return self.home_dir
+
+    async def start(self):
+        await self.ensure_system_user()
+        return await super().start()
+
+
+def delete_system_user(username: str, prefix: str = "ch-") -> bool:
+    """Delete a learner's system account and home (``userdel -r``); False if none.
+
+    For tests and operators; stop the learner's server first (userdel refuses to
+    delete an account with running processes).
+    """
+    name = f"{prefix}{username}"
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    subprocess.run(["userdel", "-r", name], check=True, capture_output=True)
+    return True
+
+
+def docker_engine_answers(socket_path: str = "/var/run/docker.sock", timeout: float = 1) -> bool:
+    """Whether a Docker engine answers ``GET /_ping`` on its unix socket."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        socket_path = host[len("unix://") :]
+    elif host:
+        return False  # a remote engine: DockerSpawner will decide later
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(socket_path)
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return s.recv(64).split(b" ")[1:2] == [b"200"]
+    except (OSError, IndexError):
+        return False
+
+
+def apply_spawner(c, settings: Settings, docker_probe=docker_engine_answers) -> None:
+    """LocalDevSpawner wherever no Docker engine answers (DockerSpawner comes later)."""
+    if docker_probe():
+        reason = "a Docker engine answers, but coursehub's DockerSpawner is not built yet"
+    else:
+        reason = "no Docker engine answers"
+    print(f"{DEVELOPMENT_MODE_MESSAGE} ({reason})", file=sys.stderr, flush=True)
+    c.JupyterHub.spawner_class = LocalDevSpawner
+    c.LocalDevSpawner.homes_dir = str(settings.homes_dir)
+    c.LocalDevSpawner.grader_url = settings.grader_public_url
+    c.LocalDevSpawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
