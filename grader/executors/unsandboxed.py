@@ -1,0 +1,68 @@
+"""UnsandboxedExecutor: the runner as a bare process. UNSAFE: learners' code runs as the
+service's user, with its files and network; only rlimits and a timeout apply.
+
+For development machines without bubblewrap. It refuses to run unless
+``c.UnsandboxedExecutor.allow_unsandboxed = True``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+from traitlets import Bool, Unicode, default
+
+from .base import Executor, SandboxUnavailable
+
+
+class UnsandboxedExecutor(Executor):
+    """Run grading jobs without a sandbox (development only; refuses unless allowed)."""
+
+    allow_unsandboxed = Bool(
+        False,
+        help="Run learners' code with no sandbox at all. Only for a development machine "
+        "where every learner is trusted.",
+    ).tag(config=True)
+    python = Unicode(help="The Python that runs the cells (default: this one).").tag(config=True)
+
+    @default("python")
+    def _default_python(self):
+        return sys.executable
+
+    def _runner_path(self) -> str:
+        from importlib import resources
+
+        return str(resources.files("grader.sandbox").joinpath("runner.py"))
+
+    async def check(self) -> str:
+        if not self.allow_unsandboxed:
+            raise SandboxUnavailable(
+                "refusing to run learners' code without a sandbox: install bubblewrap, or "
+                "set c.UnsandboxedExecutor.allow_unsandboxed = True on a trusted "
+                "development machine"
+            )
+        for tool in ("prlimit", "timeout"):
+            if shutil.which(tool) is None:
+                raise SandboxUnavailable(f"{tool} is not installed (util-linux/coreutils)")
+        return "ok"
+
+    async def run(self, cells):
+        # checked on every run: allow_unsandboxed may be switched off at any time
+        await self.check()
+        return await super().run(cells)
+
+    def command(self, result_fd: int) -> list[str]:
+        return [
+            "prlimit",
+            f"--as={self.memory_limit}",
+            f"--nproc={self.process_limit}",
+            "--core=0",
+            "--",
+            "timeout",
+            "-s",
+            "KILL",
+            f"{self.time_limit:g}",
+            self.python,
+            "-I",
+            self._runner_path(),
+        ]

@@ -1,0 +1,165 @@
+"""Sandbox results -> nbgrader outputs -> per-test points and feedback.
+
+Each :class:`~grader.executors.base.CellOutcome` becomes the outputs a Jupyter kernel
+would have produced (stdout and stderr streams, an ``execute_result`` with
+``text/plain``, an ``error``), set on the executed notebook's code cells; then every
+autograded test cell is scored by nbgrader's own ``determine_grade``, so the rules are
+nbgrader's exactly: an error or anything on stderr gives 0, a numeric result gives
+partial credit, anything else full marks.
+
+Feedback for a hidden test never contains its source, its exception's value or its
+traceback (all of which can quote hidden test code): only an outcome and an error type.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+
+from .executors.base import CellOutcome
+from .notebooks import _meta, grade_id, is_test
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MAX_MESSAGE_LINES = 30
+MAX_MESSAGE_CHARS = 4000
+
+
+def cell_outputs(outcome: CellOutcome) -> list[NotebookNode]:
+    """The nbformat outputs a kernel would have produced for ``outcome``, in order."""
+    outputs = []
+    if outcome.stdout:
+        outputs.append(new_output("stream", name="stdout", text=outcome.stdout))
+    if outcome.stderr:
+        outputs.append(new_output("stream", name="stderr", text=outcome.stderr))
+    if outcome.status == "ok":
+        if outcome.result is not None:
+            outputs.append(
+                new_output(
+                    "execute_result", data={"text/plain": outcome.result}, execution_count=None
+                )
+            )
+    elif outcome.status == "error":
+        outputs.append(
+            new_output(
+                "error",
+                ename=outcome.ename or "Error",
+                evalue=outcome.evalue or "",
+                traceback=list(outcome.traceback),
+            )
+        )
+    else:  # not_run: a test that never ran must not count as passed
+        outputs.append(
+            new_output(
+                "error",
+                ename="CellNotRun",
+                evalue=outcome.reason or "sandbox_error",
+                traceback=[f"cell not run: {outcome.reason or 'sandbox_error'}"],
+            )
+        )
+    return outputs
+
+
+def apply_outcomes(nb, outcomes: list[CellOutcome]) -> NotebookNode:
+    """A copy of ``nb`` with each code cell's outputs set from its outcome, in order."""
+    executed = copy.deepcopy(nb)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    if len(code) != len(outcomes):
+        raise ValueError(f"{len(outcomes)} outcomes for {len(code)} code cells")
+    for count, (cell, outcome) in enumerate(zip(code, outcomes, strict=True), start=1):
+        cell.outputs = cell_outputs(outcome)
+        cell.execution_count = count if outcome.status != "not_run" else None
+        for output in cell.outputs:
+            if output.output_type == "execute_result":
+                output.execution_count = count
+    return executed
+
+
+def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool]) -> list[dict]:
+    """Points and feedback for every autograded test cell of the executed notebook.
+
+    ``hidden`` maps a test's grade_id to whether it has hidden tests (from the
+    *source* notebook's :func:`~grader.notebooks.test_specs`).
+    """
+    from nbgrader.utils import determine_grade
+
+    code = [c for c in executed_nb.cells if c.cell_type == "code"]
+    tests = []
+    for cell, outcome in zip(code, outcomes, strict=True):
+        if not is_test(cell):
+            continue
+        name = grade_id(cell)
+        max_points = float(_meta(cell).get("points", 0))
+        try:
+            points, max_points = determine_grade(cell)
+            points = float(points)
+            problem = None
+        except ValueError:
+            # nbgrader refuses results above the maximum; coursehub gives no credit
+            points, problem = 0.0, "partial credit greater than the test's points"
+        is_hidden = hidden.get(name, False)
+        if is_hidden:
+            message = hidden_message(outcome, points, max_points, problem)
+        else:
+            message = visible_message(outcome, points, max_points, problem)
+        tests.append(
+            {
+                "name": name,
+                "points": points,
+                "max_points": max_points,
+                "passed": points == max_points,
+                "hidden": is_hidden,
+                "message": message,
+            }
+        )
+    return tests
+
+
+def _error_kind(outcome: CellOutcome) -> str:
+    if outcome.reason:
+        return outcome.reason
+    if outcome.status == "error":
+        ename = outcome.ename or "Error"
+        return ename if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", ename) else "Error"
+    return "output on stderr"
+
+
+def hidden_message(outcome: CellOutcome, points, max_points, problem=None) -> str:
+    """An outcome and an error type only: nothing that could quote the hidden test."""
+    if problem:
+        return "hidden test failed: invalid partial credit"
+    if outcome.status == "not_run":
+        return f"hidden test not run: {outcome.reason or 'sandbox_error'}"
+    if outcome.status == "error" or outcome.stderr:
+        return f"hidden test failed: {_error_kind(outcome)}"
+    if points == max_points:
+        return "hidden test passed"
+    return f"hidden test partially passed: {points:g} of {max_points:g} points"
+
+
+def visible_message(outcome: CellOutcome, points, max_points, problem=None) -> str:
+    """A short message: the error and the cell's traceback lines, or the outcome."""
+    if problem:
+        return f"failed: {problem}"
+    if outcome.status == "not_run":
+        return f"not run: {outcome.reason or 'sandbox_error'}"
+    if outcome.status == "error":
+        head = f"{outcome.ename}: {outcome.evalue}" if outcome.evalue else f"{outcome.ename}"
+        if outcome.reason:
+            head = f"{outcome.reason}: {head}"
+        lines = [ANSI.sub("", line) for line in outcome.traceback]
+        # the traceback ends with the "Name: value" line already shown as the head
+        if lines and lines[-1].startswith(f"{outcome.ename}"):
+            lines = lines[:-1]
+        return _cap("\n".join([head, *lines[-MAX_MESSAGE_LINES:]]))
+    if outcome.stderr:
+        return _cap("failed: output on stderr:\n" + outcome.stderr)
+    if points == max_points:
+        return "passed"
+    return f"partial credit: {points:g} of {max_points:g} points"
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
