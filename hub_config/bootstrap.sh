@@ -66,7 +66,15 @@ install_proxy() {
     export PATH="$chp/node_modules/.bin:$PATH"
 }
 
+close_checkout() {
+    # In development mode learners' servers are local processes: the checkout holds
+    # course sources with solutions and hidden tests, so only its owner may enter it.
+    # Learners run from the virtualenv, which lives elsewhere.
+    chmod go-rwx "$COURSEHUB_REPO"
+}
+
 install_system_packages
 install_python_packages
 install_proxy
+close_checkout
 export PATH="$COURSEHUB_VENV/bin:$PATH"

@@ -169,7 +169,8 @@ class Client:
 
 
 @pytest.fixture
-def fake_hub():
+async def fake_hub():
+    # async: the server must listen on the test's running event loop
     hub = FakeHub()
     yield hub
     hub.server.stop()
@@ -209,8 +210,9 @@ async def grader(grader_env, fake_hub):
     server.listen(port, "127.0.0.1")
     app.queue.start()
     app.base_url = f"http://127.0.0.1:{port}/services/grader/api/v1/"
-    app.client_for = lambda name, scopes=(LEARN, ACCESS): Client(
-        app.base_url, fake_hub.add_user(name, scopes)
+    # every Hub user may reach the service (the `user` role grants it); scopes add to it
+    app.client_for = lambda name, scopes=(LEARN,): Client(
+        app.base_url, fake_hub.add_user(name, (ACCESS, *scopes))
     )
     yield app
     server.stop()

@@ -223,8 +223,11 @@ def test_bad_submissions_through_the_extension_get_clear_errors(hub, question):
     assert r.status_code == 404 and "nope.ipynb" in r.json()["message"]
     r = dave.coursehub("POST", "questions/99999/open")
     assert r.status_code == 404, r.text
-    r = dave.call("PUT", "api/contents/broken.ipynb",
-                  json={"type": "file", "format": "text", "content": "{not json"})
+    r = dave.call(
+        "PUT",
+        "api/contents/broken.ipynb",
+        json={"type": "file", "format": "text", "content": "{not json"},
+    )
     assert r.status_code in (200, 201), r.text
     r = dave.coursehub("POST", f"questions/{question['id']}/submit", json={"path": "broken.ipynb"})
     assert r.status_code == 400, r.text
