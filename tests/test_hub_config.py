@@ -177,6 +177,7 @@ def test_apply_services(settings):
         "COURSEHUB_ALLOW_UNSANDBOXED": "0",
         "COURSEHUB_STATE_DIR": str(settings.state_dir),
         "COURSEHUB_GRADER_PORT": "10101",
+        "PYTHONPATH": str(REPO_DIR),
     }
     assert set(grader["oauth_client_allowed_scopes"]) == {LEARN_SCOPE, AUTHOR_SCOPE}
     assert services["coursehub-admin"] == {"name": "coursehub-admin", "api_token": "tok-123"}
@@ -218,5 +219,7 @@ def test_jupyterhub_config_file_applies_settings_from_environ(tmp_path, monkeypa
     monkeypatch.setenv("COURSEHUB_PORT", "8123")
     c = Config()
     source = (REPO_DIR / "jupyterhub_config.py").read_text()
-    exec(compile(source, "jupyterhub_config.py", "exec"), {"get_config": lambda: c})
+    path = str(REPO_DIR / "jupyterhub_config.py")
+    # as traitlets loads it: with get_config and __file__
+    exec(compile(source, path, "exec"), {"get_config": lambda: c, "__file__": path})
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8123"
