@@ -4,13 +4,10 @@ Everything lives in ``hub_config/``; operators change the Hub through ``COURSEHU
 environment variables (see ``hub_config/settings.py``).
 """
 
-import os
-import sys
+from pathlib import Path
 
-# the Hub and the grader run from this checkout; learners' servers use the installed copy
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from hub_config import Settings, apply_all  # noqa: E402
+from hub_config import Settings, apply_all
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
-apply_all(c, Settings.from_environ())
+# defaults (state, courses) point into the checkout holding this file
+apply_all(c, Settings.from_environ(repo_dir=Path(__file__).resolve().parent))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from .roles import ADMIN_SERVICE, AUTHOR_SCOPE, GRADER_SERVICE, LEARN_SCOPE
-from .settings import REPO_DIR, Settings
+from .settings import Settings
 
 
 def grader_service(settings: Settings) -> dict:
@@ -30,8 +30,6 @@ def grader_service(settings: Settings) -> dict:
             "COURSEHUB_ALLOW_UNSANDBOXED": "1" if settings.allow_unsandboxed else "0",
             "COURSEHUB_STATE_DIR": str(settings.state_dir),
             "COURSEHUB_GRADER_PORT": str(settings.grader_port),
-            # the grader runs from the checkout the Hub runs from
-            "PYTHONPATH": str(REPO_DIR),
         },
         # learners open the grader in the browser: no "authorize this service?" page
         "oauth_no_confirm": True,

@@ -114,15 +114,22 @@ class Settings:
         return f"{self.public_url}/services/grader/"
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from ``COURSEHUB_*`` variables (``os.environ`` by default)."""
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, repo_dir: Path = REPO_DIR
+    ) -> Settings:
+        """Read settings from ``COURSEHUB_*`` variables (``os.environ`` by default).
+
+        `repo_dir` is the checkout the defaults point into (state, courses):
+        jupyterhub_config.py passes its own folder, because the Hub imports this
+        package from the virtualenv, not from the checkout.
+        """
         env = os.environ if environ is None else environ
 
         def path(name: str, default: Path) -> Path:
             raw = env.get(name)
             return Path(raw).expanduser().resolve() if raw else default
 
-        state_dir = path("COURSEHUB_STATE_DIR", REPO_DIR / ".state")
+        state_dir = path("COURSEHUB_STATE_DIR", repo_dir / ".state")
         return cls(
             state_dir=state_dir,
             port=_env_port(env, "COURSEHUB_PORT", 8000),
@@ -135,7 +142,7 @@ class Settings:
             grader_enabled=_env_bool(env, "COURSEHUB_GRADER_ENABLED", True),
             grader_port=_env_port(env, "COURSEHUB_GRADER_PORT", 10101),
             grader_db_url=env.get("COURSEHUB_GRADER_DB_URL", ""),
-            course_dir=path("COURSEHUB_COURSE_DIR", REPO_DIR / "course_content"),
+            course_dir=path("COURSEHUB_COURSE_DIR", repo_dir / "course_content"),
             homes_dir=path("COURSEHUB_HOMES_DIR", Path("/var/lib/coursehub/homes")),
             allow_unsandboxed=_env_bool(env, "COURSEHUB_ALLOW_UNSANDBOXED", False),
             hub_db_url=env.get("COURSEHUB_HUB_DB_URL", ""),

@@ -177,7 +177,6 @@ def test_apply_services(settings):
         "COURSEHUB_ALLOW_UNSANDBOXED": "0",
         "COURSEHUB_STATE_DIR": str(settings.state_dir),
         "COURSEHUB_GRADER_PORT": "10101",
-        "PYTHONPATH": str(REPO_DIR),
     }
     assert set(grader["oauth_client_allowed_scopes"]) == {LEARN_SCOPE, AUTHOR_SCOPE}
     assert services["coursehub-admin"] == {"name": "coursehub-admin", "api_token": "tok-123"}
