@@ -269,13 +269,14 @@ async def test_gradebook_for_instructors(grader, course):
     "code, reason",
     [
         ("def square(x):\n    while True:\n        pass", "time_limit"),
-        ("def square(x):\n    return x * x\nwhile True:\n    print('spam' * 100)", None),
+        ("def square(x):\n    while True:\n        print('spam' * 100)", "output_limit"),
         (
-            "def square(x):\n    return x * x\nblob = []\nwhile True:\n    blob.append(' ' * 10**7)",
+            "def square(x):\n    blob = []\n    while True:\n        blob.append(' ' * 10**7)",
             "memory_limit",
         ),
+        ("import os\ndef square(x):\n    while True:\n        os.fork()", "process_limit"),
     ],
-    ids=["loops-forever", "prints-forever", "allocates-forever"],
+    ids=["loops-forever", "prints-forever", "allocates-forever", "forks-forever"],
 )
 async def test_hostile_answers_are_graded_and_the_service_keeps_serving(
     grader, course, code, reason
@@ -285,10 +286,11 @@ async def test_hostile_answers_are_graded_and_the_service_keeps_serving(
     nb = await student_notebook(learner, qid)
     result = await submit(learner, qid, answer(nb, code))
     assert result["status"] == "graded"
-    if reason == "time_limit":
-        assert result["score"] == 0
-        assert any(reason in t["message"] for t in result["tests"]), result["tests"]
+    assert result["score"] == 0
+    assert any(reason in t["message"] for t in result["tests"]), result["tests"]
+    # the service answers, and the next submission is graded as usual
     assert (await learner.get("modules"))[0] == 200
+    assert (await submit(learner, qid, answer(nb, CORRECT)))["score"] == 3
 
 
 # durability -----------------------------------------------------------------------
