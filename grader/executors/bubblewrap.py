@@ -12,6 +12,7 @@ process, file size and open file limits; ``timeout -s KILL`` ends the whole run,
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import pwd
 import shutil
@@ -114,6 +115,7 @@ class BubblewrapExecutor(Executor):
                 f.write(runner_source())
             os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             cls._runner_dir = directory
+            atexit.register(shutil.rmtree, directory, True)
         return os.path.join(cls._runner_dir, "runner.py")
 
     def bwrap_args(self, runner: str) -> list[str]:
