@@ -32,6 +32,20 @@ from .queue import GradingQueue
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
+def docker_engine_answers() -> bool:
+    """Whether a Docker engine answers on this machine (checked once, at start-up)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
 class GraderApp(Application):
     """Serve the v1 grading API and grade queued submissions."""
 
@@ -81,11 +95,17 @@ class GraderApp(Application):
         help="""Where grading runs: an Executor subclass or the name of one in the
         `coursehub.executors` entry points (bubblewrap, unsandboxed). Default: bubblewrap
         where `bwrap` is installed; otherwise unsandboxed, which refuses to grade unless
-        allowed.""",
+        allowed. `$COURSEHUB_EXECUTOR` (docker, bubblewrap, unsandboxed or auto) sets it;
+        auto (the default) prefers Docker where an engine answers.""",
     ).tag(config=True)
 
     @default("executor_class")
     def _default_executor_class(self):
+        choice = os.environ.get("COURSEHUB_EXECUTOR", "auto")
+        if choice != "auto":
+            return choice
+        if docker_engine_answers():
+            return "docker"
         return "bubblewrap" if shutil.which("bwrap") else "unsandboxed"
 
     service_url = Unicode(help="Where this service listens (JupyterHub sets it).").tag(config=True)

@@ -71,6 +71,10 @@ class RunningHub:
             "COURSEHUB_ADMIN_TOKEN": self.admin_token,
             "COURSEHUB_HOMES_DIR": str(self.homes_dir),
             "COURSEHUB_GRADER_PORT": str(free_port()),
+            # development mode unless a test asks for Docker: a test machine may run an
+            # engine without any test wanting it
+            "COURSEHUB_SPAWNER": "local",
+            "COURSEHUB_EXECUTOR": "bubblewrap",
             **(env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"

@@ -190,6 +190,8 @@ def grader_env(tmp_path, fake_hub, monkeypatch):
         "JUPYTERHUB_BASE_URL": "/",
         "JUPYTERHUB_OAUTH_CALLBACK_URL": "/services/grader/oauth_callback",
         "COURSEHUB_STATE_DIR": str(tmp_path / "state"),
+        # the service tests grade in bubblewrap; Docker grading has tests of its own
+        "COURSEHUB_EXECUTOR": "bubblewrap",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -1,6 +1,47 @@
 #!/usr/bin/env bash
-# Run coursehub's test suite: installs what it needs first (see hub_config/bootstrap.sh).
+# Run coursehub's test suite. It installs what it needs first (hub_config/bootstrap.sh),
+# plus the servers the tests use for real: a Docker engine (Debian's docker.io, started
+# here when none answers, and stopped again afterwards) and PostgreSQL's binaries (each
+# test session starts its own throwaway cluster).
 source "$(dirname "${BASH_SOURCE[0]}")/../hub_config/bootstrap.sh"
 cd "$COURSEHUB_REPO"
+
+install_test_packages() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
+    command -v debootstrap >/dev/null || missing+=(debootstrap)
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
+    ((${#missing[@]})) || return 0
+    say "installing test dependencies: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+started_dockerd=""
+start_docker_engine() {
+    /usr/bin/docker info >/dev/null 2>&1 && return 0
+    say "starting a Docker engine for the tests (log: /var/log/coursehub-test-dockerd.log)"
+    dockerd >/var/log/coursehub-test-dockerd.log 2>&1 &
+    started_dockerd=$!
+    for _ in $(seq 60); do
+        /usr/bin/docker info >/dev/null 2>&1 && return 0
+        sleep 0.5
+    done
+    say "the Docker engine did not start: Docker tests will be skipped (see the log)"
+}
+
+stop_docker_engine() {
+    [[ -n $started_dockerd ]] || return 0
+    kill "$started_dockerd" 2>/dev/null && wait "$started_dockerd" 2>/dev/null || true
+}
+
+if [[ $(id -u) == 0 ]]; then
+    install_test_packages
+    start_docker_engine
+fi
+# keep pytest's exit status, whatever stopping the engine returns
+trap 'status=$?; stop_docker_engine; exit $status' EXIT
+
 "$COURSEHUB_VENV/bin/ruff" check grader hub_config extensions tests
-exec "$COURSEHUB_VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+"$COURSEHUB_VENV/bin/python" -m pytest -p no:cacheprovider "$@"
