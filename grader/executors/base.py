@@ -146,8 +146,7 @@ class Executor(LoggingConfigurable):
         finally:
             os.close(write_fd)
 
-        max_line = 12 * self.output_limit + 256 * 1024
-        result_cap = min(64 * 1024 * 1024, max_line * (len(cells) + 1))
+        max_line, result_cap = self.result_limits(len(cells))
         results = asyncio.ensure_future(_drain_fd(read_fd, result_cap))
         stdout = asyncio.ensure_future(_drain(proc.stdout, DIAGNOSTIC_LIMIT))
         stderr = asyncio.ensure_future(_drain(proc.stderr, DIAGNOSTIC_LIMIT))
@@ -183,20 +182,48 @@ class Executor(LoggingConfigurable):
             except TimeoutError:
                 task.cancel()
         timed_out = killed or elapsed >= self.time_limit
-        outcomes, complete = parse_results(data, len(cells), nonce, max_line, self.output_limit)
+        return self.outcomes_from(
+            data,
+            len(cells),
+            nonce,
+            "time_limit" if timed_out else "sandbox_error",
+            f"exit {proc.returncode}",
+            diagnostics[1] if len(diagnostics) > 1 else b"",
+        )
+
+    def result_limits(self, n_cells: int) -> tuple[int, int]:
+        """(longest result line, most result bytes) accepted from a run of ``n_cells``."""
+        max_line = 12 * self.output_limit + 256 * 1024
+        return max_line, min(64 * 1024 * 1024, max_line * (n_cells + 1))
+
+    def outcomes_from(
+        self,
+        data: bytes,
+        n_cells: int,
+        nonce: str,
+        incomplete_reason: str,
+        exit_info: str = "",
+        stderr: bytes = b"",
+    ) -> list[CellOutcome]:
+        """Validated outcomes from the result channel's bytes.
+
+        If the run did not complete, the cells it never reported are ``not_run`` with
+        ``incomplete_reason`` (why the sandbox ended early, as the executor saw it).
+        """
+        max_line, _ = self.result_limits(n_cells)
+        outcomes, complete = parse_results(data, n_cells, nonce, max_line, self.output_limit)
         if not complete:
-            reason = "time_limit" if timed_out else "sandbox_error"
             self.log.info(
-                "sandbox ended after %d of %d cells (exit %s, %s); stderr: %s",
+                "sandbox ended after %d of %d cells (%s, %s); stderr: %s",
                 sum(o.status != "not_run" for o in outcomes),
-                len(cells),
-                proc.returncode,
-                reason,
-                diagnostics[1][-2000:].decode("utf-8", "replace") if len(diagnostics) > 1 else "",
+                n_cells,
+                exit_info,
+                incomplete_reason,
+                stderr[-2000:].decode("utf-8", "replace"),
             )
             for outcome in outcomes:
                 if outcome.status == "not_run" and outcome.reason is None:
-                    outcome.reason = reason
+                    outcome.reason = incomplete_reason
         return outcomes
 
 

@@ -6,6 +6,8 @@ coursehub. Reads one JSON job from stdin::
     {"cells": ["src", ...], "cell_time_limit": 10, "output_limit": 65536,
      "result_fd": 3, "nonce": "..."}
 
+(or ``"results_on_stdout": true`` instead of ``result_fd``: see :func:`_results_on_stdout`)
+
 and runs the cells in order in one shared ``__main__`` namespace: the last expression
 statement's ``repr`` is the cell's result (None is not recorded, a trailing ``;``
 silences it, as in IPython); stdout and stderr are captured per cell up to
@@ -259,10 +261,26 @@ def _kill_leftovers():
         pass
 
 
+def _results_on_stdout(job):
+    """Keep the process's stdout as the private result channel; fd 1 becomes /dev/null.
+
+    For sandboxes whose only way out is stdout (a container's attach stream): results
+    go on a duplicate of fd 1 that the learner's code is never pointed at, and whatever
+    the learner's code writes on fd 1 directly is thrown away, so it cannot mix with
+    (or pass for) results. fd 2 stays: the executor keeps a capped tail for diagnostics.
+    """
+    if job.get("results_on_stdout"):
+        job["result_fd"] = os.dup(1)  # not inherited by the learner's subprocesses
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
 def main():
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     sys.stdin.close()
     sys.stdin = io.StringIO("")
+    _results_on_stdout(job)
     Runner(job).run()
     _exit(0)  # don't let atexit handlers the learner registered report anything
 
