@@ -2,6 +2,7 @@
 
 Import what you need in a test module::
 
+    # ruff: noqa: F811 (at the top: fixtures are imported, then used as arguments)
     from docker_support import docker_engine, learner_image, remove_test_objects  # noqa: F401
 
 ``docker_engine`` and ``learner_image`` are session-scoped pytest fixtures; importing them
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -62,8 +64,21 @@ def docker_client():
     return client
 
 
+def unique_prefix(tag: str) -> str:
+    """A name prefix for one test's Docker objects, e.g. ``coursehub-test-spawner-1a2b3c-``.
+
+    Several test runs may share one engine (other checkouts, CI): clean up with
+    ``remove_test_objects(client, prefix)`` using your own prefix, so a sweep never
+    removes another run's containers.
+    """
+    return f"{TEST_PREFIX}{tag}-{uuid.uuid4().hex[:6]}-"
+
+
 def remove_test_objects(client, prefix: str = TEST_PREFIX) -> list[str]:
     """Remove containers, then volumes and networks, whose names start with ``prefix``.
+
+    The default prefix matches every test object on the engine, other runs' too: prefer
+    the prefix from ``unique_prefix`` in a test's cleanup.
 
     Returns what was removed. Errors on single objects are ignored (another test may be
     removing the same object); it is a best-effort sweep for ``finally`` blocks.
