@@ -13,14 +13,18 @@ from . import dbutil
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="coursehub-grader", description=__doc__)
     commands = parser.add_subparsers(dest="command")
-    serve = commands.add_parser("serve", help="run the grading service (the default)")
-    serve.add_argument("options", nargs=argparse.REMAINDER, help="traitlets options")
+    commands.add_parser(
+        "serve", help="run the grading service (the default); takes --Class.trait=value options"
+    )
     upgrade = commands.add_parser("upgrade-db", help="create or migrate the database schema")
     upgrade.add_argument("--db-url", help="database URL (default: the service's)")
     load = commands.add_parser("load-course", help="load a course folder into the database")
     load.add_argument("course_dir", type=Path)
     load.add_argument("--db-url", help="database URL (default: the service's)")
-    args = parser.parse_args(argv)
+    # traitlets options (--GraderApp.executor_class=docker ...) go on to the app
+    args, options = parser.parse_known_args(argv)
+    if options and args.command not in (None, "serve"):
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
 
     # imported here: the app pulls in the executors and nbgrader, which take a while
     from .app import GraderApp
@@ -28,7 +32,7 @@ def main(argv=None):
     if args.command in (None, "serve"):
         from .app import main as serve_main
 
-        serve_main(getattr(args, "options", []) or [])
+        serve_main(options)
         return
     app = GraderApp()
     db_url = args.db_url or app.db_url
