@@ -48,6 +48,24 @@ def _env_port(env: Mapping[str, str], name: str, default: int) -> int:
     return port
 
 
+def _env_number(env: Mapping[str, str], name: str, default, kind=int):
+    """A non-negative number from the environment, with an error naming the variable."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+SPAWNER_CHOICES = ("auto", "docker", "local")
+EXECUTOR_CHOICES = ("auto", "docker", "bubblewrap")
+
+
 @dataclass(frozen=True)
 class Settings:
     """What an operator chooses about one coursehub Hub.
@@ -84,6 +102,33 @@ class Settings:
     allow_unsandboxed: bool = False
     #: The Hub's own database (accounts of CoursehubAuthenticator live there too).
     hub_db_url: str = ""
+    #: Where learners' servers run: "docker" (one container each), "local"
+    #: (development mode) or "auto" (Docker wherever an engine answers).
+    spawner: str = "auto"
+    #: Where the grader runs submissions: "docker", "bubblewrap" or "auto" (Docker
+    #: wherever an engine answers, else the grader's own default).
+    executor: str = "auto"
+    #: The learners' image, also the grading sandbox's: both run the same environment.
+    learner_image: str = "coursehub/learner:latest"
+    #: Prefix of the Docker objects the Hub creates: containers ``<prefix>-learner-<user>``,
+    #: volumes ``<prefix>-user-<user>``, the network ``<prefix>-learners``.
+    docker_prefix: str = "coursehub"
+    #: The Docker network of learners' containers ("" = ``<docker_prefix>-learners``,
+    #: created by the Hub with container-to-container traffic off).
+    docker_network: str = ""
+    #: The name or address learners' containers reach the Hub and proxy at ("" = the
+    #: learners' network gateway, i.e. this machine; "hub" in docker-compose).
+    hub_connect_host: str = ""
+    #: Limits of each learner's container.
+    learner_mem_limit: str = "1G"
+    learner_cpu_limit: float = 1.0
+    learner_pids_limit: int = 512
+    #: Stop learners' servers idle for this many seconds (0: never).
+    cull_timeout: int = 3600
+    #: The grader when it runs elsewhere (docker-compose: ``http://grader:10101``); the
+    #: Hub then routes to it and gives it ``grader_api_token`` instead of starting it.
+    grader_url_internal: str = ""
+    grader_api_token: str | None = None
 
     def __post_init__(self):
         # Database URLs default to files in state_dir; fill them in here so that a
@@ -92,6 +137,19 @@ class Settings:
             object.__setattr__(self, "grader_db_url", f"sqlite:///{self.state_dir}/grader.sqlite")
         if not self.hub_db_url:
             object.__setattr__(self, "hub_db_url", f"sqlite:///{self.state_dir}/jupyterhub.sqlite")
+        if not self.docker_network:
+            object.__setattr__(self, "docker_network", f"{self.docker_prefix}-learners")
+        for name, choices in (("spawner", SPAWNER_CHOICES), ("executor", EXECUTOR_CHOICES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(
+                    f"COURSEHUB_{name.upper()}={getattr(self, name)!r}: use one of "
+                    + ", ".join(choices)
+                )
+        if self.grader_url_internal and not self.grader_api_token:
+            raise ValueError(
+                "COURSEHUB_GRADER_URL_INTERNAL needs COURSEHUB_GRADER_API_TOKEN: the Hub "
+                "does not start a grader that runs elsewhere, so it cannot give it a token"
+            )
 
     @property
     def public_url(self) -> str:
@@ -106,7 +164,12 @@ class Settings:
     @property
     def grader_url(self) -> str:
         """Where the grading service itself listens (the proxy routes to it)."""
-        return f"http://127.0.0.1:{self.grader_port}"
+        return self.grader_url_internal or f"http://127.0.0.1:{self.grader_port}"
+
+    @property
+    def grader_runs_elsewhere(self) -> bool:
+        """Whether the grader is an external service (docker-compose), not the Hub's child."""
+        return bool(self.grader_url_internal)
 
     @property
     def grader_public_url(self) -> str:
@@ -146,6 +209,18 @@ class Settings:
             homes_dir=path("COURSEHUB_HOMES_DIR", Path("/var/lib/coursehub/homes")),
             allow_unsandboxed=_env_bool(env, "COURSEHUB_ALLOW_UNSANDBOXED", False),
             hub_db_url=env.get("COURSEHUB_HUB_DB_URL", ""),
+            spawner=(env.get("COURSEHUB_SPAWNER") or "auto").strip().lower(),
+            executor=(env.get("COURSEHUB_EXECUTOR") or "auto").strip().lower(),
+            learner_image=env.get("COURSEHUB_LEARNER_IMAGE") or "coursehub/learner:latest",
+            docker_prefix=env.get("COURSEHUB_DOCKER_PREFIX") or "coursehub",
+            docker_network=env.get("COURSEHUB_DOCKER_NETWORK", ""),
+            hub_connect_host=env.get("COURSEHUB_HUB_CONNECT_HOST", ""),
+            learner_mem_limit=env.get("COURSEHUB_LEARNER_MEM_LIMIT") or "1G",
+            learner_cpu_limit=_env_number(env, "COURSEHUB_LEARNER_CPU_LIMIT", 1.0, float),
+            learner_pids_limit=_env_number(env, "COURSEHUB_LEARNER_PIDS_LIMIT", 512, int),
+            cull_timeout=_env_number(env, "COURSEHUB_CULL_TIMEOUT", 3600, int),
+            grader_url_internal=(env.get("COURSEHUB_GRADER_URL_INTERNAL") or "").rstrip("/"),
+            grader_api_token=env.get("COURSEHUB_GRADER_API_TOKEN") or None,
         )
 
 
@@ -163,7 +238,7 @@ def apply_all(c, settings: Settings) -> None:
     from .authenticator import apply_auth
     from .hub import apply_hub
     from .roles import apply_roles
-    from .services import apply_services
+    from .services import apply_culler, apply_services
     from .spawner import apply_spawner
 
     apply_hub(c, settings)
@@ -171,3 +246,4 @@ def apply_all(c, settings: Settings) -> None:
     apply_spawner(c, settings)
     apply_services(c, settings)
     apply_roles(c, settings)
+    apply_culler(c, settings)

@@ -198,10 +198,41 @@ def docker_engine_answers(socket_path: str = "/var/run/docker.sock", timeout: fl
         return False
 
 
-def apply_spawner(c, settings: Settings, docker_probe=docker_engine_answers) -> None:
-    """LocalDevSpawner wherever no Docker engine answers (DockerSpawner comes later)."""
-    if docker_probe():
-        reason = "a Docker engine answers, but coursehub's DockerSpawner is not built yet"
+def use_docker(choice: str, docker_probe=docker_engine_answers) -> bool:
+    """Whether a ``COURSEHUB_SPAWNER``/``COURSEHUB_EXECUTOR`` choice means Docker.
+
+    "auto" asks the engine; "docker" insists on it (an error, not a silent fallback to
+    development mode, where none answers); anything else means no Docker.
+    """
+    if choice == "docker":
+        if not docker_probe():
+            raise RuntimeError(
+                "Docker was asked for (COURSEHUB_SPAWNER/COURSEHUB_EXECUTOR=docker), "
+                "but no Docker engine answers on its socket"
+            )
+        return True
+    return choice == "auto" and docker_probe()
+
+
+def apply_spawner(
+    c, settings: Settings, docker_probe=docker_engine_answers, network_gateway=None
+) -> None:
+    """DockerSpawner wherever a Docker engine answers, else LocalDevSpawner.
+
+    `network_gateway(name)` returns the learners' network gateway, creating the
+    network if needed (default: :func:`hub_config.docker.ensure_learner_network`);
+    it is not called when the Hub is reached by name (docker-compose).
+    """
+    from .docker import apply_docker_spawner, ensure_learner_network
+
+    if use_docker(settings.spawner, docker_probe):
+        connect_host = settings.hub_connect_host or (network_gateway or ensure_learner_network)(
+            settings.docker_network
+        )
+        apply_docker_spawner(c, settings, connect_host)
+        return
+    if settings.spawner == "local":
+        reason = "COURSEHUB_SPAWNER=local"
     else:
         reason = "no Docker engine answers"
     print(f"{DEVELOPMENT_MODE_MESSAGE} ({reason})", file=sys.stderr, flush=True)

@@ -8,16 +8,19 @@ from traitlets.config import Config
 
 from hub_config import Settings, apply_all
 from hub_config.authenticator import TEMPLATES_DIR, CoursehubAuthenticator, apply_auth
+from hub_config.docker import DOCKER_MODE_MESSAGE, learner_network_spec, network_gateway
 from hub_config.hub import apply_hub
 from hub_config.roles import AUTHOR_SCOPE, LEARN_SCOPE, apply_roles
-from hub_config.services import apply_services
+from hub_config.services import apply_culler, apply_services
 from hub_config.settings import REPO_DIR
 from hub_config.spawner import DEVELOPMENT_MODE_MESSAGE, LocalDevSpawner, apply_spawner
 
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(state_dir=tmp_path / "state", admin_token="tok-123")
+    # development mode: apply_all must not depend on (or create things in) this
+    # machine's Docker engine
+    return Settings(state_dir=tmp_path / "state", admin_token="tok-123", spawner="local")
 
 
 def roles_by_name(c):
@@ -165,7 +168,7 @@ def test_roles_without_grader_or_admin_token(tmp_path):
 
 def test_apply_services(settings):
     c = Config()
-    apply_services(c, settings)
+    apply_services(c, settings, docker_probe=lambda: False)
     services = {s["name"]: s for s in c.JupyterHub.services}
     grader = services["grader"]
     assert grader["url"] == "http://127.0.0.1:10101"
@@ -177,6 +180,7 @@ def test_apply_services(settings):
         "COURSEHUB_ALLOW_UNSANDBOXED": "0",
         "COURSEHUB_STATE_DIR": str(settings.state_dir),
         "COURSEHUB_GRADER_PORT": "10101",
+        "COURSEHUB_EXECUTOR": "auto",
     }
     assert set(grader["oauth_client_allowed_scopes"]) == {LEARN_SCOPE, AUTHOR_SCOPE}
     assert services["coursehub-admin"] == {"name": "coursehub-admin", "api_token": "tok-123"}
@@ -187,7 +191,9 @@ def test_apply_services_options(tmp_path):
     apply_services(c, Settings(state_dir=tmp_path, grader_enabled=False))
     assert c.JupyterHub.services == []
     c = Config()
-    apply_services(c, Settings(state_dir=tmp_path, allow_unsandboxed=True))
+    apply_services(
+        c, Settings(state_dir=tmp_path, allow_unsandboxed=True), docker_probe=lambda: False
+    )
     (grader,) = c.JupyterHub.services
     assert grader["environment"]["COURSEHUB_ALLOW_UNSANDBOXED"] == "1"
 
@@ -208,13 +214,18 @@ def test_apply_all_gives_a_complete_config(settings, capsys):
     apply_all(c, settings)
     assert c.JupyterHub.authenticator_class is CoursehubAuthenticator
     assert c.JupyterHub.spawner_class is LocalDevSpawner
-    assert {s["name"] for s in c.JupyterHub.services} == {"grader", "coursehub-admin"}
+    assert {s["name"] for s in c.JupyterHub.services} == {
+        "grader",
+        "coursehub-admin",
+        "idle-culler",
+    }
     assert "instructor" in roles_by_name(c)
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
 
 
 def test_jupyterhub_config_file_applies_settings_from_environ(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEHUB_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("COURSEHUB_SPAWNER", "local")
     monkeypatch.setenv("COURSEHUB_PORT", "8123")
     c = Config()
     source = (REPO_DIR / "jupyterhub_config.py").read_text()
@@ -222,3 +233,178 @@ def test_jupyterhub_config_file_applies_settings_from_environ(tmp_path, monkeypa
     # as traitlets loads it: with get_config and __file__
     exec(compile(source, path, "exec"), {"get_config": lambda: c, "__file__": path})
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8123"
+
+
+# Docker mode ----------------------------------------------------------------------
+
+
+def docker_settings(tmp_path, **kwargs):
+    return Settings(state_dir=tmp_path / "state", spawner="docker", **kwargs)
+
+
+def test_docker_settings_from_environ(tmp_path):
+    s = Settings.from_environ(
+        {
+            "COURSEHUB_STATE_DIR": str(tmp_path),
+            "COURSEHUB_SPAWNER": "Docker",
+            "COURSEHUB_EXECUTOR": "bubblewrap",
+            "COURSEHUB_LEARNER_IMAGE": "me/learner:1",
+            "COURSEHUB_DOCKER_PREFIX": "coursehub-test-x",
+            "COURSEHUB_LEARNER_MEM_LIMIT": "512M",
+            "COURSEHUB_LEARNER_CPU_LIMIT": "0.5",
+            "COURSEHUB_LEARNER_PIDS_LIMIT": "100",
+            "COURSEHUB_CULL_TIMEOUT": "0",
+            "COURSEHUB_GRADER_URL_INTERNAL": "http://grader:10101/",
+            "COURSEHUB_GRADER_API_TOKEN": "g-tok",
+            "COURSEHUB_HUB_CONNECT_HOST": "hub",
+        }
+    )
+    assert (s.spawner, s.executor, s.learner_image) == ("docker", "bubblewrap", "me/learner:1")
+    assert s.docker_network == "coursehub-test-x-learners"
+    assert (s.learner_mem_limit, s.learner_cpu_limit, s.learner_pids_limit) == ("512M", 0.5, 100)
+    assert s.cull_timeout == 0 and s.hub_connect_host == "hub"
+    assert s.grader_url == "http://grader:10101" and s.grader_runs_elsewhere
+    defaults = Settings.from_environ({"COURSEHUB_STATE_DIR": str(tmp_path)})
+    assert (defaults.spawner, defaults.executor, defaults.cull_timeout) == ("auto", "auto", 3600)
+    assert defaults.learner_image == "coursehub/learner:latest"
+    assert defaults.docker_network == "coursehub-learners" and not defaults.grader_runs_elsewhere
+
+
+@pytest.mark.parametrize(
+    "env, name",
+    [
+        ({"COURSEHUB_SPAWNER": "kubernetes"}, "COURSEHUB_SPAWNER"),
+        ({"COURSEHUB_EXECUTOR": "chroot"}, "COURSEHUB_EXECUTOR"),
+        ({"COURSEHUB_CULL_TIMEOUT": "-5"}, "COURSEHUB_CULL_TIMEOUT"),
+        ({"COURSEHUB_LEARNER_CPU_LIMIT": "lots"}, "COURSEHUB_LEARNER_CPU_LIMIT"),
+        ({"COURSEHUB_GRADER_URL_INTERNAL": "http://grader:10101"}, "COURSEHUB_GRADER_API_TOKEN"),
+    ],
+)
+def test_bad_docker_settings_name_the_variable(env, name):
+    with pytest.raises(ValueError, match=name):
+        Settings.from_environ(env)
+
+
+def test_apply_spawner_docker_mode_on_one_machine(tmp_path, capsys):
+    c = Config()
+    asked = []
+    settings = docker_settings(tmp_path)
+    apply_spawner(
+        c,
+        settings,
+        docker_probe=lambda: True,
+        network_gateway=lambda name: asked.append(name) or "172.30.0.1",
+    )
+    assert asked == ["coursehub-learners"]
+    assert c.JupyterHub.spawner_class == "dockerspawner.DockerSpawner"
+    d = c.DockerSpawner
+    assert d.image == "coursehub/learner:latest"
+    # the learner's work on a named volume of their own, which outlives the container
+    assert d.volumes == {"coursehub-user-{username}": "/home/jovyan/work"}
+    assert d.notebook_dir == "/home/jovyan/work" and d.remove is True
+    assert d.prefix == "coursehub-learner"
+    assert (d.mem_limit, d.cpu_limit, d.extra_host_config) == ("1G", 1.0, {"pids_limit": 512})
+    assert d.network_name == "coursehub-learners" and d.use_internal_ip is True
+    # containers reach the Hub's API at the gateway, the grader through the proxy
+    assert c.JupyterHub.hub_ip == c.JupyterHub.hub_connect_ip == "172.30.0.1"
+    assert d.environment == {"COURSEHUB_GRADER_URL": "http://172.30.0.1:8000/services/grader/"}
+    # a proxy on loopback only would be out of the containers' reach
+    assert c.JupyterHub.bind_url == "http://0.0.0.0:8000"
+    err = capsys.readouterr().err
+    assert DOCKER_MODE_MESSAGE in err and DEVELOPMENT_MODE_MESSAGE not in err
+
+
+def test_apply_spawner_docker_mode_in_compose(tmp_path):
+    c = Config()
+    settings = docker_settings(tmp_path, hub_connect_host="hub", docker_network="net-x")
+
+    def no_engine_lookup(name):
+        raise AssertionError("the Hub is reached by name: no gateway lookup")
+
+    apply_spawner(c, settings, docker_probe=lambda: True, network_gateway=no_engine_lookup)
+    assert c.JupyterHub.hub_ip == "0.0.0.0" and c.JupyterHub.hub_connect_ip == "hub"
+    assert c.DockerSpawner.network_name == "net-x"
+    assert c.DockerSpawner.environment["COURSEHUB_GRADER_URL"] == (
+        "http://hub:8000/services/grader/"
+    )
+
+
+def test_spawner_choice(tmp_path, capsys):
+    # auto follows the engine; docker without one is an error, not development mode
+    c = Config()
+    apply_spawner(c, Settings(state_dir=tmp_path), docker_probe=lambda: False)
+    assert c.JupyterHub.spawner_class is LocalDevSpawner
+    assert "no Docker engine answers" in capsys.readouterr().err
+    c = Config()
+    apply_spawner(c, Settings(state_dir=tmp_path, spawner="local"), docker_probe=lambda: True)
+    assert c.JupyterHub.spawner_class is LocalDevSpawner
+    with pytest.raises(RuntimeError, match="no Docker engine answers"):
+        apply_spawner(Config(), docker_settings(tmp_path), docker_probe=lambda: False)
+
+
+def test_grader_executor_choice(tmp_path):
+    def command(probe, **kwargs):
+        c = Config()
+        apply_services(c, Settings(state_dir=tmp_path, **kwargs), docker_probe=probe)
+        return next(s for s in c.JupyterHub.services if s["name"] == "grader")["command"]
+
+    docker_args = [
+        "--GraderApp.executor_class=docker",
+        "--DockerExecutor.image=coursehub/learner:latest",
+        "--DockerExecutor.name_prefix=coursehub-grading-",
+    ]
+    assert command(lambda: True)[3:] == docker_args
+    # the grader's own default (bubblewrap)
+    assert command(lambda: False) == [sys.executable, "-m", "grader"]
+    assert command(lambda: True, executor="bubblewrap")[3:] == [
+        "--GraderApp.executor_class=bubblewrap"
+    ]
+    with pytest.raises(RuntimeError, match="no Docker engine"):
+        command(lambda: False, executor="docker")
+
+
+def test_external_grader(tmp_path):
+    c = Config()
+    settings = Settings(
+        state_dir=tmp_path, grader_url_internal="http://grader:10101", grader_api_token="g-tok"
+    )
+    apply_services(c, settings, docker_probe=lambda: True)
+    (grader,) = c.JupyterHub.services
+    assert grader["url"] == "http://grader:10101" and grader["api_token"] == "g-tok"
+    # the Hub routes to it but does not start it
+    assert "command" not in grader and "environment" not in grader
+
+
+def test_apply_culler(tmp_path):
+    c = Config()
+    settings = Settings(state_dir=tmp_path, cull_timeout=600)
+    apply_services(c, settings, docker_probe=lambda: False)
+    apply_roles(c, settings)
+    apply_culler(c, settings)
+    culler = next(s for s in c.JupyterHub.services if s["name"] == "idle-culler")
+    assert culler["command"][:3] == [sys.executable, "-m", "jupyterhub_idle_culler"]
+    assert "--timeout=600" in culler["command"]
+    role = roles_by_name(c)["idle-culler"]
+    assert role["services"] == ["idle-culler"]
+    # exactly the scopes the culler's README lists for culling servers
+    assert sorted(role["scopes"]) == sorted(
+        ["list:users", "read:users:activity", "read:servers", "delete:servers"]
+    )
+    assert "grader" in {s["name"] for s in c.JupyterHub.services}
+    off = Config()
+    apply_culler(off, Settings(state_dir=tmp_path, cull_timeout=0))
+    assert "services" not in off.JupyterHub
+
+
+def test_learner_network_spec_and_gateway():
+    spec = learner_network_spec("coursehub-learners")
+    assert spec["name"] == "coursehub-learners" and spec["driver"] == "bridge"
+    # learners' containers cannot reach one another
+    assert spec["options"] == {"com.docker.network.bridge.enable_icc": "false"}
+    attrs = {
+        "Name": "n",
+        "IPAM": {"Config": [{"Subnet": "172.30.0.0/16", "Gateway": "172.30.0.1"}]},
+    }
+    assert network_gateway(attrs) == "172.30.0.1"
+    with pytest.raises(RuntimeError, match="no gateway"):
+        network_gateway({"Name": "n", "IPAM": {"Config": []}})
