@@ -55,11 +55,23 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+# any constant: the key of the PostgreSQL advisory lock that migrations take
+MIGRATION_LOCK_KEY = 0x636F7572  # "cour"
+
+
 def upgrade(db_url: str, revision: str = "head") -> None:
-    """Create the schema or migrate it to `revision` (the `upgrade-db` command)."""
+    """Create the schema or migrate it to `revision` (the `upgrade-db` command).
+
+    Grader replicas starting together on an empty PostgreSQL database would otherwise
+    all create the tables at once, and all but one fail: each waits for a transaction-
+    scoped advisory lock first, and finds the schema already at head once it has it.
+    (Replicas are a PostgreSQL deployment; a SQLite file serves one grader.)
+    """
     engine = make_engine(db_url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             config = alembic_config(db_url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -2,9 +2,10 @@
 
 The `submissions` table is the queue: a submission is committed as `queued` before the
 learner gets their 202, so nothing acknowledged lives only in memory. Workers claim a
-row with a conditional UPDATE (atomic on SQLite and PostgreSQL alike), holding a lease;
-a row whose lease ran out, because its worker or the whole grader died, is claimed
-again. Results are written only under the claim that graded them, in one transaction
+row with a conditional UPDATE, holding a lease: atomic on SQLite and PostgreSQL alike
+(under PostgreSQL's READ COMMITTED a second UPDATE of the row waits, re-checks the
+condition and matches nothing), so replicas can share one database. A row whose lease
+ran out, because its worker or the whole grader died, is claimed again. Results are written only under the claim that graded them, in one transaction
 with the learner's best score, so each submission is graded exactly once.
 """
 
@@ -100,7 +101,12 @@ class GradingQueue(LoggingConfigurable):
                 except TimeoutError:
                     pass
                 continue
-            await self.grade_claimed(*claimed)
+            try:
+                await self.grade_claimed(*claimed)
+            except Exception:
+                # e.g. the database went away while writing the result: the worker lives
+                # on, and the submission is claimed again when its lease runs out
+                self.log.exception("worker %d: submission %s not finished", number, claimed[0])
 
     def claim_next(self) -> tuple[int, str] | None:
         """Claim the oldest queued (or abandoned) submission: (id, claim) or None."""
@@ -110,8 +116,15 @@ class GradingQueue(LoggingConfigurable):
             (orm.Submission.status == "running") & (orm.Submission.lease_expires < now),
         )
         with self.session_factory() as db:
+            # On PostgreSQL, rows another worker is claiming right now are skipped rather
+            # than waited for (SQLite ignores FOR UPDATE: its writers take turns anyway).
+            # The conditional UPDATE below is what guarantees one claim per row either way.
             candidates = db.scalars(
-                select(orm.Submission.id).where(claimable).order_by(orm.Submission.id).limit(5)
+                select(orm.Submission.id)
+                .where(claimable)
+                .order_by(orm.Submission.id)
+                .limit(5)
+                .with_for_update(skip_locked=True)
             ).all()
             for submission_id in candidates:
                 claim = uuid.uuid4().hex

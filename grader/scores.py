@@ -16,30 +16,40 @@ def record_best_score(db, submission: orm.Submission) -> bool:
 
     `reached` only moves when the score improves, so resubmitting the same score
     does not cost a learner their place in a tie.
+
+    One atomic upsert, not read-then-write: replicas finishing two submissions of one
+    learner at once (PostgreSQL runs those transactions side by side) would otherwise
+    both insert (a unique violation) or both update from the same stale best (a lost
+    update). The conditional DO UPDATE waits for the other's row and re-checks it.
     """
-    best = orm.BestScore.find(db, submission.user_id, submission.question_id)
     solved = submission.max_score is not None and submission.score >= submission.max_score > 0
-    if best is None:
-        db.add(
-            orm.BestScore(
-                user_id=submission.user_id,
-                question_id=submission.question_id,
-                submission_id=submission.id,
-                score=submission.score,
-                max_score=submission.max_score,
-                solved=solved,
-                reached=submission.finished or orm.utcnow(),
-            )
-        )
-        return True
-    if submission.score > best.score:
-        best.score = submission.score
-        best.max_score = submission.max_score
-        best.solved = solved
-        best.submission_id = submission.id
-        best.reached = submission.finished or orm.utcnow()
-        return True
-    return False
+    values = {
+        "user_id": submission.user_id,
+        "question_id": submission.question_id,
+        "submission_id": submission.id,
+        "score": submission.score,
+        "max_score": submission.max_score,
+        "solved": solved,
+        "reached": submission.finished or orm.utcnow(),
+    }
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
+        raise NotImplementedError(f"best scores on {dialect}")
+    table = orm.BestScore.__table__
+    statement = insert(table).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.user_id, table.c.question_id],
+        set_={
+            name: statement.excluded[name]
+            for name in ("submission_id", "score", "max_score", "solved", "reached")
+        },
+        where=table.c.score < statement.excluded.score,
+    )
+    return db.execute(statement).rowcount == 1
 
 
 def best_scores_for(db, user: orm.User) -> dict[int, orm.BestScore]:
