@@ -8,12 +8,15 @@ import socket
 
 import nbformat
 import pytest
-
-# PostgreSQL fixtures: `postgres_server` (one cluster a session), `postgres_url`
-from pg_support import postgres_server, postgres_url  # noqa: F401
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.httpserver import HTTPServer
+
+# Shared fixtures, imported once here so each session fixture exists once:
+# Docker (`docker_engine`, `learner_image`, `hub_image`: the images are built when
+# missing or stale) and PostgreSQL (`postgres_server`, one cluster a session; `postgres_url`)
+from tests.docker_support import docker_engine, hub_image, learner_image  # noqa: F401
+from tests.pg_support import postgres_server, postgres_url  # noqa: F401
 
 LEARN = "custom:coursehub:learn"
 AUTHOR = "custom:coursehub:author"

@@ -20,12 +20,7 @@ import requests
 from hub_config.settings import REPO_DIR
 from hub_config.testing import free_port
 from tests.conftest import square_question
-from tests.docker_support import (  # noqa: F401 (fixtures)
-    docker_engine,
-    hub_image,
-    learner_image,
-    remove_test_objects,
-)
+from tests.docker_support import remove_test_objects
 from tests.test_end_to_end import CORRECT, PARTIAL, Learner
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]

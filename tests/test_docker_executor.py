@@ -11,17 +11,12 @@ import threading
 
 import pytest
 from conftest import answer, square_question
-from docker_support import (  # noqa: F401
-    TEST_PREFIX,
-    container_logs,
-    docker_engine,
-    learner_image,  # noqa: F811
-)
 
 from grader.executors.base import SandboxUnavailable
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.docker import ROLE, ROLE_LABEL, DockerExecutor, container_spec
 from grader.grading import grade
+from tests.docker_support import TEST_PREFIX, container_logs
 
 # our own corner of the test prefix, so other tests' containers never count as ours
 PREFIX = TEST_PREFIX + "grading-"

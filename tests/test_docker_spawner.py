@@ -19,13 +19,7 @@ import requests
 from hub_config.settings import REPO_DIR
 from hub_config.testing import RunningHub
 from tests.conftest import square_question
-from tests.docker_support import (  # noqa: F401 (fixtures)
-    container_logs,
-    docker_engine,
-    learner_image,
-    remove_test_objects,
-)
-from tests.pg_support import postgres_server  # noqa: F401 (fixture)
+from tests.docker_support import container_logs, remove_test_objects
 from tests.test_end_to_end import CORRECT, PARTIAL, Learner
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.postgres]

@@ -11,13 +11,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from docker_support import (  # noqa: F401 (fixtures are used by name)
-    TEST_PREFIX,
-    container_logs,
-    docker_engine,
-    hub_image,
-    learner_image,
-)
+
+from tests.docker_support import TEST_PREFIX, container_logs
 
 pytestmark = pytest.mark.docker
 

@@ -72,7 +72,8 @@ class BubblewrapExecutor(Executor):
         return os.environ.get("COURSEHUB_SANDBOX_USER", "nobody")
 
     _runner_dir: str | None = None
-    _uids_in_use: set[int] | None = None
+    # shared by every executor in this process (several apps or replicas in one process)
+    _uids_in_use: set[int] = set()
 
     # -- preparing a sandbox -----------------------------------------------------------
 
@@ -80,8 +81,6 @@ class BubblewrapExecutor(Executor):
         """A uid no other running sandbox of this executor uses, or None (use `user`)."""
         if not self.uid_pool_start or os.geteuid() != 0:
             return None
-        if self._uids_in_use is None:
-            self._uids_in_use = set()
         for uid in range(self.uid_pool_start, self.uid_pool_start + self.uid_pool_size):
             if uid not in self._uids_in_use:
                 self._uids_in_use.add(uid)
@@ -89,7 +88,7 @@ class BubblewrapExecutor(Executor):
         raise SandboxUnavailable(f"all {self.uid_pool_size} sandbox uids are in use")
 
     def release_uid(self, uid: int | None) -> None:
-        if uid is not None and self._uids_in_use is not None:
+        if uid is not None:
             self._uids_in_use.discard(uid)
 
     def uid_gid(self) -> tuple[int, int]:
