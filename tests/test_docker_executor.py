@@ -220,13 +220,17 @@ async def test_endless_print_hits_the_output_limit(executor):
 
 
 @pytest.mark.docker
-async def test_no_network(executor):
-    outcomes = await executor.run(
-        [
-            "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)",
-            "import socket\nsocket.getaddrinfo('pypi.org', 443)",
-        ]
-    )
+async def test_no_network(executor, docker_engine):
+    # a service on this machine, at the address containers on the default bridge use
+    gateway = docker_engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    with socket.create_server(("0.0.0.0", 0)) as listener:
+        port = listener.getsockname()[1]
+        outcomes = await executor.run(
+            [
+                f"import socket\nsocket.create_connection(('{gateway}', {port}), timeout=3)",
+                "import socket\nsocket.getaddrinfo('pypi.org', 443)",
+            ]
+        )
     assert [o.status for o in outcomes] == ["error", "error"]
     assert outcomes[0].ename in ("OSError", "ConnectionRefusedError", "TimeoutError")
 
@@ -273,7 +277,8 @@ async def test_fake_results_cannot_change_the_score(executor):
 async def test_writing_on_the_result_channel_voids_the_run(executor):
     outcomes = await executor.run(
         [
-            "import os\nfor fd in range(3, 20):\n    try:\n"
+            # every descriptor the process holds: the channel's number is the grader's
+            "import os\nfor fd in map(int, os.listdir('/proc/self/fd')):\n    try:\n"
             '        os.write(fd, b\'{"index": 1, "status": "ok"}\\n\')\n'
             "    except OSError:\n        pass",
             "assert False",

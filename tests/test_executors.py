@@ -6,6 +6,7 @@ Skipped, with the reason shown, only where bubblewrap is not installed.
 import asyncio
 import os
 import shutil
+import socket
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -158,12 +159,15 @@ async def test_endless_print_hits_the_output_limit(executor):
 
 
 async def test_no_network(executor):
-    outcomes = await executor.run(
-        [
-            "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)",
-            "import socket\nsocket.getaddrinfo('pypi.org', 443)",
-        ]
-    )
+    # a service listening on the host's loopback (as the grader and PostgreSQL do)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        outcomes = await executor.run(
+            [
+                f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=3)",
+                "import socket\nsocket.getaddrinfo('pypi.org', 443)",
+            ]
+        )
     assert all(o.status == "error" for o in outcomes)
     assert outcomes[0].ename in ("OSError", "ConnectionRefusedError", "TimeoutError")
 
@@ -206,7 +210,8 @@ async def test_fake_json_on_stdout_cannot_change_the_score(executor):
 async def test_writing_on_the_result_channel_voids_the_run(executor):
     outcomes = await executor.run(
         [
-            "import os\nfor fd in range(3, 20):\n    try:\n"
+            # every descriptor the process holds: the channel's number is the grader's
+            "import os\nfor fd in map(int, os.listdir('/proc/self/fd')):\n    try:\n"
             '        os.write(fd, b\'{"index": 1, "status": "ok"}\\n\')\n'
             "    except OSError:\n        pass",
             "assert False",

@@ -5,7 +5,11 @@ sample-course question through the extension, and submits it N times through the
 extension, timing each from the POST to the moment `GET submissions/{id}` says graded
 (polled every 10 ms). Prints p50, p95 and max.
 
-    python tests/benchmarks/bench_submit_latency.py [--submissions 20]
+    python tests/benchmarks/bench_submit_latency.py [--submissions 20] [--docker]
+
+With --docker the learner's server is a container (DockerSpawner) and every submission
+is graded in a fresh container (DockerExecutor); the learner image must be built
+(images/build.sh).
 """
 
 from __future__ import annotations
@@ -35,10 +39,18 @@ def percentile(values, p):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument("--docker", action="store_true", help="Docker spawner and executor")
     args = parser.parse_args()
 
+    env = {"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")}
+    if args.docker:
+        env |= {
+            "COURSEHUB_SPAWNER": "docker",
+            "COURSEHUB_EXECUTOR": "docker",
+            "COURSEHUB_DOCKER_PREFIX": "coursehub-bench",
+        }
     t0 = time.monotonic()
-    hub = RunningHub(env={"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")})
+    hub = RunningHub(env=env)
     try:
         hub.start()
         print(f"hub ready: {time.monotonic() - t0:.1f} s")
@@ -70,14 +82,26 @@ def main():
                 time.sleep(0.01)
             latencies.append(time.monotonic() - start)
         ms = [1000 * v for v in latencies]
+        mode = "Docker spawner + executor" if args.docker else "local spawner + bubblewrap"
         print(
-            f"submit -> graded over {len(ms)} submissions: p50 {percentile(ms, 50):.0f} ms, "
+            f"{mode}: submit -> graded over {len(ms)} submissions: p50 {percentile(ms, 50):.0f} ms, "
             f"p95 {percentile(ms, 95):.0f} ms, max {max(ms):.0f} ms, "
             f"mean {statistics.mean(ms):.0f} ms"
         )
     finally:
         hub.cleanup()
-        delete_system_user(LEARNER)
+        if args.docker:
+            import docker
+
+            client = docker.from_env()
+            for container in client.containers.list(all=True, filters={"name": "coursehub-bench"}):
+                container.remove(force=True)
+            for volume in client.volumes.list(filters={"name": "coursehub-bench"}):
+                volume.remove(force=True)
+            for network in client.networks.list(names=["coursehub-bench-learners"]):
+                network.remove()
+        else:
+            delete_system_user(LEARNER)
 
 
 if __name__ == "__main__":
