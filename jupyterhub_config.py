@@ -4,9 +4,15 @@ Everything lives in ``hub_config/``; operators change the Hub through ``COURSEHU
 environment variables (see ``hub_config/settings.py``).
 """
 
+import signal
 from pathlib import Path
 
 from hub_config import Settings, apply_all
+
+# A Hub started in the background by a script inherits SIGINT ignored, and so would the
+# services it starts before installing its own handlers: they would then need the Hub's
+# 30 s escalation to stop. Restore the default so shutdown stops them at once.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 # defaults (state, courses) point into the checkout holding this file
