@@ -19,9 +19,8 @@ import requests
 
 from hub_config.settings import REPO_DIR
 from hub_config.testing import free_port
-from tests.conftest import square_question
 from tests.docker_support import remove_test_objects
-from tests.test_end_to_end import CORRECT, PARTIAL, Learner
+from tests.test_end_to_end import CORRECT, PARTIAL, Learner, author_square_question
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub]
 
@@ -117,32 +116,7 @@ def test_compose_stack_serves_the_whole_flow(stack):
     r = stack.api("GET", "/user")
     assert r.status_code == 200 and r.json()["kind"] == "service", r.text
 
-    grader = f"{stack.url}/services/grader/api/v1/"
-    headers = {"Authorization": f"token {stack.admin_token}"}
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if requests.get(grader + "health", timeout=10).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, f"grader not healthy:\n{stack.log()}"
-        time.sleep(1)
-    r = requests.post(grader + "modules", headers=headers, json={"slug": "cp", "title": "Compose"})
-    assert r.status_code == 201, r.text
-    r = requests.post(
-        grader + "questions",
-        headers=headers,
-        json={
-            "module": "cp",
-            "slug": "square",
-            "title": "Square",
-            "difficulty": "easy",
-            "notebook": square_question(),
-        },
-    )
-    assert r.status_code == 201, r.text
-    question = r.json()
+    question = author_square_question(stack.url, stack.admin_token, "cp", stack.log)
 
     learner = Learner(stack, "cplearner")
     learner.start_server(timeout=180)

@@ -18,9 +18,8 @@ import requests
 
 from hub_config.settings import REPO_DIR
 from hub_config.testing import RunningHub
-from tests.conftest import square_question
 from tests.docker_support import container_logs, remove_test_objects
-from tests.test_end_to_end import CORRECT, PARTIAL, Learner
+from tests.test_end_to_end import CORRECT, PARTIAL, Learner, author_square_question
 
 pytestmark = [pytest.mark.docker, pytest.mark.hub, pytest.mark.postgres]
 
@@ -105,27 +104,7 @@ def learners(hub):
 @pytest.fixture(scope="module")
 def question(hub):
     """The square question, authored through the grader's API with the admin token."""
-    grader = f"{hub.url}/services/grader/api/v1/"
-    headers = {"Authorization": f"token {hub.admin_token}"}
-    deadline = time.monotonic() + 60
-    while requests.get(grader + "health", timeout=10).status_code != 200:
-        assert time.monotonic() < deadline, f"grader not healthy:\n{hub.log()[-5000:]}"
-        time.sleep(0.5)
-    r = requests.post(grader + "modules", headers=headers, json={"slug": "ds", "title": "Docker"})
-    assert r.status_code == 201, r.text
-    r = requests.post(
-        grader + "questions",
-        headers=headers,
-        json={
-            "module": "ds",
-            "slug": "square",
-            "title": "Square",
-            "difficulty": "easy",
-            "notebook": square_question(),
-        },
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
+    return author_square_question(hub.url, hub.admin_token, "ds", hub.log)
 
 
 def exec_connect(container, host: str, port: int) -> str:

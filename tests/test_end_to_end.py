@@ -108,24 +108,27 @@ def hub():
             delete_system_user(learner)
 
 
-@pytest.fixture(scope="module")
-def question(hub):
-    """The square question, authored through the grader's API with the admin token."""
-    grader = f"{hub.url}/services/grader/api/v1/"
-    headers = {"Authorization": f"token {hub.admin_token}"}
-    deadline = time.monotonic() + 60
-    while requests.get(grader + "health", timeout=10).status_code != 200:
-        assert time.monotonic() < deadline, f"grader not healthy:\n{hub.log()[-5000:]}"
+def author_square_question(url: str, admin_token: str, module: str, log=lambda: "") -> dict:
+    """Wait for the grader behind the Hub at `url`, then author the square question in a
+    new module through its API with the admin token, as an instructor's script would."""
+    grader = f"{url}/services/grader/api/v1/"
+    headers = {"Authorization": f"token {admin_token}"}
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if requests.get(grader + "health", timeout=10).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, f"grader not healthy:\n{log()[-5000:]}"
         time.sleep(0.5)
-    r = requests.post(
-        grader + "modules", headers=headers, json={"slug": "e2e", "title": "End to end"}
-    )
+    r = requests.post(grader + "modules", headers=headers, json={"slug": module, "title": module})
     assert r.status_code == 201, r.text
     r = requests.post(
         grader + "questions",
         headers=headers,
         json={
-            "module": "e2e",
+            "module": module,
             "slug": "square",
             "title": "Square",
             "difficulty": "easy",
@@ -134,6 +137,12 @@ def question(hub):
     )
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@pytest.fixture(scope="module")
+def question(hub):
+    """The square question, authored through the grader's API with the admin token."""
+    return author_square_question(hub.url, hub.admin_token, "e2e", hub.log)
 
 
 def test_learners_solve_submit_and_rank(hub, question):
