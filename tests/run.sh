@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run coursehub's test suite. It installs what it needs first (hub_config/bootstrap.sh),
-# plus the servers the tests use for real: a Docker engine (Debian's docker.io, started
-# here when none answers, and stopped again afterwards) and PostgreSQL's binaries (each
-# test session starts its own throwaway cluster).
+# plus what the tests use for real: a Docker engine (Debian's docker.io, started here when
+# none answers, and stopped again afterwards), PostgreSQL's binaries (each test session
+# starts its own throwaway cluster) and Debian's chromium (browser tests).
 source "$(dirname "${BASH_SOURCE[0]}")/../hub_config/bootstrap.sh"
 cd "$COURSEHUB_REPO"
 
@@ -12,6 +12,7 @@ install_test_packages() {
     [[ -x /usr/lib/postgresql/15/bin/initdb ]] || missing+=(postgresql)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     ((${#missing[@]})) || return 0
     say "installing test dependencies: ${missing[*]}"
     apt-get update -qq

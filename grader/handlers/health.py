@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import text
 from tornado.httpclient import AsyncHTTPClient
 from tornado.log import app_log
 
 from ..executors.base import SandboxUnavailable
 from .base import APIHandler
+
+EXECUTOR_CHECK_SECONDS = 5.0
 
 
 class HealthAPIHandler(APIHandler):
@@ -34,10 +38,18 @@ class HealthAPIHandler(APIHandler):
             return "unavailable"
 
     async def _check_executor(self) -> str:
+        # checking starts a sandbox: anyone may ask for health, so answer from a recent
+        # check rather than start one a request
+        cache = self.settings.setdefault("executor_health", {})
+        now = time.monotonic()
+        if now - cache.get("checked", -EXECUTOR_CHECK_SECONDS) < EXECUTOR_CHECK_SECONDS:
+            return cache["result"]
         try:
-            return await self.executor.check()
+            result = await self.executor.check()
         except SandboxUnavailable as e:
-            return f"unavailable: {e}"
+            result = f"unavailable: {e}"
+        cache.update(checked=now, result=result)
+        return result
 
     async def _check_hub(self) -> str:
         try:
