@@ -45,4 +45,7 @@ fi
 trap 'status=$?; stop_docker_engine; exit $status' EXIT
 
 "$COURSEHUB_VENV/bin/ruff" check grader hub_config extensions tests
+# the JupyterLab front end's unit tests (jest); its node_modules come from the build
+(cd extensions/labextension && "$COURSEHUB_VENV/bin/jlpm" install --immutable >/dev/null \
+    && "$COURSEHUB_VENV/bin/jlpm" test --silent)
 "$COURSEHUB_VENV/bin/python" -m pytest -p no:cacheprovider "$@"

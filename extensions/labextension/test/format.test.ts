@@ -1,0 +1,152 @@
+import {
+  bestScoreText,
+  errorMessage,
+  filterQuestions,
+  formatNumber,
+  formatPercent,
+  formatScore,
+  groupByModule,
+  NO_FILTERS,
+  pageInfo,
+  pageRequest,
+  pointsText
+} from '../src/format';
+import { IModule, IQuestion } from '../src/types';
+
+function question(id: number, fields: Partial<IQuestion> = {}): IQuestion {
+  return {
+    id,
+    slug: `q${id}`,
+    title: `Question ${id}`,
+    module: 1,
+    module_slug: 'basics',
+    category: 'functions',
+    difficulty: 'easy',
+    tags: [],
+    points: 3,
+    best_score: null,
+    solved: false,
+    ...fields
+  };
+}
+
+const modules: IModule[] = [
+  { id: 1, slug: 'basics', title: 'Basics' },
+  { id: 2, slug: 'loops', title: 'Loops' },
+  { id: 3, slug: 'empty', title: 'Empty' }
+];
+
+describe('scores', () => {
+  it('formats numbers without needless decimals', () => {
+    expect(formatNumber(1)).toBe('1');
+    expect(formatNumber(3.0)).toBe('3');
+    expect(formatNumber(1.5)).toBe('1.5');
+    expect(formatNumber(1 / 3)).toBe('0.33');
+    expect(formatNumber(2.499999999)).toBe('2.5');
+    expect(formatNumber(null)).toBe('–');
+  });
+
+  it('formats a score as "score / max"', () => {
+    expect(formatScore(1, 3)).toBe('1 / 3');
+    expect(formatScore(3.0, 3.0)).toBe('3 / 3');
+    expect(formatScore(null, 3)).toBe('0 / 3');
+  });
+
+  it('shows the best score or that the question was never tried', () => {
+    expect(bestScoreText({ best_score: null, points: 3 })).toBe('not attempted');
+    expect(bestScoreText({ best_score: 0, points: 3 })).toBe('best 0 / 3');
+    expect(bestScoreText({ best_score: 1, points: 3 })).toBe('best 1 / 3');
+  });
+
+  it('formats percentages and points', () => {
+    expect(formatPercent(33.3)).toBe('33%');
+    expect(formatPercent(100)).toBe('100%');
+    expect(formatPercent(150)).toBe('100%');
+    expect(formatPercent(null)).toBe('0%');
+    expect(pointsText(1)).toBe('1 point');
+    expect(pointsText(3)).toBe('3 points');
+  });
+});
+
+describe('question filters', () => {
+  const questions = [
+    question(1, { title: 'Add two numbers', tags: ['arithmetic'] }),
+    question(2, { title: 'FizzBuzz', module: 2, module_slug: 'loops', difficulty: 'medium' }),
+    question(3, {
+      title: 'Sum of a list',
+      module: 2,
+      module_slug: 'loops',
+      category: 'lists',
+      tags: ['arithmetic', 'lists']
+    })
+  ];
+  const ids = (qs: IQuestion[]) => qs.map(q => q.id);
+
+  it('keeps everything without filters', () => {
+    expect(ids(filterQuestions(questions, NO_FILTERS))).toEqual([1, 2, 3]);
+  });
+
+  it('filters by module slug, category, difficulty and tag, all at once', () => {
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, module: 'loops' }))).toEqual([2, 3]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, category: 'lists' }))).toEqual([3]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, difficulty: 'medium' }))).toEqual([2]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, tag: 'arithmetic' }))).toEqual([1, 3]);
+    expect(
+      ids(filterQuestions(questions, { ...NO_FILTERS, tag: 'arithmetic', module: 'basics' }))
+    ).toEqual([1]);
+  });
+
+  it('searches the title by words, in any case and order', () => {
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: 'fizz' }))).toEqual([2]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: 'LIST sum' }))).toEqual([3]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: '  ' }))).toEqual([1, 2, 3]);
+    expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: 'nothing' }))).toEqual([]);
+  });
+
+  it('groups questions under their modules, in module order, leaving out empty ones', () => {
+    const sections = groupByModule(modules, questions);
+    expect(sections.map(s => s.module.title)).toEqual(['Basics', 'Loops']);
+    expect(sections[1].questions.map(q => q.id)).toEqual([2, 3]);
+  });
+
+  it('gives questions of an unknown module a section titled by its slug', () => {
+    const sections = groupByModule(modules, [question(9, { module: 42, module_slug: 'extra' })]);
+    expect(sections.map(s => s.module.title)).toEqual(['extra']);
+  });
+});
+
+describe('leaderboard paging', () => {
+  it('asks for pages of 20', () => {
+    expect(pageRequest(0)).toEqual({ offset: 0, limit: 20 });
+    expect(pageRequest(2)).toEqual({ offset: 40, limit: 20 });
+    expect(pageRequest(-1)).toEqual({ offset: 0, limit: 20 });
+  });
+
+  it('enables Previous and Next only where there is a page', () => {
+    expect(pageInfo(0, 20, 45)).toEqual({ hasPrevious: false, hasNext: true, label: '1–20 of 45' });
+    expect(pageInfo(20, 20, 45)).toEqual({ hasPrevious: true, hasNext: true, label: '21–40 of 45' });
+    expect(pageInfo(40, 5, 45)).toEqual({ hasPrevious: true, hasNext: false, label: '41–45 of 45' });
+    expect(pageInfo(0, 3, 3)).toEqual({ hasPrevious: false, hasNext: false, label: '1–3 of 3' });
+    expect(pageInfo(0, 0, 0)).toEqual({ hasPrevious: false, hasNext: false, label: 'no entries' });
+  });
+});
+
+describe('error messages', () => {
+  it("shows the API's own message", () => {
+    expect(errorMessage(404, '{"status": 404, "message": "No question 7."}')).toBe(
+      'No question 7.'
+    );
+  });
+
+  it('never shows an HTML page or a traceback', () => {
+    const page = '<html><body>Traceback (most recent call last): ...</body></html>';
+    expect(errorMessage(502, page)).toBe(
+      'The grading service is not available; try again in a minute.'
+    );
+    expect(errorMessage(500, page)).toBe('The server answered with an error (status 500).');
+    expect(errorMessage(500, '{"status": 500}')).toBe(
+      'The server answered with an error (status 500).'
+    );
+    expect(errorMessage(0, '')).toBe('The Jupyter server cannot be reached.');
+  });
+});
