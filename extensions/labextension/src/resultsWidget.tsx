@@ -80,7 +80,8 @@ function ResultsView({ state, title }: { state: IResultState; title: string }): 
                 {t.hidden && <span className="ch-chip ch-hidden">hidden test</span>}
                 <span className="ch-test-points">{formatScore(t.points, t.max_points)}</span>
               </div>
-              {t.message && <pre className="ch-test-message">{t.message}</pre>}
+              {/* a passing test's message only repeats "passed" */}
+              {t.message && !t.passed && <pre className="ch-test-message">{t.message}</pre>}
             </li>
           ))}
         </ul>
