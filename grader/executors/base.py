@@ -79,6 +79,16 @@ class Executor(LoggingConfigurable):
         help="Bytes of stdout+stderr captured per cell; more makes the cell fail with "
         "output_limit. Also caps what is read back from the sandbox.",
     ).tag(config=True)
+    tmp_size = Integer(
+        64 * 1024 * 1024,
+        help="Bytes the sandbox's private /tmp (in memory, the only writable place) may hold.",
+    ).tag(config=True)
+    file_size_limit = Integer(
+        16 * 1024 * 1024, help="Largest file (bytes) the learner's code may write."
+    ).tag(config=True)
+    open_files_limit = Integer(256, help="Open file descriptors per sandbox process.").tag(
+        config=True
+    )
 
     _checked = False
 

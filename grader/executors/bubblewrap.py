@@ -47,15 +47,6 @@ class BubblewrapExecutor(Executor):
     user = Unicode(
         help="Unprivileged user the sandbox runs as (name or numeric uid). Default: nobody."
     ).tag(config=True)
-    file_size_limit = Integer(
-        16 * 1024 * 1024, help="Largest file (bytes) the learner's code may write in /tmp."
-    ).tag(config=True)
-    open_files_limit = Integer(256, help="Open file descriptors the sandbox may hold.").tag(
-        config=True
-    )
-    tmp_size = Integer(
-        64 * 1024 * 1024, help="Bytes the sandbox's /tmp (a tmpfs, in memory) may hold."
-    ).tag(config=True)
     uid_pool_start = Integer(
         3_000_000,
         help="First uid of a range used one per running sandbox, so that a fork bomb in "

@@ -26,7 +26,7 @@ import struct
 import time
 from datetime import UTC, datetime
 
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Unicode, default
 
 from .base import DIAGNOSTIC_LIMIT, CellOutcome, Executor, SandboxUnavailable, runner_source
 
@@ -167,15 +167,6 @@ class DockerExecutor(Executor):
         config=True
     )
     cpu_limit = Float(1.0, help="CPUs one grading container may use.").tag(config=True)
-    tmp_size = Integer(
-        64 * 1024 * 1024,
-        help="Bytes the container's /tmp (a tmpfs, the only writable place) may hold; "
-        "counted in the container's memory cap on top of memory_limit.",
-    ).tag(config=True)
-    file_size_limit = Integer(
-        16 * 1024 * 1024, help="Largest file (bytes) the learner's code may write."
-    ).tag(config=True)
-    open_files_limit = Integer(256, help="Open file descriptors per process.").tag(config=True)
     name_prefix = Unicode(
         "coursehub-grading-",
         help="Prefix of grading containers' names (a random suffix follows).",

@@ -336,9 +336,6 @@ class KubernetesExecutor(Executor):
     cpu_request = Float(0.25, help="Cores reserved for a grading pod when it is scheduled.").tag(
         config=True
     )
-    tmp_size = Integer(
-        64 * 1024 * 1024, help="Bytes the pod's /tmp (memory-backed emptyDir) may hold."
-    ).tag(config=True)
     startup_grace = Float(
         60.0,
         help="Seconds added to time_limit for scheduling and pulling the image: the Job's "
