@@ -6,7 +6,7 @@ sees are always consistent with the submissions that produced them.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from . import orm
 
@@ -120,11 +120,24 @@ def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[lis
 
 
 def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
-    """The learner's place on the leaderboard, or None before their first score."""
-    for i, row in enumerate(db.execute(leaderboard_query(module_id)).all()):
-        if row.name == user.name:
-            return i + 1
-    return None
+    """The learner's place on the leaderboard, or None before their first score.
+
+    Counted in the database (who ranks ahead, by the leaderboard's own order) rather than
+    by reading the whole leaderboard for one row.
+    """
+    board = leaderboard_query(module_id).order_by(None).subquery()
+    mine = db.execute(
+        select(board.c.score, board.c.reached).where(board.c.name == user.name)
+    ).first()
+    if mine is None:
+        return None
+    same_score = board.c.score == mine.score
+    ahead = or_(
+        board.c.score > mine.score,
+        and_(same_score, board.c.reached < mine.reached),
+        and_(same_score, board.c.reached == mine.reached, board.c.name < user.name),
+    )
+    return 1 + db.scalar(select(func.count()).select_from(board).where(ahead))
 
 
 def profile(db, user: orm.User) -> dict:

@@ -35,6 +35,7 @@ install_system_packages() {
 
 install_python_packages() {
     local stamp="$COURSEHUB_VENV/.coursehub-installed"
+    local project_stamp_file="$COURSEHUB_VENV/.coursehub-project"
     local wanted
     wanted="$(cat "$COURSEHUB_REPO/pyproject.toml" "$COURSEHUB_REPO/images/constraints.txt" \
         | sha256sum | cut -c1-16)"
@@ -49,10 +50,28 @@ install_python_packages() {
         "$COURSEHUB_VENV/bin/pip" install -q -c "$COURSEHUB_REPO/images/constraints.txt" \
             "$COURSEHUB_REPO[test]"
         echo "$wanted" >"$stamp"
+        rm -f "$project_stamp_file"
     fi
-    # the project itself, every time: quick, and always the checkout's current code
-    "$COURSEHUB_VENV/bin/pip" install -q --no-deps --force-reinstall "$COURSEHUB_REPO"
-    chmod -R a+rX "$COURSEHUB_VENV"
+    # the project itself, whenever the checkout's code differs from what is installed
+    local project
+    project="$(project_stamp)"
+    if [[ ! -f $project_stamp_file || $(cat "$project_stamp_file") != "$project" ]]; then
+        "$COURSEHUB_VENV/bin/pip" install -q --no-deps --force-reinstall "$COURSEHUB_REPO"
+        echo "$project" >"$project_stamp_file"
+        chmod -R a+rX "$COURSEHUB_VENV"
+    fi
+}
+
+project_stamp() {
+    # a hash of the installed parts' files as they are in the work tree (edits included);
+    # outside a git checkout, something new each time: always reinstall
+    if git -C "$COURSEHUB_REPO" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$COURSEHUB_REPO" && git ls-files -z --cached --others --exclude-standard -- \
+            grader hub_config extensions jupyterhub_config.py pyproject.toml \
+            | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16)
+    else
+        date +%s%N
+    fi
 }
 
 install_proxy() {

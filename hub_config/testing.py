@@ -22,6 +22,7 @@ from pathlib import Path
 import requests
 
 from .settings import REPO_DIR
+from .spawner import delete_system_user
 
 CHP_VERSION = "5.3.0"
 CHP_PREFIX = REPO_DIR / ".venv" / "chp"
@@ -80,6 +81,8 @@ class RunningHub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.state_dir / "hub.log"
         self.proc: subprocess.Popen | None = None
+        #: Hub names whose development-mode system accounts cleanup() deletes
+        self.learners: list[str] = []
 
     def start(self, timeout: float = 60) -> RunningHub:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -128,12 +131,20 @@ class RunningHub:
         )
 
     def cleanup(self):
+        """Stop the Hub (which stops learners' servers first), delete what it made."""
         self.stop()
+        for name in self.learners:
+            delete_system_user(name)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.homes_dir, ignore_errors=True)
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            print(self.log()[-20000:])
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc):
         self.cleanup()

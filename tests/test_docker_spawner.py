@@ -68,18 +68,15 @@ def hub(docker_engine, learner_image, postgres_server):  # noqa: F811
     )
     running.postgres = postgres_server
     try:
-        running.start()
-        yield running
-    except BaseException:
-        print(running.log()[-20000:])
-        raise
+        with running:
+            try:
+                yield running
+            finally:
+                # what the containers said, before stopping the Hub removes them
+                for container in docker_engine.containers.list(all=True, filters={"name": PREFIX}):
+                    print(f"--- {container.name}\n{container_logs(container)[-3000:]}")
     finally:
-        try:
-            for container in docker_engine.containers.list(all=True, filters={"name": PREFIX}):
-                print(f"--- {container.name}\n{container_logs(container)[-3000:]}")
-            running.cleanup()
-        finally:
-            remove_test_objects(docker_engine, PREFIX)
+        remove_test_objects(docker_engine, PREFIX)
         if SPAWN_TIMES:
             print(
                 f"\nspawn->ready over {len(SPAWN_TIMES)} spawns: p50 "

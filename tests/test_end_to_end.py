@@ -16,7 +16,6 @@ import pytest
 import requests
 
 from hub_config.settings import REPO_DIR
-from hub_config.spawner import delete_system_user
 from hub_config.testing import RunningHub
 from tests.conftest import square_question
 
@@ -93,19 +92,8 @@ class Learner:
 
 @pytest.fixture(scope="module")
 def hub():
-    running = RunningHub(env={"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")})
-    learners = []
-    running.learners = learners
-    try:
-        running.start()
+    with RunningHub(env={"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")}) as running:
         yield running
-    except BaseException:
-        print(running.log()[-20000:])
-        raise
-    finally:
-        running.cleanup()
-        for learner in learners:
-            delete_system_user(learner)
 
 
 def author_square_question(url: str, admin_token: str, module: str, log=lambda: "") -> dict:

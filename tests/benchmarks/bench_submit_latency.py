@@ -25,7 +25,6 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hub_config.settings import REPO_DIR  # noqa: E402
-from hub_config.spawner import delete_system_user  # noqa: E402
 from hub_config.testing import RunningHub  # noqa: E402
 
 LEARNER = "bench-learner"
@@ -55,6 +54,7 @@ def main():
         hub.start()
         print(f"hub ready: {time.monotonic() - t0:.1f} s")
         hub.api("POST", f"/users/{LEARNER}").raise_for_status()
+        hub.learners.append(LEARNER)
         token = hub.api("POST", f"/users/{LEARNER}/tokens", json={}).json()["token"]
         session = requests.Session()
         session.headers["Authorization"] = f"token {token}"
@@ -100,8 +100,6 @@ def main():
                 volume.remove(force=True)
             for network in client.networks.list(names=["coursehub-bench-learners"]):
                 network.remove()
-        else:
-            delete_system_user(LEARNER)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from hub_config.settings import REPO_DIR
-from hub_config.spawner import delete_system_user
 from hub_config.testing import RunningHub
 
 CHROMIUM = Path(os.environ.get("COURSEHUB_CHROMIUM", "/usr/bin/chromium"))
@@ -82,18 +81,8 @@ def _hub_log_on_failure(request):
 @pytest.fixture(scope="module")
 def hub():
     """A real Hub, proxy, grader and learners' servers, with the sample course."""
-    running = RunningHub(env={"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")})
-    running.learners = []  # Hub names whose system accounts are deleted afterwards
-    try:
-        running.start()
+    with RunningHub(env={"COURSEHUB_COURSE_DIR": str(REPO_DIR / "course_content")}) as running:
         yield running
-    except BaseException:
-        print(running.log()[-20000:])
-        raise
-    finally:
-        running.cleanup()  # stops the Hub, which stops learners' servers first
-        for name in running.learners:
-            delete_system_user(name)
 
 
 @pytest.fixture
