@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from .executors.base import CellOutcome, Executor
-from .notebooks import code_cells, merge_answers, test_specs
+from .executors.base import CellOutcome, CellSpec, Executor
+from .notebooks import BEGIN_HIDDEN, END_HIDDEN, code_cells, is_test, merge_answers, test_specs
 from .scoring import apply_outcomes, score_tests
 
 
@@ -37,10 +38,31 @@ class GradingReport:
         }
 
 
-def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[str]]:
-    """The merged notebook and the sources of its code cells, in execution order."""
+def hidden_line_ranges(source: str) -> tuple[tuple[int, int], ...]:
+    """1-based, inclusive line ranges of a test cell's hidden-test regions (markers too)."""
+    ranges, start = [], None
+    for number, line in enumerate(source.split("\n"), start=1):
+        if BEGIN_HIDDEN in line and start is None:
+            start = number
+        elif END_HIDDEN in line and start is not None:
+            ranges.append((start, number))
+            start = None
+    if start is not None:
+        ranges.append((start, source.count("\n") + 1))
+    return tuple(ranges)
+
+
+def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
+    """The merged notebook and its code cells as the sandbox runs them, in order: test
+    cells (always the source's, :func:`merge_answers`) run in the trusted process."""
     merged = merge_answers(source_nb, learner_nb)
-    return merged, [cell.source for cell in code_cells(merged)]
+    cells = [
+        CellSpec(cell.source, test=True, hidden_lines=hidden_line_ranges(cell.source))
+        if is_test(cell)
+        else CellSpec(cell.source)
+        for cell in code_cells(merged)
+    ]
+    return merged, cells
 
 
 def report(source_nb, merged_nb, outcomes: list[CellOutcome]) -> GradingReport:
@@ -57,7 +79,10 @@ def report(source_nb, merged_nb, outcomes: list[CellOutcome]) -> GradingReport:
 
 
 async def grade(executor: Executor, source_nb, learner_nb) -> GradingReport:
-    """Grade ``learner_nb`` against the question's ``source_nb`` with ``executor``."""
-    merged, cells = prepare(source_nb, learner_nb)
+    """Grade ``learner_nb`` against the question's ``source_nb`` with ``executor``.
+
+    Merging and scoring run in a worker thread: a big notebook never stalls the loop.
+    """
+    merged, cells = await asyncio.to_thread(prepare, source_nb, learner_nb)
     outcomes = await executor.run(cells)
-    return report(source_nb, merged, outcomes)
+    return await asyncio.to_thread(report, source_nb, merged, outcomes)

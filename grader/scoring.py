@@ -8,21 +8,33 @@ nbgrader's exactly: an error or anything on stderr gives 0, a numeric result giv
 partial credit, anything else full marks.
 
 Feedback for a hidden test never contains its source, its exception's value or its
-traceback (all of which can quote hidden test code): only an outcome and an error type.
+traceback (all of which can quote hidden test code), nor its output: only an outcome and
+an error type from a fixed list (the built-in exceptions' names, the limits, "error").
+A test cell with visible asserts and a hidden region reports a failing visible assert
+like a visible test. An answer cell with a syntax error is named in the feedback of
+every test that fails after it: the error the learner must fix is that one.
 """
 
 from __future__ import annotations
 
+import builtins
 import copy
 import re
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from .executors.base import CellOutcome
-from .notebooks import _meta, grade_id, is_test
+from .executors.base import REASONS, CellOutcome
+from .notebooks import _meta, grade_id, is_solution, is_test
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: the error types a hidden test's feedback may name; anything else is "error"
+ERROR_TYPES = frozenset(
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+)
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 MAX_MESSAGE_LINES = 30
 MAX_MESSAGE_CHARS = 4000
 
@@ -55,8 +67,8 @@ def cell_outputs(outcome: CellOutcome) -> list[NotebookNode]:
             new_output(
                 "error",
                 ename="CellNotRun",
-                evalue=outcome.reason or "sandbox_error",
-                traceback=[f"cell not run: {outcome.reason or 'sandbox_error'}"],
+                evalue=outcome.reason or "error",
+                traceback=[f"cell not run: {outcome.reason or 'error'}"],
             )
         )
     return outputs
@@ -87,8 +99,12 @@ def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool
 
     code = [c for c in executed_nb.cells if c.cell_type == "code"]
     tests = []
+    answer_problem = None  # the latest answer cell that could not even be compiled
     for cell, outcome in zip(code, outcomes, strict=True):
         if not is_test(cell):
+            if is_solution(cell) or not _meta(cell):
+                problem = syntax_problem(cell, outcome)
+                answer_problem = problem or (None if is_solution(cell) else answer_problem)
             continue
         name = grade_id(cell)
         max_points = float(_meta(cell).get("points", 0))
@@ -100,10 +116,15 @@ def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool
             # nbgrader refuses results above the maximum; coursehub gives no credit
             points, problem = 0.0, "partial credit greater than the test's points"
         is_hidden = hidden.get(name, False)
-        if is_hidden:
+        visible_failure = (
+            outcome.status == "error" and not outcome.hidden_failure and outcome.reason is None
+        )
+        if is_hidden and not (visible_failure and not problem):
             message = hidden_message(outcome, points, max_points, problem)
         else:
             message = visible_message(outcome, points, max_points, problem)
+        if answer_problem and points < max_points:
+            message = _cap(f"{answer_problem}\n{message}")
         tests.append(
             {
                 "name": name,
@@ -117,12 +138,21 @@ def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool
     return tests
 
 
+def syntax_problem(cell, outcome: CellOutcome) -> str | None:
+    """What to tell a learner whose answer cell is not valid Python, or None."""
+    if outcome.status != "error" or outcome.ename not in SYNTAX_ERRORS:
+        return None
+    where = f"your answer '{grade_id(cell)}'" if grade_id(cell) else "a cell you added"
+    lines = [ANSI.sub("", line) for line in outcome.traceback[-6:]]
+    return _cap("\n".join([f"{outcome.ename} in {where}: fix it first", *lines]))
+
+
 def _error_kind(outcome: CellOutcome) -> str:
+    """From a fixed list: a limit, a built-in exception's name, or "error"."""
     if outcome.reason:
-        return outcome.reason
+        return outcome.reason if outcome.reason in REASONS else "error"
     if outcome.status == "error":
-        ename = outcome.ename or "Error"
-        return ename if re.fullmatch(r"[A-Za-z_][\w.]{0,99}", ename) else "Error"
+        return outcome.ename if outcome.ename in ERROR_TYPES else "error"
     return "output on stderr"
 
 
@@ -131,7 +161,7 @@ def hidden_message(outcome: CellOutcome, points, max_points, problem=None) -> st
     if problem:
         return "hidden test failed: invalid partial credit"
     if outcome.status == "not_run":
-        return f"hidden test not run: {outcome.reason or 'sandbox_error'}"
+        return f"hidden test not run: {_error_kind(outcome) if outcome.reason else 'error'}"
     if outcome.status == "error" or outcome.stderr:
         return f"hidden test failed: {_error_kind(outcome)}"
     if points == max_points:
@@ -144,7 +174,7 @@ def visible_message(outcome: CellOutcome, points, max_points, problem=None) -> s
     if problem:
         return f"failed: {problem}"
     if outcome.status == "not_run":
-        return f"not run: {outcome.reason or 'sandbox_error'}"
+        return f"not run: {outcome.reason or 'error'}"
     if outcome.status == "error":
         head = f"{outcome.ename}: {outcome.evalue}" if outcome.evalue else f"{outcome.ename}"
         if outcome.reason:

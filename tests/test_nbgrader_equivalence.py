@@ -4,6 +4,12 @@ A small assignment (visible and hidden tests, a partial-credit test) goes throug
 ``nbgrader generate_assignment`` and ``nbgrader autograde``; the same submissions are
 graded by :func:`grader.grading.grade` in a real bubblewrap sandbox, and the per-test
 points and totals are compared with nbgrader's gradebook.
+
+A second assignment ("objects", at the end) has tests that use the learner's objects rather
+than plain values: class instances and exceptions, generators, callbacks and closures,
+arguments changed in place, and return values of every plain-data type. nbgrader runs tests
+in the learner's kernel; coursehub runs them in a process of their own that reaches learner
+names through proxies, so these are the cases where the two could disagree.
 """
 
 import os
@@ -35,6 +41,11 @@ def _meta(gid, **kw):
     base = {"grade": False, "solution": False, "locked": False, "grade_id": gid}
     base.update(kw, schema_version=3)
     return {"nbgrader": base}
+
+
+KERNEL_METADATA = {
+    "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+}
 
 
 def build_source() -> nbformat.NotebookNode:
@@ -77,9 +88,7 @@ def build_source() -> nbformat.NotebookNode:
                 metadata=_meta("test_fizz", grade=True, locked=True, points=1),
             ),
         ],
-        metadata={
-            "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
-        },
+        metadata=dict(KERNEL_METADATA),
     )
 
 
@@ -187,14 +196,17 @@ def nbgrader_run(tmp_path_factory):
     return nbgrader_grades(course, build_source(), submissions)
 
 
-def test_student_version_matches_nbgrader_release(nbgrader_run):
-    _, released = nbgrader_run
-    ours = student_version(build_source())
+def assert_same_release(ours, released) -> None:
     assert [c.source for c in ours.cells] == [c.source for c in released.cells]
     for mine, theirs in zip(ours.cells, released.cells, strict=True):
         assert mine.metadata.get("nbgrader") == theirs.metadata.get("nbgrader")
         assert mine.metadata.get("editable") == theirs.metadata.get("editable")
         assert mine.metadata.get("deletable") == theirs.metadata.get("deletable")
+
+
+def test_student_version_matches_nbgrader_release(nbgrader_run):
+    _, released = nbgrader_run
+    assert_same_release(student_version(build_source()), released)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -226,3 +238,581 @@ async def test_deleted_test_cell_is_restored_from_the_source(nbgrader_run):
     tests = {t["name"]: t for t in report.tests}
     assert tests["test_square"]["points"] == 0
     assert tests["test_square"]["message"] == "hidden test failed: AssertionError"
+
+
+# --- learner objects across the process boundary ------------------------------------------
+#
+# A second assignment whose tests use what a separate test process has to reach through
+# proxies: instances of learner classes (attributes, methods, state, ``==``, ``repr``),
+# learner exceptions caught by class, generators (finite and infinite), callbacks the test
+# defines and closures the learner returns, test-side lists and dicts the learner mutates in
+# place, and returned values of every plain-data type. Every case must score exactly as in
+# nbgrader, where tests and learner share one kernel.
+
+OBJECTS_ACCOUNT = '''\
+class InsufficientFunds(Exception):
+    """Raised by Account.withdraw; its only argument is the shortfall."""
+
+
+class Account:
+    ### BEGIN SOLUTION
+    def __init__(self, owner, balance=0):
+        self.owner = owner
+        self.balance = balance
+
+    def deposit(self, amount):
+        if amount <= 0:
+            raise ValueError("a deposit must be positive")
+        self.balance += amount
+        return self.balance
+
+    def withdraw(self, amount):
+        if amount > self.balance:
+            raise InsufficientFunds(amount - self.balance)
+        self.balance -= amount
+        return self.balance
+
+    def __eq__(self, other):
+        if not isinstance(other, Account):
+            return NotImplemented
+        return (self.owner, self.balance) == (other.owner, other.balance)
+
+    def __repr__(self):
+        return f"Account({self.owner!r}, {self.balance})"
+    ### END SOLUTION
+
+
+class SavingsAccount(Account):
+    ### BEGIN SOLUTION
+    def __init__(self, owner, balance=0, rate=0.1):
+        super().__init__(owner, balance)
+        self.rate = rate
+
+    def add_interest(self):
+        self.balance += self.balance * self.rate
+        return self.balance
+    ### END SOLUTION'''
+
+OBJECTS_TEST_ACCOUNT = """\
+a = Account("ada", 10)
+assert isinstance(a, Account)
+assert not isinstance(a, SavingsAccount)
+assert a.owner == "ada"
+assert a.balance == 10
+assert a.deposit(5) == 15
+assert a.balance == 15
+a.withdraw(3)
+assert a.balance == 12
+assert hasattr(a, "deposit") and not hasattr(a, "overdraft")
+### BEGIN HIDDEN TESTS
+s = SavingsAccount("bob", 100, rate=0.5)
+assert isinstance(s, Account) and isinstance(s, SavingsAccount)
+assert issubclass(SavingsAccount, Account)
+assert s.add_interest() == 150
+s.deposit(50)
+assert s.balance == 200
+assert Account("eve").balance == 0
+### END HIDDEN TESTS"""
+
+OBJECTS_TEST_EQ_REPR = """\
+assert Account("ada", 1) == Account("ada", 1)
+assert not (Account("ada", 1) != Account("ada", 1))
+assert Account("ada", 1) != Account("ada", 2)
+assert Account("ada", 1) != Account("bob", 1)
+assert Account("ada", 1) != ("ada", 1)
+assert [Account("a", 1), Account("b", 2)] == [Account("a", 1), Account("b", 2)]
+assert Account("a", 1) in [Account("b", 0), Account("a", 1)]
+assert repr(Account("ada", 2)) == "Account('ada', 2)"
+assert str(Account("ada", 2)) == "Account('ada', 2)"
+assert str([Account("x", 3)]) == "[Account('x', 3)]"
+assert f"{Account('x', 0)}" == "Account('x', 0)\""""
+
+OBJECTS_TEST_ERRORS = """\
+a = Account("ada", 5)
+try:
+    a.withdraw(8)
+except InsufficientFunds as e:
+    shortfall = e.args[0]
+else:
+    raise AssertionError("withdrawing more than the balance must raise InsufficientFunds")
+assert shortfall == 3
+assert a.balance == 5
+assert issubclass(InsufficientFunds, Exception)
+try:
+    Account("bob", 1).withdraw(2)
+except Exception as e:
+    caught = e
+assert isinstance(caught, InsufficientFunds)
+try:
+    a.deposit(0)
+except ValueError as e:
+    assert "positive" in str(e)
+else:
+    raise AssertionError("a deposit of 0 must raise ValueError")"""
+
+OBJECTS_GENERATORS = """\
+### BEGIN SOLUTION
+def countdown(n):
+    while n > 0:
+        yield n
+        n -= 1
+
+
+def naturals(start=0):
+    while True:
+        yield start
+        start += 1
+### END SOLUTION"""
+
+OBJECTS_TEST_COUNTDOWN = """\
+assert list(countdown(3)) == [3, 2, 1]
+g = countdown(2)
+assert next(g) == 2
+assert next(g) == 1
+try:
+    next(g)
+except StopIteration:
+    pass
+else:
+    raise AssertionError("countdown(2) yields two values")
+assert next(countdown(0), "done") == "done"
+assert sum(countdown(100)) == 5050
+assert [x * x for x in countdown(3)] == [9, 4, 1]
+assert max(countdown(4)) == 4"""
+
+OBJECTS_TEST_NATURALS = """\
+import itertools
+
+assert list(itertools.islice(naturals(), 5)) == [0, 1, 2, 3, 4]
+evens = (n for n in naturals(10) if n % 2 == 0)
+assert next(evens) == 10
+assert next(evens) == 12
+assert list(zip("ab", naturals())) == [("a", 0), ("b", 1)]
+for n in naturals(7):
+    break
+assert n == 7"""
+
+OBJECTS_CALLBACKS = """\
+### BEGIN SOLUTION
+def apply_twice(f, x):
+    return f(f(x))
+
+
+def sorted_by(xs, key):
+    return sorted(xs, key=key)
+
+
+def for_each(xs, callback):
+    for x in xs:
+        callback(x)
+
+
+def make_multiplier(k):
+    def multiply(x):
+        return k * x
+
+    return multiply
+
+
+def make_counter():
+    count = 0
+
+    def increment():
+        nonlocal count
+        count += 1
+        return count
+
+    return increment
+### END SOLUTION"""
+
+OBJECTS_TEST_CALLBACKS = """\
+assert apply_twice(lambda x: x + 1, 3) == 5
+assert apply_twice(str.upper, "ab") == "AB"
+assert sorted_by(["ccc", "a", "bb"], key=len) == ["a", "bb", "ccc"]
+assert sorted_by([3, -1, 2], key=abs) == [-1, 2, 3]
+seen = []
+for_each([1, 2, 3], seen.append)
+assert seen == [1, 2, 3]
+calls = []
+
+
+def record(x):
+    calls.append(x)
+    return x * 10
+
+
+assert apply_twice(record, 1) == 100
+assert calls == [1, 10]
+
+
+def boom(x):
+    raise KeyError(x)
+
+
+try:
+    apply_twice(boom, 1)
+except KeyError as e:
+    assert e.args == (1,)
+else:
+    raise AssertionError("an exception in the callback must reach the caller")"""
+
+OBJECTS_TEST_CLOSURES = """\
+triple = make_multiplier(3)
+assert callable(triple)
+assert triple(4) == 12
+assert make_multiplier(-1)(5) == -5
+assert apply_twice(triple, 2) == 18
+assert list(map(triple, [1, 2])) == [3, 6]
+assert sorted([3, 1, 2], key=make_multiplier(-1)) == [3, 2, 1]
+tick = make_counter()
+assert [tick(), tick(), tick()] == [1, 2, 3]
+assert make_counter()() == 1
+assert tick() == 4"""
+
+OBJECTS_IN_PLACE = """\
+### BEGIN SOLUTION
+def reverse_in_place(lst):
+    i, j = 0, len(lst) - 1
+    while i < j:
+        lst[i], lst[j] = lst[j], lst[i]
+        i, j = i + 1, j - 1
+
+
+def tally(counts, words):
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+### END SOLUTION"""
+
+OBJECTS_TEST_REVERSE = """\
+lst = [1, 2, 3, 4]
+assert reverse_in_place(lst) is None
+assert lst == [4, 3, 2, 1]
+one = ["x"]
+reverse_in_place(one)
+assert one == ["x"]
+rows = [[1], [2]]
+reverse_in_place(rows)
+assert rows == [[2], [1]]
+rows[0].append(9)
+assert rows == [[2, 9], [1]]"""
+
+OBJECTS_TEST_TALLY = """\
+counts = {"a": 1}
+tally(counts, ["a", "b", "a"])
+assert counts == {"a": 3, "b": 1}
+tally(counts, [])
+assert counts == {"a": 3, "b": 1}
+same = counts
+tally(same, ["c"])
+assert counts["c"] == 1"""
+
+OBJECTS_DATA = """\
+### BEGIN SOLUTION
+import cmath
+from collections import namedtuple
+
+Point = namedtuple("Point", "x y")
+
+
+def div_mod(a, b):
+    return a // b, a % b
+
+
+def grid(rows, cols):
+    return {(r, c): r * cols + c for r in range(rows) for c in range(cols)}
+
+
+def letters(word):
+    return set(word)
+
+
+def frozen_letters(word):
+    return frozenset(word)
+
+
+def triangle(n):
+    return [[i] * i for i in range(1, n + 1)]
+
+
+def shift(p, dx, dy):
+    return Point(p[0] + dx, p[1] + dy)
+
+
+def utf8(text):
+    return text.encode("utf-8")
+
+
+def sqrt_any(x):
+    return cmath.sqrt(x) if x < 0 else x**0.5
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def factorial(n):
+    result = 1
+    for k in range(2, n + 1):
+        result *= k
+    return result
+
+
+def find(xs, target):
+    for i, x in enumerate(xs):
+        if x == target:
+            return i
+    return None
+### END SOLUTION"""
+
+OBJECTS_TEST_CONTAINERS = """\
+assert div_mod(7, 2) == (3, 1)
+q, r = div_mod(9, 4)
+assert (q, r) == (2, 1)
+assert isinstance(div_mod(1, 1), tuple)
+g = grid(2, 3)
+assert len(g) == 6 and g[(1, 2)] == 5 and (0, 0) in g
+assert sorted(g) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+assert letters("abca") == {"a", "b", "c"}
+assert "z" not in letters("abc")
+assert frozen_letters("aab") == frozenset("ab")
+assert {frozen_letters("ab"), frozen_letters("ba")} == {frozenset("ab")}
+assert triangle(3) == [[1], [2, 2], [3, 3, 3]]
+assert triangle(3)[2][1] == 3
+assert triangle(0) == []
+assert shift((1, 2), 1, 1) == (2, 3)
+x, y = shift((0, 0), -1, 5)
+assert (x, y) == (-1, 5)"""
+
+OBJECTS_TEST_SCALARS = """\
+import math
+
+assert utf8("é") == b"\\xc3\\xa9"
+assert utf8("") == b""
+assert isinstance(utf8("a"), bytes)
+assert sqrt_any(-4) == 2j
+assert sqrt_any(9) == 3
+assert abs(sqrt_any(-2) ** 2 + 2) < 1e-9
+assert math.isnan(ratio(1, 0))
+assert ratio(1, 0) != ratio(1, 0)
+assert ratio(1, 4) == 0.25
+assert factorial(25) == 15511210043330985984000000
+assert factorial(200) > 2**1000 and len(str(factorial(200))) == 375
+assert factorial(200) % 10**49 == 0
+assert find([5, 6], 6) == 1
+assert find([5, 6], 7) is None"""
+
+OBJECTS_PRIMES = """\
+def is_prime(n):
+    ### BEGIN SOLUTION
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, int(n**0.5) + 1))
+    ### END SOLUTION"""
+
+# partial credit: the cell's last expression is an int, the number of cases passed
+OBJECTS_TEST_PRIMES = """\
+cases = [(2, True), (9, False), (17, True), (1, False)]
+passed = 0
+for n, want in cases:
+    try:
+        if is_prime(n) == want:
+            passed += 1
+    except Exception:
+        pass
+passed"""
+
+
+def _solution(gid: str, source: str):
+    return new_code_cell(source, metadata=_meta(gid, solution=True))
+
+
+def _test(gid: str, points: int, source: str):
+    return new_code_cell(source, metadata=_meta(gid, grade=True, locked=True, points=points))
+
+
+def build_objects_source() -> nbformat.NotebookNode:
+    """A six-question source notebook whose tests use learner objects, not just values."""
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Problem set 2: objects", metadata=_meta("header", locked=True)),
+            new_markdown_cell("1. Write `Account` and `SavingsAccount`."),
+            _solution("account", OBJECTS_ACCOUNT),
+            _test("test_account", 2, OBJECTS_TEST_ACCOUNT),
+            _test("test_account_eq_repr", 1, OBJECTS_TEST_EQ_REPR),
+            _test("test_account_errors", 1, OBJECTS_TEST_ERRORS),
+            new_markdown_cell("2. Write the generators `countdown(n)` and `naturals(start)`."),
+            _solution("generators", OBJECTS_GENERATORS),
+            _test("test_countdown", 1, OBJECTS_TEST_COUNTDOWN),
+            _test("test_naturals", 1, OBJECTS_TEST_NATURALS),
+            new_markdown_cell("3. Functions that take and return functions."),
+            _solution("callbacks", OBJECTS_CALLBACKS),
+            _test("test_callbacks", 2, OBJECTS_TEST_CALLBACKS),
+            _test("test_closures", 1, OBJECTS_TEST_CLOSURES),
+            new_markdown_cell("4. Change a list and a dict in place."),
+            _solution("in_place", OBJECTS_IN_PLACE),
+            _test("test_reverse_in_place", 1, OBJECTS_TEST_REVERSE),
+            _test("test_tally", 1, OBJECTS_TEST_TALLY),
+            new_markdown_cell("5. Return values of every kind."),
+            _solution("data", OBJECTS_DATA),
+            _test("test_containers", 1, OBJECTS_TEST_CONTAINERS),
+            _test("test_scalars", 1, OBJECTS_TEST_SCALARS),
+            new_markdown_cell("6. Write `is_prime(n)`; a point per case."),
+            _solution("primes", OBJECTS_PRIMES),
+            _test("test_is_prime", 4, OBJECTS_TEST_PRIMES),
+        ],
+        metadata=dict(KERNEL_METADATA),
+    )
+
+
+# whole answer cells by grade_id; "partial" passes some tests of a question and fails others
+OBJECTS_ANSWERS = {
+    "correct": {
+        # the same behaviour written differently from the source's solution
+        "generators": (
+            "def countdown(n):\n    yield from range(n, 0, -1)\n\n\n"
+            "def naturals(start=0):\n    yield from itertools.count(start)\n\n\n"
+            "import itertools"
+        ),
+        "in_place": (
+            "def reverse_in_place(lst):\n    lst.reverse()\n\n\n"
+            "def tally(counts, words):\n    for w in words:\n        counts[w] = counts.get(w, 0) + 1"
+        ),
+        "primes": (
+            "def is_prime(n):\n    return n > 1 and not any(n % d == 0 for d in range(2, n))"
+        ),
+    },
+    "partial": {
+        # __eq__ compares owners only; the rest is right
+        "account": OBJECTS_ACCOUNT.replace(
+            "return (self.owner, self.balance) == (other.owner, other.balance)",
+            "return self.owner == other.owner",
+        ),
+        # countdown returns a list (next() fails), naturals is right
+        "generators": (
+            "def countdown(n):\n    return list(range(n, 0, -1))\n\n\n"
+            "def naturals(start=0):\n    while True:\n        yield start\n        start += 1"
+        ),
+        # callbacks right; the counter forgets its count
+        "callbacks": OBJECTS_CALLBACKS.replace(
+            "        nonlocal count\n        count += 1\n        return count\n",
+            "        return count + 1\n",
+        ),
+        # tally overwrites instead of adding
+        "in_place": OBJECTS_IN_PLACE.replace("counts.get(word, 0) + 1", "1"),
+        # containers right; a division by zero gives 0, not nan
+        "data": OBJECTS_DATA.replace('float("nan")', "0.0"),
+        # 9 counts as prime: 3 of 4 cases
+        "primes": "def is_prime(n):\n    return n == 2 or n > 1 and n % 2 == 1",
+    },
+    "wrong": {
+        "account": (
+            "class InsufficientFunds(Exception):\n    pass\n\n\n"
+            "class Account:\n    def __init__(self, owner, balance=0):\n"
+            "        self.owner = owner\n        self.balance = 0\n\n"
+            "    def deposit(self, amount):\n        return amount\n\n"
+            "    def withdraw(self, amount):\n        raise ValueError('no')\n\n\n"
+            "class SavingsAccount:\n    pass"
+        ),
+        "generators": (
+            "def countdown(n):\n    yield from range(n, -1, -1)\n\n\n"
+            "def naturals(start=0):\n    yield from range(start + 1, start + 100)"
+        ),
+        "callbacks": (
+            "def apply_twice(f, x):\n    return f(x)\n\n\n"
+            "def sorted_by(xs, key):\n    return sorted(xs)\n\n\n"
+            "def for_each(xs, callback):\n    pass\n\n\n"
+            "def make_multiplier(k):\n    return lambda x: x\n\n\n"
+            "def make_counter():\n    return lambda: 0"
+        ),
+        "in_place": (
+            "def reverse_in_place(lst):\n    return lst[::-1]\n\n\n"
+            "def tally(counts, words):\n    return {w: words.count(w) for w in words}"
+        ),
+        "data": (
+            "def div_mod(a, b):\n    return [a // b, a % b]\n\n\ndef utf8(text):\n    return text"
+        ),
+        "primes": "def is_prime(n):\n    return str(n)",
+    },
+}
+
+OBJECTS_KINDS = list(OBJECTS_ANSWERS)
+SOLUTIONS = {
+    c.metadata["nbgrader"]["grade_id"]: c.source
+    for c in build_objects_source().cells
+    if c.metadata.get("nbgrader", {}).get("solution")
+}
+
+OBJECTS_MAX = {
+    "test_account": 2,
+    "test_account_eq_repr": 1,
+    "test_account_errors": 1,
+    "test_countdown": 1,
+    "test_naturals": 1,
+    "test_callbacks": 2,
+    "test_closures": 1,
+    "test_reverse_in_place": 1,
+    "test_tally": 1,
+    "test_containers": 1,
+    "test_scalars": 1,
+    "test_is_prime": 4,
+}
+
+# what each kind should score, so a test that errors for both graders alike (a typo in a
+# test cell) cannot pass as "equivalent"
+OBJECTS_EXPECTED = {
+    "correct": dict(OBJECTS_MAX),
+    "partial": {
+        **OBJECTS_MAX,
+        "test_account_eq_repr": 0,
+        "test_countdown": 0,
+        "test_closures": 0,
+        "test_tally": 0,
+        "test_scalars": 0,
+        "test_is_prime": 3,
+    },
+    "wrong": dict.fromkeys(OBJECTS_MAX, 0),
+}
+
+
+def make_objects_submission(released, kind: str):
+    nb = nbformat.reads(nbformat.writes(released), as_version=4)
+    answers = OBJECTS_ANSWERS[kind]
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+        elif cell.metadata.get("nbgrader", {}).get("solution"):
+            # an answer not given above is the source's solution, markers and all
+            cell.source = SOLUTIONS[gid]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def objects_nbgrader_run(tmp_path_factory):
+    course = tmp_path_factory.mktemp("objects_course")
+    submissions = {
+        kind: (lambda released, k=kind: make_objects_submission(released, k))
+        for kind in OBJECTS_KINDS
+    }
+    return nbgrader_grades(course, build_objects_source(), submissions)
+
+
+def test_objects_student_version_matches_nbgrader_release(objects_nbgrader_run):
+    _, released = objects_nbgrader_run
+    assert_same_release(student_version(build_objects_source()), released)
+
+
+@pytest.mark.parametrize("kind", OBJECTS_KINDS)
+async def test_objects_same_points_as_nbgrader(objects_nbgrader_run, kind):
+    theirs, released = objects_nbgrader_run
+    source = build_objects_source()
+    validate_source(source)
+    assert theirs[kind] == OBJECTS_EXPECTED[kind]
+    report = await grade(
+        BubblewrapExecutor(cell_time_limit=30), source, make_objects_submission(released, kind)
+    )
+    ours = {t["name"]: t["points"] for t in report.tests}
+    failed = {t["name"]: t["message"] for t in report.tests if not t["passed"]}
+    assert ours == theirs[kind], failed
+    assert report.score == sum(theirs[kind].values())
+    assert report.max_score == sum(OBJECTS_MAX.values())

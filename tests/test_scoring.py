@@ -118,7 +118,7 @@ def test_not_run_tests_score_zero():
     tests = by_name(r)
     assert tests["visible"]["points"] == 0
     assert tests["visible"]["message"] == "not run: time_limit"
-    assert tests["hidden"]["message"] == "hidden test not run: sandbox_error"
+    assert tests["hidden"]["message"] == "hidden test not run: error"
 
 
 def test_stderr_gives_zero_like_nbgrader():

@@ -1,14 +1,17 @@
 """The Executor base class: where a grading job's cells run.
 
-An executor takes a list of code cells (the merged notebook's code cells) and returns
-one :class:`CellOutcome` per cell. Subclasses decide *where* the cells run (a
-bubblewrap sandbox, a bare process, ...); they all run the same stdlib-only program,
-:mod:`grader.sandbox.runner`, and read its results from a pipe of its own (never the
-learner's stdout), validating every line before use.
+An executor takes the merged notebook's code cells (:class:`CellSpec`) and returns one
+:class:`CellOutcome` per cell. Every sandbox holds **two processes** running the same
+stdlib-only programs, :mod:`grader.sandbox`: the learner's cells run in the learner's
+process; the test cells run in a trusted process, under another uid, that never runs
+the learner's code, reaches the learner's names through proxies over a socket, and is
+the only one to write results, on a channel the learner's process does not have.
+Subclasses decide *where* the two run (two bubblewrap sandboxes, one container...);
+this class validates every result line before use.
 
-Running a job has two separable steps so a later pool can reuse the first:
-:meth:`Executor.command` ("prepare a sandbox": the argument list that starts a runner
-in a fresh sandbox) and :meth:`Executor.run_job` ("run a job in it").
+A run ends in one of three ways: results for every cell (a grade); :class:`SandboxUnavailable`
+(no sandbox here now: the submission waits); :class:`SandboxFailure` (the run broke
+for a reason that is not the learner's: retried, never a grade).
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ import json
 import os
 import secrets
 import signal
-import time
+import socket
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
 from traitlets import Float, Integer
 from traitlets.config import LoggingConfigurable
 
-REASONS = ("time_limit", "memory_limit", "process_limit", "output_limit", "sandbox_error")
+# why a cell failed or did not run; "learner_exit": the learner's process ended (it exited,
+# or was killed), so the cells that needed it could not run
+REASONS = ("time_limit", "memory_limit", "process_limit", "output_limit", "learner_exit")
 STATUSES = ("ok", "error", "not_run")
 # what a learner's program may put on the sandbox's own stdout/stderr that we keep
 DIAGNOSTIC_LIMIT = 16 * 1024
@@ -35,6 +40,27 @@ BACKSTOP_GRACE = 5.0
 
 class SandboxUnavailable(RuntimeError):
     """The executor cannot run jobs here; ``str(e)`` says why and what to do."""
+
+
+class SandboxFailure(RuntimeError):
+    """A run failed for a reason that is not the learner's doing: the sandbox did not
+    start, its trusted process died, the result channel was lost or garbled, the engine
+    stopped mid-run. Never a grade: the queue retries, then marks the submission
+    ``error`` with ``str(e)``."""
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One code cell of the merged notebook, as the sandbox runs it.
+
+    ``test`` cells run in the trusted process; the others in the learner's process.
+    ``hidden_lines`` are the 1-based line ranges (inclusive) of a test cell's
+    ``### BEGIN HIDDEN TESTS`` regions: a failure there is reported without details.
+    """
+
+    source: str
+    test: bool = False
+    hidden_lines: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -49,14 +75,27 @@ class CellOutcome:
     stderr: str = ""
     result: str | None = None  # repr of the last expression, None if none or None
     reason: str | None = None  # None or one of REASONS
+    # a test cell failed inside a hidden region (or may have: the default): its details
+    # must not reach the learner; the trusted process says False for a visible failure
+    hidden_failure: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def runner_source() -> str:
-    """The runner program's text (it is copied into or bound into sandboxes)."""
-    return resources.files("grader.sandbox").joinpath("runner.py").read_text("utf-8")
+def as_cell_spec(cell: CellSpec | str) -> CellSpec:
+    """A cell given as plain source is a learner's cell."""
+    return cell if isinstance(cell, CellSpec) else CellSpec(cell)
+
+
+#: the programs run inside every sandbox (grader/sandbox/), in the order they load
+SANDBOX_MODULES = ("cells", "wire", "seccomp", "proxies", "learner", "trusted", "launch")
+
+
+def sandbox_sources() -> dict[str, str]:
+    """Module name -> source of the sandbox programs (copied or bound into sandboxes)."""
+    package = resources.files("grader.sandbox")
+    return {name: package.joinpath(f"{name}.py").read_text("utf-8") for name in SANDBOX_MODULES}
 
 
 class Executor(LoggingConfigurable):
@@ -96,21 +135,32 @@ class Executor(LoggingConfigurable):
         """Return "ok" if jobs can run here, else raise SandboxUnavailable(reason)."""
         raise NotImplementedError
 
-    def command(self, result_fd: int) -> list[str]:
-        """Argument list starting a fresh runner that writes results on ``result_fd``."""
-        raise NotImplementedError
-
-    def job_document(self, cells: list[str], result_fd: int, nonce: str) -> dict:
+    def job_document(self, cells: list[CellSpec], result_fd: int, nonce: str) -> dict:
+        """The trusted process's job (hidden tests included: never the learner's)."""
         return {
-            "cells": list(cells),
+            "cells": [
+                {
+                    "source": c.source,
+                    "test": c.test,
+                    "hidden_lines": [list(r) for r in c.hidden_lines],
+                }
+                for c in map(as_cell_spec, cells)
+            ],
             "cell_time_limit": self.cell_time_limit,
+            "time_limit": self.time_limit,
             "output_limit": self.output_limit,
             "result_fd": result_fd,
             "nonce": nonce,
         }
 
+    @staticmethod
+    def framed(document: dict) -> bytes:
+        """How a job goes in on stdin: a 10-digit length, then the JSON."""
+        data = json.dumps(document).encode()
+        return b"%010d" % len(data) + data
+
     def environment(self) -> dict[str, str]:
-        """The runner's whole environment: nothing of the service's leaks in."""
+        """The sandbox processes' whole environment: nothing of the service's leaks in."""
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -119,87 +169,91 @@ class Executor(LoggingConfigurable):
             "MPLBACKEND": "Agg",
         }
 
-    async def run(self, cells: list[str]) -> list[CellOutcome]:
+    def limits_in_force(self) -> dict:
+        """Which limits and isolation apply to a sandbox here (for health and the log)."""
+        return {}
+
+    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
         """Run ``cells`` in order in a fresh sandbox, one outcome per cell."""
-        if not self._checked:
-            await self.check()  # once per executor: a failed check raises every time
-            self._checked = True
+        raise NotImplementedError
+
+    async def run_pair(
+        self, cells: list[CellSpec], learner_argv, trusted_argv
+    ) -> list[CellOutcome]:
+        """Run a job with the two processes started on this machine.
+
+        ``learner_argv(sock_fd)`` and ``trusted_argv(sock_fd)`` give each process's
+        argument list; the trusted one gets the job on stdin and a result pipe. The
+        results are read to their end in a thread: no timer on the event loop decides
+        anything; the only timer is the backstop that kills a run past its time limit.
+        """
+        trusted_sock, learner_sock = socket.socketpair()
         read_fd, write_fd = os.pipe()
+        nonce = secrets.token_hex(16)
+        procs = []
         try:
-            argv = self.command(write_fd)
+            job = self.framed(self.job_document(cells, write_fd, nonce))
+            learner = await self._start(
+                learner_argv(learner_sock.fileno()), (learner_sock.fileno(),), None
+            )
+            procs.append(learner)
+            trusted = await self._start(
+                trusted_argv(trusted_sock.fileno()),
+                (trusted_sock.fileno(), write_fd),
+                asyncio.subprocess.PIPE,
+            )
+            procs.append(trusted)
         except BaseException:
             os.close(read_fd)
-            os.close(write_fd)
+            for proc in procs:
+                _kill_group(proc)
             raise
-        return await self.run_job(argv, cells, read_fd, write_fd)
-
-    async def run_job(
-        self, argv: list[str], cells: list[str], read_fd: int, write_fd: int
-    ) -> list[CellOutcome]:
-        """Start ``argv``, feed it the job, collect and validate its result lines."""
-        nonce = secrets.token_hex(16)
-        job = json.dumps(self.job_document(cells, write_fd, nonce)).encode()
-        started = time.monotonic()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                pass_fds=(write_fd,),
-                start_new_session=True,
-                env=self.environment(),
-            )
-        except OSError as e:
-            os.close(read_fd)
-            raise SandboxUnavailable(f"cannot start the sandbox ({argv[0]}): {e}") from e
         finally:
             os.close(write_fd)
+            trusted_sock.close()
+            learner_sock.close()
 
         max_line, result_cap = self.result_limits(len(cells))
-        results = asyncio.ensure_future(_drain_fd(read_fd, result_cap))
-        stdout = asyncio.ensure_future(_drain(proc.stdout, DIAGNOSTIC_LIMIT))
-        stderr = asyncio.ensure_future(_drain(proc.stderr, DIAGNOSTIC_LIMIT))
+        results = asyncio.ensure_future(asyncio.to_thread(_read_fd, read_fd, result_cap))
+        stderr = asyncio.ensure_future(_drain(trusted.stderr, DIAGNOSTIC_LIMIT))
         killed = False
 
         async def feed_and_wait():
             try:
-                proc.stdin.write(job)
-                await proc.stdin.drain()
-                proc.stdin.close()
+                trusted.stdin.write(job)
+                await trusted.stdin.drain()
+                trusted.stdin.close()
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the runner died early; its missing results tell the story
-            await proc.wait()
+                pass  # the trusted process died early: its missing results tell the story
+            await trusted.wait()
 
         try:
-            # the backstop covers feeding the job too: a runner that never reads blocks it
             await asyncio.wait_for(feed_and_wait(), self.time_limit + BACKSTOP_GRACE)
         except TimeoutError:
             killed = True
         finally:
-            _kill_group(proc)
-            await proc.wait()
-        elapsed = time.monotonic() - started
-        data = b""
-        try:
-            data, _ = await asyncio.wait_for(results, 5)
-        except TimeoutError:
-            results.cancel()
-        diagnostics = []
-        for task in (stdout, stderr):
-            try:
-                diagnostics.append((await asyncio.wait_for(task, 1))[0])
-            except TimeoutError:
-                task.cancel()
-        timed_out = killed or elapsed >= self.time_limit
+            for proc in procs:
+                _kill_group(proc)
+            await asyncio.gather(*(proc.wait() for proc in procs))
+        data = await results  # the writer is gone: end of file comes
+        diagnostics, _ = await stderr
         return self.outcomes_from(
-            data,
-            len(cells),
-            nonce,
-            "time_limit" if timed_out else "sandbox_error",
-            f"exit {proc.returncode}",
-            diagnostics[1] if len(diagnostics) > 1 else b"",
+            data, len(cells), nonce, killed, f"exit {trusted.returncode}", diagnostics
         )
+
+    async def _start(self, argv, pass_fds, stdin):
+        try:
+            return await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                pass_fds=pass_fds,
+                start_new_session=True,
+                env=self.environment(),
+            )
+        except OSError as e:
+            raise SandboxFailure(f"cannot start the sandbox ({argv[0]}): {e}") from e
 
     def result_limits(self, n_cells: int) -> tuple[int, int]:
         """(longest result line, most result bytes) accepted from a run of ``n_cells``."""
@@ -208,33 +262,39 @@ class Executor(LoggingConfigurable):
 
     def outcomes_from(
         self,
-        data: bytes,
+        data: tuple[bytes, bool],
         n_cells: int,
         nonce: str,
-        incomplete_reason: str,
+        killed: bool,
         exit_info: str = "",
         stderr: bytes = b"",
     ) -> list[CellOutcome]:
-        """Validated outcomes from the result channel's bytes.
+        """Validated outcomes from the result channel, or :class:`SandboxFailure`.
 
-        If the run did not complete, the cells it never reported are ``not_run`` with
-        ``incomplete_reason`` (why the sandbox ended early, as the executor saw it).
+        The trusted process reports every cell, then ``done``, whatever the learner's
+        code did; anything less means the run broke (the trusted process died, the
+        channel was garbled or overflowed, the backstop had to kill it): not a grade.
         """
+        raw, overflow = data
         max_line, _ = self.result_limits(n_cells)
-        outcomes, complete = parse_results(data, n_cells, nonce, max_line, self.output_limit)
-        if not complete:
-            self.log.info(
-                "sandbox ended after %d of %d cells (%s, %s); stderr: %s",
-                sum(o.status != "not_run" for o in outcomes),
-                n_cells,
-                exit_info,
-                incomplete_reason,
-                stderr[-2000:].decode("utf-8", "replace"),
-            )
-            for outcome in outcomes:
-                if outcome.status == "not_run" and outcome.reason is None:
-                    outcome.reason = incomplete_reason
-        return outcomes
+        outcomes, complete = parse_results(raw, n_cells, nonce, max_line, self.output_limit)
+        if complete and not overflow:
+            return outcomes
+        tail = stderr[-2000:].decode("utf-8", "replace").strip()
+        if killed:
+            why = f"the grading run did not end within {self.time_limit:g} s and was stopped"
+        elif overflow:
+            why = "the grading run's results exceeded their size limit"
+        else:
+            why = f"the grading run ended early ({exit_info})"
+        self.log.warning(
+            "sandbox failed after %d of %d cells: %s; stderr: %s",
+            sum(o.status != "not_run" for o in outcomes),
+            n_cells,
+            why,
+            tail,
+        )
+        raise SandboxFailure(why)
 
 
 def _kill_group(proc) -> None:
@@ -258,16 +318,17 @@ async def _drain(stream, cap: int) -> tuple[bytes, bool]:
     return bytes(kept), overflow
 
 
-async def _drain_fd(fd: int, cap: int) -> tuple[bytes, bool]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**20)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
-    )
-    try:
-        return await _drain(reader, cap)
-    finally:
-        transport.close()
+def _read_fd(fd: int, cap: int) -> tuple[bytes, bool]:
+    """Read ``fd`` to end of file (blocking: run it in a thread), keeping ``cap`` bytes."""
+    kept = bytearray()
+    overflow = False
+    with os.fdopen(fd, "rb", buffering=0) as f:
+        while chunk := f.read(1 << 16):
+            room = cap - len(kept)
+            if len(chunk) > room:
+                overflow = True
+            kept += chunk[: max(room, 0)]
+    return bytes(kept), overflow
 
 
 def _clean(value, limit: int) -> str:
@@ -280,7 +341,11 @@ def _valid_line(doc, index: int, nonce: str, output_limit: int) -> CellOutcome |
     if not isinstance(doc, dict) or doc.get("nonce") != nonce or doc.get("index") != index:
         return None
     status, reason = doc.get("status"), doc.get("reason")
-    if status not in ("ok", "error") or (reason is not None and reason not in REASONS):
+    if status not in STATUSES or (reason is not None and reason not in REASONS):
+        return None
+    if status == "not_run" and reason is None:
+        return None
+    if not isinstance(doc.get("hidden_failure", True), bool):
         return None
     strings = {k: doc.get(k) for k in ("ename", "evalue", "result")}
     if any(v is not None and not isinstance(v, str) for v in strings.values()):
@@ -301,18 +366,16 @@ def _valid_line(doc, index: int, nonce: str, output_limit: int) -> CellOutcome |
         stderr=_clean(stderr, output_limit),
         result=_clean(strings["result"], output_limit) if strings["result"] is not None else None,
         reason=reason,
+        hidden_failure=doc.get("hidden_failure", True),
     )
 
 
 def parse_results(
     data: bytes, n_cells: int, nonce: str, max_line: int, output_limit: int
 ) -> tuple[list[CellOutcome], bool]:
-    """Validate the runner's result lines; return outcomes and whether the run completed.
-
-    Lines must carry the job's nonce and come strictly in cell order, one per cell, then
-    a ``done`` line. Anything else means learner code wrote on the result channel: then
-    no line of the run is trusted and every cell is ``not_run`` (``sandbox_error``).
-    A truncated run (sandbox killed) keeps the lines it finished.
+    """Validate the trusted process's result lines: the outcomes, and whether the run
+    completed (one line per cell, strictly in order, with the job's nonce, then
+    ``done``). Anything malformed ends the reading: the run is then incomplete.
     """
     outcomes: list[CellOutcome] = []
     complete = False
@@ -321,28 +384,24 @@ def parse_results(
         lines.pop()
     elif lines:
         lines.pop()  # an unfinished last line: the sandbox died while writing it
-    tampered = False
     for raw in lines:
         if complete or len(raw) > max_line:
-            tampered = True
+            complete = False
             break
         try:
             doc = json.loads(raw)
         except ValueError:
-            tampered = True
             break
         if len(outcomes) == n_cells:
-            if isinstance(doc, dict) and doc.get("done") is True and doc.get("nonce") == nonce:
-                complete = True
-                continue
-            tampered = True
-            break
+            complete = (
+                isinstance(doc, dict) and doc.get("done") is True and doc.get("nonce") == nonce
+            )
+            if not complete:
+                break
+            continue
         outcome = _valid_line(doc, len(outcomes), nonce, output_limit)
         if outcome is None:
-            tampered = True
             break
         outcomes.append(outcome)
-    if tampered:
-        return [CellOutcome(status="not_run", reason="sandbox_error") for _ in range(n_cells)], True
     outcomes += [CellOutcome(status="not_run") for _ in range(n_cells - len(outcomes))]
     return outcomes, complete

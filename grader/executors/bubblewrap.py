@@ -21,9 +21,17 @@ import tempfile
 
 from traitlets import Integer, List, Unicode, default
 
-from .base import Executor, SandboxUnavailable, runner_source
+from .base import (
+    BACKSTOP_GRACE,
+    CellOutcome,
+    CellSpec,
+    Executor,
+    SandboxUnavailable,
+    sandbox_sources,
+)
 
-RUNNER_PATH = "/coursehub/runner.py"
+SANDBOX_DIR = "/coursehub"
+LAUNCH_PATH = f"{SANDBOX_DIR}/launch.py"
 # top-level directories that are symlinks into /usr on merged-/usr systems
 USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
@@ -62,7 +70,7 @@ class BubblewrapExecutor(Executor):
     def _default_user(self):
         return os.environ.get("COURSEHUB_SANDBOX_USER", "nobody")
 
-    _runner_dir: str | None = None
+    _sandbox_dir: str | None = None
     # shared by every executor in this process (several apps or replicas in one process)
     _uids_in_use: set[int] = set()
 
@@ -93,20 +101,21 @@ class BubblewrapExecutor(Executor):
             raise SandboxUnavailable("the sandbox user must not be root")
         return entry.pw_uid, entry.pw_gid
 
-    def runner_host_path(self) -> str:
-        """A copy of the runner that the sandbox user can read (made once)."""
+    def sandbox_host_dir(self) -> str:
+        """A copy of the sandbox programs that the sandbox users can read (made once)."""
         # one copy per process, shared by every executor in it
         cls = BubblewrapExecutor
-        if cls._runner_dir is None or not os.path.exists(cls._runner_dir):
-            directory = tempfile.mkdtemp(prefix="coursehub-runner-")
+        if cls._sandbox_dir is None or not os.path.exists(cls._sandbox_dir):
+            directory = tempfile.mkdtemp(prefix="coursehub-sandbox-")
             os.chmod(directory, 0o755)
-            path = os.path.join(directory, "runner.py")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(runner_source())
-            os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            cls._runner_dir = directory
+            for name, source in sandbox_sources().items():
+                path = os.path.join(directory, f"{name}.py")
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(source)
+                os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            cls._sandbox_dir = directory
             atexit.register(shutil.rmtree, directory, True)
-        return os.path.join(cls._runner_dir, "runner.py")
+        return cls._sandbox_dir
 
     def bwrap_args(self, runner: str) -> list[str]:
         """bwrap's arguments (without the program to run): the sandbox's file system."""
@@ -137,7 +146,7 @@ class BubblewrapExecutor(Executor):
             "--tmpfs",
             "/tmp",
         ]
-        args += ["--ro-bind", runner, RUNNER_PATH]
+        args += ["--ro-bind", runner, SANDBOX_DIR]
         for path in self.extra_ro_binds:
             args += ["--ro-bind", path, path]
         # bwrap's root is a writable tmpfs: only /tmp may be written
@@ -179,36 +188,41 @@ class BubblewrapExecutor(Executor):
             "KILL",
             f"{time_limit:g}",
             bwrap,
-            *self.bwrap_args(self.runner_host_path()),
+            *self.bwrap_args(self.sandbox_host_dir()),
             *program,
         ]
 
-    def command(self, result_fd: int, uid: int | None = None) -> list[str]:
-        return self.wrap([self.python, "-I", RUNNER_PATH], self.time_limit, uid)
+    def learner_command(self, sock_fd: int, uid: int | None = None) -> list[str]:
+        """The learner's process, alone in a sandbox, with only its socket."""
+        program = [self.python, "-I", LAUNCH_PATH, "learner", str(sock_fd), str(self.output_limit)]
+        program.append("own-uid")  # the sandbox has its own pid namespace
+        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid)
 
-    async def run(self, cells: list[str]):
+    def trusted_command(self, sock_fd: int, uid: int | None = None) -> list[str]:
+        """The trusted process, in a sandbox of its own under another uid."""
+        program = [self.python, "-I", LAUNCH_PATH, "trusted", str(sock_fd)]
+        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid)
+
+    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
         if not self._checked:
             await self.check()
             self._checked = True
-        uid = self.acquire_uid()
-        read_fd, write_fd = os.pipe()
+        learner_uid = self.acquire_uid()
         try:
-            argv = self.command(write_fd, uid)
+            trusted_uid = self.acquire_uid()
         except BaseException:
-            os.close(read_fd)
-            os.close(write_fd)
-            self.release_uid(uid)
+            self.release_uid(learner_uid)
             raise
         try:
-            return await self.run_job(argv, cells, read_fd, write_fd)
+            return await self.run_pair(
+                cells,
+                lambda fd: self.learner_command(fd, learner_uid),
+                lambda fd: self.trusted_command(fd, trusted_uid),
+            )
         finally:
-            # the sandbox's pid namespace is gone with bwrap: the uid is free again
-            self.release_uid(uid)
-
-    def job_document(self, cells, result_fd, nonce):
-        job = super().job_document(cells, result_fd, nonce)
-        job["own_pid_namespace"] = True
-        return job
+            # the sandboxes' pid namespaces are gone with bwrap: the uids are free again
+            self.release_uid(learner_uid)
+            self.release_uid(trusted_uid)
 
     # -- checking ----------------------------------------------------------------------
 

@@ -1,13 +1,16 @@
 """DockerExecutor: each grading run in a fresh, single-use Docker container.
 
 The container runs the learner image (learners and the grader share one environment)
-with no network, a read-only root file system, a non-root user, every capability
-dropped, no-new-privileges, memory/pids/cpu limits, rlimits on file size, open files and
+with no network, a read-only root file system, every capability dropped but SETUID and
+SETGID, no-new-privileges, memory/pids/cpu limits, rlimits on file size, open files and
 data, and a small tmpfs on ``/tmp`` as the only writable place. Nothing is mounted: the
-runner program and the job (hidden tests included) go in on the container's stdin, and
-the runner writes its result lines on its own private copy of stdout (the learner's
-fd 1 points at ``/dev/null``, see :func:`grader.sandbox.runner._results_on_stdout`), so
-the attach stream's stdout carries results only and its stderr a capped diagnostic tail.
+sandbox programs and then the job (hidden tests included) go in on the container's
+stdin. The first process (root, with only those two capabilities) forks the learner's
+process under ``learner_uid`` *before* reading the job, then becomes the trusted process
+under ``trusted_uid`` (:func:`grader.sandbox.launch.container_main`): the learner's
+code never shares a uid, a memory or a descriptor with the tests. The trusted process
+writes result lines on its own private copy of stdout, so the attach stream's stdout
+carries results only and its stderr a capped diagnostic tail.
 
 Every Docker call runs in a thread. The whole run is bounded by ``time_limit``
 (``asyncio.wait_for``; the container is killed then) and the container is removed in
@@ -18,29 +21,47 @@ raises :class:`SandboxUnavailable`, so the queue keeps the submission and retrie
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 import socket
 import struct
-import time
 from datetime import UTC, datetime
 
-from traitlets import Float, Unicode, default
+from traitlets import Float, Integer, Unicode, default
 
-from .base import DIAGNOSTIC_LIMIT, CellOutcome, Executor, SandboxUnavailable, runner_source
+from .base import (
+    BACKSTOP_GRACE,
+    DIAGNOSTIC_LIMIT,
+    SANDBOX_MODULES,
+    CellOutcome,
+    CellSpec,
+    Executor,
+    SandboxUnavailable,
+    sandbox_sources,
+)
 
 ROLE_LABEL = "coursehub.role"
 ROLE = "grading"
-# the runner's name in tracebacks (nothing is mounted; this file does not exist)
-RUNNER_PATH = "/coursehub/runner.py"
-# Reads the runner program (a length line, then the source) from stdin and runs it as
-# __main__; the runner then reads the job from the rest of stdin.
-BOOTSTRAP = (
-    "import sys;r=sys.stdin.buffer;n=int(r.readline());"
-    f"exec(compile(r.read(n),{RUNNER_PATH!r},'exec'),"
-    f"{{'__name__':'__main__','__file__':{RUNNER_PATH!r},'__builtins__':__builtins__}})"
-)
+# Reads the sandbox programs (a 10-digit length, then JSON) from stdin, unbuffered so
+# nothing of the job that follows is read before the learner's process is forked, loads
+# them as top-level modules and starts both processes.
+BOOTSTRAP = """import os, sys, json, types
+def read(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(0, n - len(data))
+        if not chunk:
+            raise SystemExit(3)
+        data += chunk
+    return data
+bundle = json.loads(read(int(read(10))))
+for name, source in bundle["modules"]:
+    module = types.ModuleType(name)
+    module.__file__ = "/coursehub/" + name + ".py"
+    sys.modules[name] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+sys.modules["launch"].container_main(bundle["settings"])
+"""
 # seconds to wait for the container's stream to end after it was killed
 KILL_GRACE = 10.0
 
@@ -50,7 +71,6 @@ def container_spec(
     image: str,
     name: str,
     python: str = "python3",
-    user: str = "65534:65534",
     memory_limit: int = 512 * 1024 * 1024,
     tmp_size: int = 64 * 1024 * 1024,
     process_limit: int = 64,
@@ -73,7 +93,9 @@ def container_spec(
         "image": image,
         "name": name,
         "command": [python, "-I", "-c", BOOTSTRAP],
-        "user": user,
+        # root with nothing but the right to become the two sandbox uids (it does so at
+        # once, before reading the job); no-new-privileges keeps it from gaining more
+        "user": "0:0",
         "environment": dict(environment or {}),
         "working_dir": "/tmp",
         "hostname": "sandbox",
@@ -85,6 +107,7 @@ def container_spec(
         "network_mode": "none",
         "read_only": True,
         "cap_drop": ["ALL"],
+        "cap_add": ["SETUID", "SETGID"],
         "security_opt": ["no-new-privileges"],
         "mem_limit": cgroup_memory,
         "memswap_limit": cgroup_memory,  # no swap
@@ -163,9 +186,13 @@ class DockerExecutor(Executor):
         "python3",
         help="The image's Python that runs the cells (a name is looked up on the image's PATH).",
     ).tag(config=True)
-    user = Unicode("65534:65534", help="uid:gid the container runs as; never root.").tag(
-        config=True
-    )
+    learner_uid = Integer(
+        65534, help="uid (and gid) of the learner's process in the container; never 0."
+    ).tag(config=True)
+    trusted_uid = Integer(
+        65533,
+        help="uid (and gid) of the trusted test process; never 0, never the learner's.",
+    ).tag(config=True)
     cpu_limit = Float(1.0, help="CPUs one grading container may use.").tag(config=True)
     name_prefix = Unicode(
         "coursehub-grading-",
@@ -239,7 +266,6 @@ class DockerExecutor(Executor):
             image=self.image,
             name=name,
             python=self.python,
-            user=self.user,
             memory_limit=self.memory_limit,
             tmp_size=self.tmp_size,
             process_limit=self.process_limit,
@@ -254,15 +280,36 @@ class DockerExecutor(Executor):
         env.pop("PATH")  # the image's PATH finds the image's Python
         return env
 
-    def job_document(self, cells, result_fd, nonce):
-        job = super().job_document(cells, result_fd, nonce)
-        job["results_on_stdout"] = True
-        job["own_pid_namespace"] = True
-        return job
+    def stdin_for(self, cells: list[CellSpec], nonce: str) -> bytes:
+        """What goes in on the container's stdin: the sandbox programs, then the job."""
+        if self.learner_uid == self.trusted_uid or 0 in (self.learner_uid, self.trusted_uid):
+            raise SandboxUnavailable("learner_uid and trusted_uid must differ and not be 0")
+        sources = sandbox_sources()
+        bundle = {
+            "modules": [[name, sources[name]] for name in SANDBOX_MODULES],
+            "settings": {
+                "output_limit": self.output_limit,
+                "learner_uid": self.learner_uid,
+                "trusted_uid": self.trusted_uid,
+            },
+        }
+        # the launcher sets the job's result_fd (its private copy of stdout)
+        return self.framed(bundle) + self.framed(self.job_document(cells, -1, nonce))
+
+    def limits_in_force(self) -> dict:
+        return {
+            "isolation": "a fresh container: no network, read-only root, own pid namespace",
+            "uids": f"learner {self.learner_uid}, tests {self.trusted_uid}",
+            "memory": f"cgroup {(self.memory_limit + self.tmp_size) >> 20} MiB for the "
+            f"whole container, data rlimit {self.memory_limit >> 20} MiB per process",
+            "cpu": f"cgroup {self.cpu_limit:g} CPU",
+            "pids": f"cgroup {self.process_limit}",
+            "seccomp": "Docker's default profile, and coursehub's filter in each process",
+        }
 
     # -- a run ---------------------------------------------------------------------------
 
-    async def run(self, cells: list[str]) -> list[CellOutcome]:
+    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
         """Run ``cells`` in a fresh container; remove it whatever happens."""
         if not self._checked:
             await self.check()
@@ -276,22 +323,20 @@ class DockerExecutor(Executor):
             except SandboxUnavailable as e:
                 self.log.warning("could not sweep stale grading containers: %s", e)
         nonce = secrets.token_hex(16)
-        job = self.job_document(cells, 1, nonce)
-        source = runner_source().encode()
-        stdin = b"%d\n" % len(source) + source + json.dumps(job).encode()
+        stdin = self.stdin_for(cells, nonce)
         _, result_cap = self.result_limits(len(cells))
         streams = _Streams(result_cap)
         name = self.name_prefix + secrets.token_hex(8)
         client = await self._call("connect", self._connect)
         container = None
-        started = time.monotonic()
         killed = False
         try:
             container = await self._call("create", client.containers.create, **self.spec(name))
             sock = await self._call("attach", self._attach_and_start, container)
             talk = asyncio.ensure_future(asyncio.to_thread(self._talk, sock, stdin, streams))
             try:
-                await asyncio.wait_for(asyncio.shield(talk), self.time_limit)
+                # the trusted process keeps to time_limit itself; this is the backstop
+                await asyncio.wait_for(asyncio.shield(talk), self.time_limit + BACKSTOP_GRACE)
             except TimeoutError:
                 killed = True
                 await self._call("kill", _kill, container)
@@ -303,19 +348,13 @@ class DockerExecutor(Executor):
             if container is not None:
                 # shielded: a cancelled run still removes its container
                 await asyncio.shield(self._remove(container))
-        elapsed = time.monotonic() - started
-        if killed or elapsed >= self.time_limit:
-            reason = "time_limit"
-        elif state.get("OOMKilled"):
-            reason = "memory_limit"
-        else:
-            reason = "sandbox_error"
+        exit_info = f"exit {state.get('ExitCode')}" + (", OOM" if state.get("OOMKilled") else "")
         return self.outcomes_from(
-            bytes(streams.results),
+            (bytes(streams.results), streams.overflow),
             len(cells),
             nonce,
-            reason,
-            f"exit {state.get('ExitCode')}",
+            killed,
+            exit_info,
             bytes(streams.stderr),
         )
 

@@ -1,5 +1,6 @@
-"""UnsandboxedExecutor: the runner as a bare process. UNSAFE: learners' code runs as the
-service's user, with its files and network; only rlimits and a timeout apply.
+"""UnsandboxedExecutor: the two sandbox processes as bare processes. UNSAFE: learners' code
+runs as the service's user, with its files and network, and can reach the trusted
+process; only rlimits and a timeout apply.
 
 For development machines without bubblewrap. It refuses to run unless
 ``c.UnsandboxedExecutor.allow_unsandboxed = True``.
@@ -29,10 +30,10 @@ class UnsandboxedExecutor(Executor):
     def _default_python(self):
         return sys.executable
 
-    def _runner_path(self) -> str:
+    def _launch_path(self) -> str:
         from importlib import resources
 
-        return str(resources.files("grader.sandbox").joinpath("runner.py"))
+        return str(resources.files("grader.sandbox").joinpath("launch.py"))
 
     async def check(self) -> str:
         if not self.allow_unsandboxed:
@@ -49,9 +50,13 @@ class UnsandboxedExecutor(Executor):
     async def run(self, cells):
         # checked on every run: allow_unsandboxed may be switched off at any time
         await self.check()
-        return await super().run(cells)
+        return await self.run_pair(
+            cells,
+            lambda fd: self.command(["learner", str(fd), str(self.output_limit)]),
+            lambda fd: self.command(["trusted", str(fd)]),
+        )
 
-    def command(self, result_fd: int) -> list[str]:
+    def command(self, arguments: list[str]) -> list[str]:
         return [
             "prlimit",
             f"--as={self.memory_limit}",
@@ -64,5 +69,6 @@ class UnsandboxedExecutor(Executor):
             f"{self.time_limit:g}",
             self.python,
             "-I",
-            self._runner_path(),
+            self._launch_path(),
+            *arguments,
         ]

@@ -1,0 +1,277 @@
+"""The trusted test process: runs the notebook's test cells and writes every result.
+
+Standard library only. It receives the whole job (hidden tests included) and is the
+only process that does; it never runs a line of the learner's code. For each code cell
+in order: a learner cell is sent to the learner's process and its outcome taken back
+as data; a test cell runs here, in a namespace of the test's own whose missing names are
+looked up in the learner's namespace, through :mod:`proxies`. Built-in names always
+mean the trusted built-ins. Only this process writes result lines, on a descriptor the
+learner's process does not have.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+import types
+
+try:
+    from . import wire
+    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from .proxies import Channel, LearnerLimit, LearnerLost, Remote
+except ImportError:  # inside a sandbox, the sandbox's modules are top-level
+    import wire
+    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from proxies import Channel, LearnerLimit, LearnerLost, Remote
+
+MAX_TRACEBACK_LINES = 100
+MAX_LINE_CHARS = 2000
+MAX_TEXT = 4000
+LEARNER_REASONS = {None, "time_limit", "memory_limit", "process_limit", "output_limit"}
+BUILTIN_NAMES = frozenset(dir(builtins))
+# seconds kept back from the run's time limit to report the cells that could not run
+RESERVE = 1.0
+
+
+class TestNamespace(dict):
+    """The test cells' globals. A name the tests did not define is the learner's, looked
+    up on every use (the learner's later cells may redefine it); built-in names and
+    dunder names never are."""
+
+    __test__ = False
+
+    def __init__(self, channel):
+        super().__init__(__name__="__main__", __builtins__=builtins)
+        self.channel = channel
+
+    def __missing__(self, name):
+        if name in BUILTIN_NAMES or (name.startswith("__") and name.endswith("__")):
+            raise KeyError(name)
+        try:
+            return self.channel.request({"op": "get", "name": name})
+        except NameError:
+            raise KeyError(name) from None
+
+
+class TrustedRunner:
+    def __init__(self, job, sock, result_fd):
+        self.cells = job["cells"]
+        self.cell_time_limit = float(job.get("cell_time_limit", 10))
+        self.time_limit = float(job.get("time_limit", 60))
+        self.output_limit = int(job.get("output_limit", 65536))
+        self.nonce = str(job.get("nonce", ""))
+        self.result_fd = result_fd
+        self.channel = Channel(sock)
+        self.namespace = TestNamespace(self.channel)
+        self.hidden = {}  # each test cell's filename -> its hidden line ranges
+        self.timed_out = False
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main
+
+    def emit(self, document):
+        document["nonce"] = self.nonce
+        data = (json.dumps(document) + "\n").encode("utf-8", "replace")
+        while data:
+            data = data[os.write(self.result_fd, data) :]
+
+    def run(self):
+        started = time.monotonic()
+        signal.signal(signal.SIGALRM, self._alarm)
+        for index, cell in enumerate(self.cells):
+            left = self.time_limit - RESERVE - (time.monotonic() - started)
+            if left <= 0:
+                outcome = {"index": index, "status": "not_run", "reason": "time_limit"}
+            elif cell.get("test"):
+                outcome = self.run_test(index, cell, min(self.cell_time_limit, left))
+            else:
+                outcome = self.run_learner_cell(index, cell, min(self.cell_time_limit, left))
+            self.emit(outcome)
+        self.emit({"done": True})
+
+    def _alarm(self, signum, frame):
+        self.timed_out = True
+        # while waiting on the learner, the channel's own deadline decides
+        if not self.channel.waiting:
+            raise CellTimeout(f"cell ran longer than {self.cell_time_limit:g} s")
+
+    # -- the learner's cells -------------------------------------------------------------
+
+    def run_learner_cell(self, index, cell, time_left):
+        self.channel.deadline = time.monotonic() + time_left
+        try:
+            done = self.channel.request({"op": "run", "index": index, "source": cell["source"]})
+            return self.checked_learner_outcome(index, done)
+        except LearnerLost as e:
+            return self.lost_outcome(index, e.reason)
+        except BaseException as e:  # the learner's process answered out of turn
+            return self.error_outcome(index, e, "", "")
+
+    def checked_learner_outcome(self, index, done):
+        """The learner's report of its own cell, as data of known shape and size."""
+        if not isinstance(done, dict):
+            self.channel.lose("learner_exit")
+        status, reason = done.get("status"), done.get("reason")
+        text = {k: done.get(k) for k in ("ename", "evalue", "result", "stdout", "stderr")}
+        trace = done.get("traceback", [])
+        if (
+            status not in ("ok", "error")
+            or reason not in LEARNER_REASONS
+            or any(v is not None and not isinstance(v, str) for v in text.values())
+            or not isinstance(trace, list)
+            or not all(isinstance(line, str) for line in trace)
+        ):
+            self.channel.lose("learner_exit")
+        limit = self.output_limit
+        outcome = {
+            "index": index,
+            "status": status,
+            "reason": reason,
+            "result": cap(text["result"], limit) if text["result"] is not None else None,
+            "stdout": cap(text["stdout"] or "", limit),
+            "stderr": cap(text["stderr"] or "", limit),
+        }
+        if status == "error":
+            outcome.update(
+                ename=cap(text["ename"] or "Error", 200),
+                evalue=cap(text["evalue"] or "", MAX_TEXT),
+                traceback=[cap(line, MAX_LINE_CHARS) for line in trace[:MAX_TRACEBACK_LINES]],
+            )
+        return outcome
+
+    def lost_outcome(self, index, reason):
+        names = {"time_limit": "CellTimeoutError", "learner_exit": "LearnerProcessEnded"}
+        return {
+            "index": index,
+            "status": "error",
+            "reason": reason,
+            "ename": names.get(reason, "LearnerProcessEnded"),
+            "evalue": "the process running your code ended"
+            if reason == "learner_exit"
+            else "your code did not stop at the time limit",
+            "traceback": [],
+            "stdout": "",
+            "stderr": "",
+            "result": None,
+        }
+
+    # -- test cells --------------------------------------------------------------------
+
+    def run_test(self, index, cell, time_left):
+        filename = f"<cell {index + 1}>"
+        self.hidden[filename] = [tuple(r) for r in cell.get("hidden_lines", [])]
+        budget = Budget(self.output_limit)
+        out, err = Capture(budget, "stdout"), Capture(budget, "stderr")
+        real = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err
+        self.timed_out = False
+        self.channel.output_exceeded = False
+        self.channel.deadline = time.monotonic() + time_left
+        outcome = {"index": index, "status": "ok", "reason": None, "result": None}
+        signal.setitimer(signal.ITIMER_REAL, time_left, 0.5)
+        try:
+            body, expr = compile_cell(cell["source"], filename)
+            exec(body, self.namespace)
+            if expr is not None:
+                value = eval(expr, self.namespace)
+                if value is not None:
+                    self.namespace["_"] = value
+                    outcome["result"] = cap(repr(value), self.output_limit)
+            if self.timed_out or budget.exceeded or self.channel.output_exceeded:
+                raise CellTimeout("time limit") if self.timed_out else OutputLimitExceeded("")
+        except BaseException as e:  # a failing test may raise anything
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            outcome = self.error_outcome(index, e, "", "", budget)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = real
+        outcome["stdout"] = out.take()
+        outcome["stderr"] = err.take()
+        return outcome
+
+    def error_outcome(self, index, e, stdout, stderr, budget=None):
+        if isinstance(e, LearnerLost | LearnerLimit):
+            reason = e.reason
+        elif isinstance(e, CellTimeout) or self.timed_out:
+            reason = "time_limit"
+        elif isinstance(e, OutputLimitExceeded) or (budget and budget.exceeded):
+            reason = "output_limit"
+        elif isinstance(e, MemoryError):
+            reason = "memory_limit"
+        else:
+            reason = None
+        names = {
+            "time_limit": "CellTimeoutError",
+            "output_limit": "OutputLimitExceeded",
+            "learner_exit": "LearnerProcessEnded",
+        }
+        hidden = self.failed_in_hidden_lines(e)
+        outcome = {
+            "index": index,
+            "status": "error",
+            "reason": reason,
+            "ename": names.get(reason) or cap(type(e).__name__, 200),
+            "evalue": "",
+            "traceback": [],
+            "hidden_failure": hidden,
+            "stdout": stdout,
+            "stderr": stderr,
+            "result": None,
+        }
+        if not hidden:  # a hidden test's message or source never leaves this process
+            outcome["evalue"] = cap(_text(e), MAX_TEXT) if reason is None else ""
+            outcome["traceback"] = self.visible_traceback(e)
+        return outcome
+
+    def failed_in_hidden_lines(self, e) -> bool:
+        tb = e.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            for first, last in self.hidden.get(code.co_filename, ()):
+                if first <= tb.tb_lineno <= last:
+                    return True
+            tb = tb.tb_next
+        return False
+
+    def visible_traceback(self, e):
+        """The test's frames (no runner frames), then the learner's part if it raised."""
+        try:
+            te = traceback.TracebackException(type(e), e, e.__traceback__, compact=True)
+            te.stack = traceback.StackSummary.from_list(
+                [f for f in te.stack if f.filename in self.hidden]
+            )
+            lines = list(te.format(chain=False))
+        except BaseException:
+            lines = [f"{type(e).__name__}\n"]
+        out = []
+        for chunk in lines:
+            out.extend(chunk.rstrip("\n").split("\n"))
+        learner = getattr(e, "_coursehub_learner_traceback", None)
+        if learner:
+            out = out[:-1] + ["", "In your code:"] + list(learner)
+        if len(out) > MAX_TRACEBACK_LINES:
+            half = MAX_TRACEBACK_LINES // 2
+            out = out[:half] + ["... traceback truncated ..."] + out[-half:]
+        return [cap(line, MAX_LINE_CHARS) for line in out]
+
+
+def _text(e) -> str:
+    try:
+        return str(e)
+    except BaseException:
+        return ""
+
+
+def is_remote(value) -> bool:
+    return isinstance(value, Remote)
+
+
+def main(job, sock, result_fd):
+    TrustedRunner(job, sock, result_fd).run()
+
+
+__all__ = ["TrustedRunner", "TestNamespace", "main", "wire"]
