@@ -9,7 +9,9 @@ travel as *plain data* or as *references*:
   list whose first item is a tag: ``["I", hex]`` big int, ``["c", re, im]`` complex,
   ``["b", base64]`` bytes, ``["t", [...]]`` tuple, ``["l", [...]]`` list, ``["d",
   [[k, v], ...]]`` dict, ``["s", [...]]`` set, ``["f", [...]]`` frozenset, ``["n", dtype,
-  shape, base64]`` a numeric numpy array or scalar;
+  shape, base64]`` a numeric numpy array or scalar; ``["nt", name, fields, [...]]`` a
+  namedtuple (remade in the receiving process); any other subclass of a built-in type
+  (an IntEnum, a Counter, a ``str`` with its own ``__eq__``) travels as its base value;
 - ``["r", id, type name, flags]`` an object living in the learner's process (flags:
   ``c`` callable, ``k`` class); ``["E", id, name, bases]`` a learner-defined exception
   class; ``["g", module, qualname, id]`` a module-level object of an importable module
@@ -35,6 +37,7 @@ MAX_NAME = 200
 _HEADER = struct.Struct(">I")
 
 PLAIN_SCALARS = (type(None), bool, int, float, str)
+PLAIN_BASES = (int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
 NUMPY_KINDS = "biufc"
 
 
@@ -124,11 +127,31 @@ def encode_plain(value, encode_other, depth: int = 0, numpy=None):
         return ["c", value.real, value.imag]
     if kind is bytes:
         return ["b", base64.b64encode(value).decode("ascii")]
+    if isinstance(value, tuple) and isinstance(getattr(kind, "_fields", None), tuple):
+        # a namedtuple: plain items, and its class's name and fields to make it again
+        items = [encode_plain(v, encode_other, depth + 1, numpy) for v in tuple.__iter__(value)]
+        fields = [f for f in kind._fields if type(f) is str]
+        return ["nt", str(getattr(kind, "__name__", "namedtuple")), fields, items]
+    for base in PLAIN_BASES:
+        if isinstance(value, base):
+            # a subclass of a built-in type (an IntEnum, a Counter...) travels as its base
+            # value: none of its methods comes along
+            return encode_plain(_as_base(value, base), encode_other, depth + 1, numpy)
     if numpy is not None and _is_numeric_numpy(value, numpy):
         array = numpy.ascontiguousarray(value)
         data = base64.b64encode(array.tobytes()).decode("ascii")
         return ["n", array.dtype.str, list(array.shape), data]
     return encode_other(value)
+
+
+def _as_base(value, base):
+    if base is str:
+        return str.__str__(value)
+    if base is dict:
+        return dict(dict.items(value))
+    if base in (int, float, complex):
+        return base(base.__repr__(value)) if base is not int else int.__index__(value)
+    return base(value)
 
 
 def _is_numeric_numpy(value, numpy) -> bool:
@@ -146,6 +169,7 @@ class Decoder:
     def __init__(self, on_tag):
         self.on_tag = on_tag
         self.budget = 0
+        self.namedtuples = {}  # (name, fields) -> a namedtuple class of this process
 
     def decode(self, data):
         self.budget = 2_000_000
@@ -182,11 +206,30 @@ class Decoder:
                 return base64.b64decode(_str(data[1], MAX_MESSAGE), validate=True)
             if tag == "n":
                 return _decode_numpy(data)
+            if tag == "nt":
+                return self._namedtuple(data, depth)
         except ProtocolError:
             raise
         except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
             raise ProtocolError(f"malformed value ({tag}): {type(e).__name__}") from None
         return self.on_tag(tag, data)
+
+    def _namedtuple(self, data, depth):
+        import collections
+
+        _, type_name, fields, items = data
+        fields = tuple(_str(f) for f in _list(fields)[:255])
+        key = (_str(type_name), fields)
+        if key not in self.namedtuples:
+            try:
+                made = collections.namedtuple(key[0], fields)
+            except ValueError:
+                made = collections.namedtuple("namedtuple", fields, rename=True)
+            self.namedtuples[key] = made
+        values = [self._decode(v, depth + 1) for v in _list(items)]
+        if len(values) != len(fields):
+            raise ProtocolError("namedtuple with the wrong number of items")
+        return self.namedtuples[key](*values)
 
 
 def _list(value) -> list:
