@@ -1,25 +1,37 @@
 """BubblewrapExecutor: each grading run in a fresh bubblewrap sandbox, as an unprivileged user.
 
-The sandbox has no network and its own pid, ipc and uts namespaces; it sees a
-read-only ``/usr`` (and the ``/bin``, ``/lib`` ... links into it), a fresh ``/proc``
-and ``/dev``, an empty ``/tmp`` and the runner program, read-only. Privileges are
-dropped to ``nobody`` with ``setpriv`` *before* bwrap (as root, bwrap's
+The sandbox has no network and its own pid, ipc, uts, cgroup and user namespaces (in
+which no further user namespace may be made); it sees a read-only ``/usr`` (and the
+``/bin``, ``/lib`` ... links into it), a fresh ``/proc``, a minimal read-only ``/dev``
+(with a small ``/dev/shm``), an empty size-limited ``/tmp`` and the sandbox programs,
+read-only; they install a seccomp filter (:mod:`grader.sandbox.seccomp`) first thing.
+
+Each sandbox of a run (the learner's, the trusted one) runs under a uid of its own from
+a host-wide pool (:mod:`.uids`: never shared with another grader's sandbox on the host)
+and in a cgroup of its own with memory, CPU and pids limits for all its processes
+together (:mod:`.cgroups`, where the machine has them). It joins the cgroup, then
+privileges are dropped with ``setpriv`` *before* bwrap (as root, bwrap's
 ``--unshare-user --uid`` would keep host privileges). ``prlimit`` sets address space,
-process, file size and open file limits; ``timeout -s KILL`` ends the whole run, with
-``asyncio.wait_for`` as a backstop and the process group killed in ``finally``.
+process, file size and open file limits per process; ``timeout -s KILL`` ends the whole
+run, with ``asyncio.wait_for`` as a backstop and the process group killed in ``finally``.
+:meth:`BubblewrapExecutor.limits_in_force` says which of these hold on this machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import tempfile
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from traitlets import Integer, List, Unicode, default
+from traitlets import Float, Integer, List, Unicode, default
 
 from .base import (
     BACKSTOP_GRACE,
@@ -29,11 +41,51 @@ from .base import (
     SandboxUnavailable,
     sandbox_sources,
 )
+from .cgroups import CgroupLimits, RunCgroup
+from .uids import DEFAULT_LOCK_DIR, UidLease, UidPool, UidPoolExhausted
 
 SANDBOX_DIR = "/coursehub"
 LAUNCH_PATH = f"{SANDBOX_DIR}/launch.py"
 # top-level directories that are symlinks into /usr on merged-/usr systems
 USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# tasks a sandbox has besides the learner's: timeout, bwrap, bwrap's pid 1
+PIDS_OVERHEAD = 4
+# what check() runs inside a sandbox: the seccomp filter installs, /dev is read-only but
+# its devices work, nested user namespaces are refused
+SANDBOX_PROBE = f"""
+import ctypes, json, os, sys
+sys.path.insert(0, {SANDBOX_DIR!r})
+import seccomp
+found = {{}}
+with open("/dev/null", "w") as f:
+    f.write("x")
+try:
+    open("/dev/coursehub-probe", "w")
+    found["dev"] = "writable"
+except OSError:
+    found["dev"] = "read-only"
+found["userns"] = "allowed" if ctypes.CDLL(None).unshare(0x10000000) == 0 else "refused"
+try:
+    found["seccomp"] = seccomp.install() if seccomp.build_filter() else "unsupported arch"
+except OSError as e:
+    found["seccomp"] = "error: " + str(e)
+print(json.dumps(found))
+"""
+
+
+@dataclass
+class SandboxSlot:
+    """What one sandbox of a run runs under: a uid of its own (None: the configured
+    ``user``, or the grader's own uid when it is not root) and a cgroup of its own
+    (None where cgroups are not available)."""
+
+    uid: int | None
+    cgroup: RunCgroup | None
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel killed a process of this sandbox over its memory limit
+        (read it inside ``reserve_sandboxes``: the cgroup is gone after)."""
+        return self.cgroup is not None and self.cgroup.oom_killed()
 
 
 class BubblewrapExecutor(Executor):
@@ -63,7 +115,22 @@ class BubblewrapExecutor(Executor):
         "`user`. Used only when the grader runs as root.",
     ).tag(config=True)
     uid_pool_size = Integer(
-        1024, help="How many uids from uid_pool_start (the most sandboxes at once)."
+        1024,
+        help="How many uids from uid_pool_start (each run takes two: learner, trusted).",
+    ).tag(config=True)
+    uid_lock_dir = Unicode(
+        DEFAULT_LOCK_DIR,
+        help="Directory of the lock files that make the uid pool host-wide: every grader "
+        "on this host must use the same one (and the same pool). Created mode 0700.",
+    ).tag(config=True)
+    cpu_limit = Float(
+        1.0, help="CPUs one sandbox may use (a cgroup CPU quota, where cgroups work)."
+    ).tag(config=True)
+    shm_size = Integer(
+        8 * 1024 * 1024,
+        help="Bytes the sandbox's /dev/shm (POSIX shared memory and semaphores, used by "
+        "multiprocessing) may hold, in memory like /tmp. 0: no /dev/shm. The rest of "
+        "/dev is read-only.",
     ).tag(config=True)
 
     @default("user")
@@ -71,26 +138,86 @@ class BubblewrapExecutor(Executor):
         return os.environ.get("COURSEHUB_SANDBOX_USER", "nobody")
 
     _sandbox_dir: str | None = None
-    # shared by every executor in this process (several apps or replicas in one process)
-    _uids_in_use: set[int] = set()
+    _uid_pool: UidPool | None = None
+    _cgroups: CgroupLimits | None = None
+    # learned by check(): bwrap before 0.8 has no --disable-userns (seccomp still
+    # refuses new user namespaces); what check() saw inside a sandbox
+    _bwrap_disables_userns = True
+    _probe: dict | None = None
 
-    # -- preparing a sandbox -----------------------------------------------------------
+    # -- what a sandbox runs under ---------------------------------------------------
 
-    def acquire_uid(self) -> int | None:
-        """A uid no other running sandbox of this executor uses, or None (use `user`)."""
+    def uid_pool(self) -> UidPool | None:
+        """The host-wide pool of sandbox uids, or None (not root, or no pool)."""
         if not self.uid_pool_start or os.geteuid() != 0:
             return None
-        for uid in range(self.uid_pool_start, self.uid_pool_start + self.uid_pool_size):
-            if uid not in self._uids_in_use:
-                self._uids_in_use.add(uid)
-                return uid
-        raise SandboxUnavailable(f"all {self.uid_pool_size} sandbox uids are in use")
+        if self._uid_pool is None:
+            self._uid_pool = UidPool(
+                self.uid_pool_start, self.uid_pool_size, self.uid_lock_dir, log=self.log
+            )
+        return self._uid_pool
 
-    def release_uid(self, uid: int | None) -> None:
+    def cgroups(self) -> CgroupLimits:
+        """Whole-sandbox limits (``c.CgroupLimits.enabled`` etc. configure it)."""
+        if self._cgroups is None:
+            self._cgroups = CgroupLimits(parent=self)
+        return self._cgroups
+
+    def lease_uids(self, count: int) -> UidLease:
+        """``count`` distinct uids held host-wide until ``lease.release()``; without a
+        pool, ``count`` times None (run as ``user``). Blocking (a few ms): call it from a
+        thread on an event loop."""
+        pool = self.uid_pool()
+        if pool is None:
+            return UidLease((None,) * count, [])
+        try:
+            return pool.acquire(count)
+        except UidPoolExhausted as e:
+            raise SandboxUnavailable(str(e)) from None
+        except OSError as e:
+            raise SandboxUnavailable(f"sandbox uid pool: {e}") from e
+
+    @asynccontextmanager
+    async def reserve_sandboxes(self, count: int = 2):
+        """``count`` :class:`SandboxSlot` for one run (learner, trusted): distinct uids no
+        other sandbox on this host has, each with a cgroup of its own. On exit every
+        process left in the cgroups is killed, the cgroups removed, the uids released.
+
+        Each sandbox gets its own cgroup so that the learner's processes can neither
+        take the trusted process's memory, CPU or tasks nor get it OOM-killed.
+        """
+        lease = await asyncio.to_thread(self.lease_uids, count)
+        slots: list[SandboxSlot] = []
+        try:
+            for uid in lease.uids:
+                cgroup = await asyncio.to_thread(self.create_cgroup)
+                slots.append(SandboxSlot(uid, cgroup))
+            yield slots
+        finally:
+            for slot in slots:
+                if slot.cgroup is not None:
+                    await asyncio.to_thread(slot.cgroup.remove)
+            lease.release()
+
+    def create_cgroup(self) -> RunCgroup | None:
+        """A cgroup for one sandbox with this executor's limits, or None (no cgroups).
+        Blocking (cgroupfs I/O): call it from a thread on an event loop."""
+        try:
+            return self.cgroups().create(
+                f"run-{os.getpid()}-{secrets.token_hex(6)}",
+                # tmpfs files are memory too, as in the Docker executor
+                self.memory_limit + self.tmp_size + self.shm_size,
+                self.cpu_limit,
+                self.process_limit + PIDS_OVERHEAD,
+            )
+        except OSError as e:
+            raise SandboxUnavailable(f"cannot create the sandbox's cgroup: {e}") from e
+
+    def uid_gid(self, uid: int | None = None) -> tuple[int, int]:
+        """The (uid, gid) a sandbox runs as: a pool uid with a group of the same number
+        (shared with nobody), or the configured ``user``'s."""
         if uid is not None:
-            self._uids_in_use.discard(uid)
-
-    def uid_gid(self) -> tuple[int, int]:
+            return uid, uid
         try:
             entry = pwd.getpwuid(int(self.user)) if self.user.isdigit() else pwd.getpwnam(self.user)
         except (KeyError, ValueError):
@@ -119,8 +246,12 @@ class BubblewrapExecutor(Executor):
 
     def bwrap_args(self, runner: str) -> list[str]:
         """bwrap's arguments (without the program to run): the sandbox's file system."""
-        args = [
-            "--unshare-all",
+        args = ["--unshare-all"]
+        if self._bwrap_disables_userns:
+            # the sandbox's own user namespace (its uid maps to itself), in which no
+            # further one may be made: --unshare-all only *tries* to make one
+            args += ["--unshare-user", "--disable-userns"]
+        args += [
             "--new-session",
             "--die-with-parent",
             "--cap-drop",
@@ -136,16 +267,13 @@ class BubblewrapExecutor(Executor):
                 args += ["--ro-bind", link, link]
         for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
             args += ["--ro-bind-try", path, path]
-        args += [
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--size",
-            str(self.tmp_size),
-            "--tmpfs",
-            "/tmp",
-        ]
+        # a minimal /dev (null, zero, full, random, urandom, tty, pts), read-only: bwrap
+        # makes it a tmpfs with no size limit; the device nodes stay usable (they are
+        # mounts of their own, and writing a device is no write to the file system)
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        if self.shm_size > 0:
+            args += ["--size", str(self.shm_size), "--tmpfs", "/dev/shm"]
+        args += ["--remount-ro", "/dev", "--size", str(self.tmp_size), "--tmpfs", "/tmp"]
         args += ["--ro-bind", runner, SANDBOX_DIR]
         for path in self.extra_ro_binds:
             args += ["--ro-bind", path, path]
@@ -153,19 +281,27 @@ class BubblewrapExecutor(Executor):
         args += ["--remount-ro", "/", "--chdir", "/tmp", "--setenv", "HOME", "/tmp"]
         return args
 
-    def wrap(self, program: list[str], time_limit: float, uid: int | None = None) -> list[str]:
-        """Drop privileges, set limits, start bwrap running ``program``."""
+    def wrap(
+        self,
+        program: list[str],
+        time_limit: float,
+        uid: int | None = None,
+        cgroup: RunCgroup | None = None,
+    ) -> list[str]:
+        """Join ``cgroup``, drop privileges to ``uid``, set rlimits, start bwrap running
+        ``program``. The cgroup is joined first, while still privileged, so that
+        everything the sandbox ever starts is inside it; the rlimits stay as a
+        per-process backstop (and the only limits where there are no cgroups)."""
         bwrap = shutil.which(self.bwrap)
         if bwrap is None:
             raise SandboxUnavailable(
                 f"bubblewrap ({self.bwrap}) is not installed: apt-get install bubblewrap"
             )
+        enter = cgroup.enter_prefix() if cgroup is not None else []
         drop = []
         if os.geteuid() == 0:
             # as root, bwrap's own --uid would keep host privileges: drop them first
-            user_uid, gid = self.uid_gid()
-            if uid is None:
-                uid = user_uid
+            uid, gid = self.uid_gid(uid)
             drop = [
                 "setpriv",
                 f"--reuid={uid}",
@@ -175,6 +311,7 @@ class BubblewrapExecutor(Executor):
                 "--",
             ]
         return [
+            *enter,
             *drop,
             "prlimit",
             f"--as={self.memory_limit}",
@@ -192,46 +329,87 @@ class BubblewrapExecutor(Executor):
             *program,
         ]
 
-    def learner_command(self, sock_fd: int, uid: int | None = None) -> list[str]:
+    def learner_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
         """The learner's process, alone in a sandbox, with only its socket."""
         program = [self.python, "-I", LAUNCH_PATH, "learner", str(sock_fd), str(self.output_limit)]
         program.append("own-uid")  # the sandbox has its own pid namespace
-        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid)
+        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
 
-    def trusted_command(self, sock_fd: int, uid: int | None = None) -> list[str]:
+    def trusted_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
         """The trusted process, in a sandbox of its own under another uid."""
         program = [self.python, "-I", LAUNCH_PATH, "trusted", str(sock_fd)]
-        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid)
+        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
 
     async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
         if not self._checked:
             await self.check()
             self._checked = True
-        learner_uid = self.acquire_uid()
-        try:
-            trusted_uid = self.acquire_uid()
-        except BaseException:
-            self.release_uid(learner_uid)
-            raise
-        try:
-            return await self.run_pair(
+        async with self.reserve_sandboxes(2) as (learner, trusted):
+            outcomes = await self.run_pair(
                 cells,
-                lambda fd: self.learner_command(fd, learner_uid),
-                lambda fd: self.trusted_command(fd, trusted_uid),
+                lambda fd: self.learner_command(fd, learner.uid, learner.cgroup),
+                lambda fd: self.trusted_command(fd, trusted.uid, trusted.cgroup),
             )
-        finally:
-            # the sandboxes' pid namespaces are gone with bwrap: the uids are free again
-            self.release_uid(learner_uid)
-            self.release_uid(trusted_uid)
-
-    # -- checking ----------------------------------------------------------------------
+            if await asyncio.to_thread(learner.oom_killed):
+                # the learner's sandbox as a whole went over its memory: that is why its
+                # process ended
+                for outcome in outcomes:
+                    if outcome.reason == "learner_exit":
+                        outcome.reason = "memory_limit"
+        return outcomes
 
     async def check(self) -> str:
-        """Start a sandbox that runs the sandbox's Python; raise SandboxUnavailable if not."""
+        """Start a sandbox as a run does (a pool uid, a cgroup) and prove inside it that
+        the seccomp filter installs, ``/dev`` is read-only and nested user namespaces
+        are refused; raise SandboxUnavailable if not. Logs the limits in force once."""
         for tool in ("setpriv", "prlimit", "timeout"):
             if shutil.which(tool) is None:
                 raise SandboxUnavailable(f"{tool} is not installed (util-linux/coreutils)")
-        argv = self.wrap([self.python, "-I", "-c", "import json, signal, ast"], 20)
+        bwrap = shutil.which(self.bwrap)
+        if bwrap is None:
+            raise SandboxUnavailable(
+                f"bubblewrap ({self.bwrap}) is not installed: apt-get install bubblewrap"
+            )
+        _, usage = await self._output([bwrap, "--help"], 10)
+        self._bwrap_disables_userns = "--disable-userns" in usage
+        support = await asyncio.to_thread(self.cgroups().available)
+        if self.cgroups().enabled == "yes" and support.reasons:
+            raise SandboxUnavailable(f"cgroups required but unavailable: {support.reasons}")
+        async with self.reserve_sandboxes(1) as (slot,):
+            program = [self.python, "-I", "-c", SANDBOX_PROBE]
+            argv = self.wrap(program, 20, slot.uid, slot.cgroup)
+            returncode, output = await self._output(argv, 30)
+        if returncode != 0:
+            raise SandboxUnavailable(
+                f"bubblewrap sandbox does not work (exit {returncode}): {output[-500:]}"
+            )
+        try:
+            found = json.loads(output.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise SandboxUnavailable(f"bubblewrap sandbox probe said: {output[-500:]}") from None
+        problems = []
+        if found.get("dev") != "read-only":
+            problems.append("/dev is writable")
+        if found.get("userns") != "refused" and self._bwrap_disables_userns:
+            problems.append("nested user namespaces are allowed")
+        if str(found.get("seccomp", "")).startswith("error"):
+            problems.append(found["seccomp"])
+        if problems:
+            raise SandboxUnavailable(
+                "bubblewrap sandbox is not locked down: " + "; ".join(problems)
+            )
+        first = self._probe is None
+        self._probe = found
+        if first:
+            self.log.info(
+                "bubblewrap sandbox limits in force: %s; cgroups under %s",
+                self.limits_in_force(),
+                sorted(set(support.parents.values())) or "none",
+            )
+        return "ok"
+
+    async def _output(self, argv: list[str], timeout: float) -> tuple[int, str]:
+        """(exit status, stdout and stderr) of a short command."""
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -241,12 +419,58 @@ class BubblewrapExecutor(Executor):
                 start_new_session=True,
                 env=self.environment(),
             )
-            output, _ = await asyncio.wait_for(proc.communicate(), 30)
-        except (OSError, TimeoutError) as e:
-            raise SandboxUnavailable(f"cannot start bubblewrap: {e}") from e
-        if proc.returncode != 0:
-            detail = output.decode("utf-8", "replace").strip()[-500:]
-            raise SandboxUnavailable(
-                f"bubblewrap sandbox does not work (exit {proc.returncode}): {detail}"
+        except OSError as e:
+            raise SandboxUnavailable(f"cannot start {argv[0]}: {e}") from e
+        try:
+            output, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise SandboxUnavailable(f"{argv[0]} did not finish in {timeout:g} s") from None
+        return proc.returncode, output.decode("utf-8", "replace")
+
+    def limits_in_force(self) -> dict[str, str]:
+        """What confines a sandbox on this machine, in words, for the log and health.
+        Accurate after :meth:`check` (before it, seccomp and nested user namespaces say
+        what is intended, not what was seen)."""
+        support = self.cgroups().available()
+        mib = 1024 * 1024
+        probe = self._probe or {}
+        namespaces = ["mount", "pid", "net", "ipc", "uts", "cgroup", "user"]
+        userns = probe.get("userns", "refused" if self._bwrap_disables_userns else "allowed")
+        limits = {
+            "namespaces": ", ".join(namespaces) + f"; nested user namespaces {userns}",
+            "filesystem": f"read-only but /tmp ({self.tmp_size // mib} MiB)"
+            + (f" and /dev/shm ({self.shm_size // mib} MiB)" if self.shm_size > 0 else ""),
+            "seccomp": probe.get("seccomp", "not checked yet"),
+            "time": f"{self.time_limit:g} s per run, {self.cell_time_limit:g} s per cell",
+        }
+        rlimit = f"rlimit {self.memory_limit // mib} MiB of address space per process"
+        if support.works("memory"):
+            total = (self.memory_limit + self.tmp_size + self.shm_size) // mib
+            limits["memory"] = (
+                f"{support.describe('memory')}: {total} MiB per sandbox (its files in "
+                f"memory included); {rlimit}"
             )
-        return "ok"
+        else:
+            limits["memory"] = f"{rlimit} only ({support.describe('memory')})"
+        if support.works("cpu"):
+            limits["cpu"] = f"{support.describe('cpu')}: {self.cpu_limit:g} CPU per sandbox"
+        else:
+            limits["cpu"] = f"time limits only ({support.describe('cpu')})"
+        nproc = f"rlimit {self.process_limit} processes per uid"
+        if support.works("pids"):
+            pids = self.process_limit + PIDS_OVERHEAD
+            limits["pids"] = f"{support.describe('pids')}: {pids} tasks per sandbox; {nproc}"
+        else:
+            limits["pids"] = f"{nproc} only ({support.describe('pids')})"
+        if self.uid_pool() is not None:
+            limits["uids"] = (
+                f"host-wide pool {self.uid_pool_start}+{self.uid_pool_size} (locks in "
+                f"{self.uid_lock_dir}), a uid of its own for each sandbox, two per run"
+            )
+        elif os.geteuid() == 0:
+            limits["uids"] = f"every sandbox runs as {self.user} (uid_pool_start is 0)"
+        else:
+            limits["uids"] = "every sandbox runs as the grader's own uid (it is not root)"
+        return limits

@@ -24,9 +24,11 @@ class HealthAPIHandler(APIHandler):
             "hub": await self._check_hub(),
         }
         healthy = all(value == "ok" for value in checks.values())
-        self.write_json(
-            {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-        )
+        model = {"status": "ok" if healthy else "unavailable", **checks}
+        if checks["executor"] == "ok":
+            # which isolation and limits every sandbox here gets (cgroups or not...)
+            model["limits"] = self.executor.limits_in_force()
+        self.write_json(model, status=200 if healthy else 503)
 
     def _check_database(self) -> str:
         try:
