@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import socket
+import sys
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -287,3 +288,36 @@ async def check_neighbours(executor):
     bombed, other = await asyncio.gather(executor.run([bomb]), neighbour())
     assert bombed[0].result == "'bomb held'"
     assert other[0].status == "ok" and other[0].result == "0"
+
+
+async def test_a_fork_bomb_in_another_grader_process_does_not_starve_this_one(tmp_path):
+    # two grader processes on one host (replicas, or a restart overlapping the old one)
+    # lease sandbox uids from one host-wide pool: process limits count per uid
+    script = tmp_path / "other_grader.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from grader.executors.bubblewrap import BubblewrapExecutor\n"
+        "bomb = sys.argv[1]\n"
+        "outcomes = asyncio.run(BubblewrapExecutor(time_limit=30, cell_time_limit=10).run([bomb]))\n"
+        "print(outcomes[0].result)\n"
+    )
+    bomb = (
+        "import os, time\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(30)\n            os._exit(0)\nexcept BlockingIOError:\n"
+        "    pass\ntime.sleep(4)\n'bomb held'"
+    )
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    other = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        bomb,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": repo},
+    )
+    await asyncio.sleep(2)  # while the other grader's sandbox holds every process it can
+    outcomes = await BubblewrapExecutor(time_limit=30, cell_time_limit=10).run(
+        ["import subprocess\nsubprocess.run(['/usr/bin/true']).returncode"]
+    )
+    out, _ = await other.communicate()
+    assert out.decode().strip() == "'bomb held'"
+    assert outcomes[0].status == "ok" and outcomes[0].result == "0"
