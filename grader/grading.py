@@ -6,13 +6,22 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
 from .executors.base import CellOutcome, CellSpec, Executor
-from .notebooks import BEGIN_HIDDEN, END_HIDDEN, code_cells, is_test, merge_answers, test_specs
+from .notebooks import (
+    BEGIN_HIDDEN,
+    END_HIDDEN,
+    code_cells,
+    is_locked,
+    is_test,
+    merge_answers,
+    test_specs,
+)
 from .scoring import apply_outcomes, score_tests
 
 
@@ -52,6 +61,16 @@ def hidden_line_ranges(source: str) -> tuple[tuple[int, int], ...]:
     return tuple(ranges)
 
 
+def import_statements(source: str) -> str:
+    """The top-level import statements of a cell, or "" (not Python: none)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    return "\n".join(ast.unparse(node) for node in imports)
+
+
 def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
     """The merged notebook and its code cells as the sandbox runs them, in order: test
     cells (always the source's, :func:`merge_answers`) run in the trusted process."""
@@ -59,7 +78,9 @@ def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
     cells = [
         CellSpec(cell.source, test=True, hidden_lines=hidden_line_ranges(cell.source))
         if is_test(cell)
-        else CellSpec(cell.source)
+        else CellSpec(
+            cell.source, imports=import_statements(cell.source) if is_locked(cell) else ""
+        )
         for cell in code_cells(merged)
     ]
     return merged, cells

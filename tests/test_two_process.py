@@ -173,3 +173,33 @@ async def test_a_hidden_test_is_never_in_the_learners_process():
     assert message.startswith("AssertionError")
     assert "expected * 2" not in message and "BEGIN HIDDEN" not in message
     assert "HIDDEN_MESSAGE_81d0" not in message
+
+
+async def test_setup_imports_mean_the_trusted_modules_and_nothing_else():
+    nb = question(
+        ("assert isclose(f(0.1), 0.2) and np.hypot(3, 4) == 5", 1),
+        ("assert m.isclose(f(0.1), 0.2)", 1),
+        ("assert runner('x') != 0", 1),
+    )
+    # the learner's process points the names at what would pass every test
+    setup = new_code_cell(
+        "from math import isclose\nimport math as np", metadata=meta("setup", locked=True)
+    )
+    nb.cells.insert(0, setup)
+    cheat = (
+        "import math as m, types, os\n"
+        "fake = types.ModuleType('math')\nfake.isclose = lambda *a, **k: True\n"
+        "m = fake\nisclose = fake.isclose\nisclose.__module__ = 'math'\n"
+        "isclose.__qualname__ = 'isclose'\n"
+        "runner = os.system\n"
+        "def f(x):\n    return 0"
+    )
+    learner = new_notebook(cells=[c.copy() for c in nb.cells])
+    learner.cells[1] = new_code_cell(cheat, metadata=nb.cells[1].metadata)
+    report = await grade(BubblewrapExecutor(time_limit=30, cell_time_limit=3), nb, learner)
+    tests = {t["name"]: t for t in report.tests}
+    assert tests["t0"]["points"] == 0 and tests["t1"]["points"] == 0, tests
+    report = await grade(BubblewrapExecutor(), nb, nb)  # the honest answer still passes
+    assert report.tests[0]["passed"]
+    # os.system stays the learner's (a reference): it runs in the learner's sandbox
+    assert report.score <= 1

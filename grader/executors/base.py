@@ -56,11 +56,14 @@ class CellSpec:
     ``test`` cells run in the trusted process; the others in the learner's process.
     ``hidden_lines`` are the 1-based line ranges (inclusive) of a test cell's
     ``### BEGIN HIDDEN TESTS`` regions: a failure there is reported without details.
+    ``imports``: a locked setup cell's import statements, which the trusted process runs
+    too, so that tests using ``np`` or ``isclose`` from a setup cell get the real ones.
     """
 
     source: str
     test: bool = False
     hidden_lines: tuple[tuple[int, int], ...] = ()
+    imports: str = ""
 
 
 @dataclass
@@ -143,6 +146,7 @@ class Executor(LoggingConfigurable):
                     "source": c.source,
                     "test": c.test,
                     "hidden_lines": [list(r) for r in c.hidden_lines],
+                    "imports": c.imports,
                 }
                 for c in map(as_cell_spec, cells)
             ],

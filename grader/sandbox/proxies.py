@@ -286,9 +286,32 @@ def _is_code_like(value) -> bool:
     )
 
 
+#: Modules whose objects a learner's name may stand for in the trusted process (the
+#: learner's ``np`` or ``isclose`` from a setup cell become the trusted ones). Computation
+#: only: the learner's process chooses *which* of them a test then calls, so nothing with
+#: effects outside the test (os, sys, subprocess, builtins' exec or open...) is here.
+TRUSTED_MODULES = frozenset(
+    """array bisect cmath collections copy dataclasses datetime decimal enum fractions
+    functools heapq itertools json math numbers operator random re statistics string
+    textwrap typing unicodedata numpy pandas scipy sympy""".split()
+)
+#: the built-ins a learner's name may stand for (``builtins`` is not in TRUSTED_MODULES)
+TRUSTED_BUILTINS = frozenset(
+    """abs all any ascii bin bool bytearray bytes callable chr complex dict divmod enumerate
+    filter float format frozenset hash hex int isinstance issubclass iter len list map max
+    min next object oct ord pow range repr reversed round set slice sorted str sum tuple
+    type zip""".split()
+)
+
+
 def _import_attribute(module: str, qualname: str):
-    """``module.qualname`` imported in the trusted process, or None."""
+    """``module.qualname`` imported in the trusted process, or None (not allowed, or not
+    importable here: the learner's object stays a reference)."""
     if not _MODULE_NAME.fullmatch(module) or (qualname and not _MODULE_NAME.fullmatch(qualname)):
+        return None
+    if module == "builtins":
+        return getattr(builtins, qualname) if qualname in TRUSTED_BUILTINS else None
+    if module.split(".")[0] not in TRUSTED_MODULES or "._" in f".{module}.{qualname}":
         return None
     try:
         target = importlib.import_module(module)

@@ -90,6 +90,8 @@ class TrustedRunner:
                 outcome = self.run_test(index, cell, min(self.cell_time_limit, left))
             else:
                 outcome = self.run_learner_cell(index, cell, min(self.cell_time_limit, left))
+                if cell.get("imports"):
+                    self.run_imports(cell["imports"])
             self.emit(outcome)
         self.emit({"done": True})
 
@@ -98,6 +100,19 @@ class TrustedRunner:
         # while waiting on the learner, the channel's own deadline decides
         if not self.channel.waiting:
             raise CellTimeout(f"cell ran longer than {self.cell_time_limit:g} s")
+
+    def run_imports(self, source):
+        """A setup cell's imports, here too: the tests' ``np`` is the trusted numpy."""
+        real = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = Capture(Budget(self.output_limit), "setup")
+        signal.setitimer(signal.ITIMER_REAL, self.cell_time_limit, 0.5)
+        try:
+            exec(compile(source, "<setup>", "exec"), self.namespace)
+        except BaseException:
+            pass  # the learner's process ran the cell itself; its outcome is what counts
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.stdout, sys.stderr = real
 
     # -- the learner's cells -------------------------------------------------------------
 
