@@ -203,3 +203,14 @@ async def test_setup_imports_mean_the_trusted_modules_and_nothing_else():
     assert report.tests[0]["passed"]
     # os.system stays the learner's (a reference): it runs in the learner's sandbox
     assert report.score <= 1
+
+
+async def test_a_learner_that_keeps_calling_back_is_stopped_at_the_time_limit():
+    nb = question(("assert apply(lambda x: x, 1) == 1", 1), ("assert f(2) == 4", 1))
+    answer = (
+        "def apply(fn, x):\n    while True:\n        try:\n            fn(x)\n"
+        "        except BaseException:\n            pass\n"
+        "def f(x):\n    return x * 2"
+    )
+    report, tests = await graded(nb, answer)
+    assert tests["t0"]["points"] == 0 and "time_limit" in tests["t0"]["message"]

@@ -81,6 +81,9 @@ class Channel:
         try:
             wire.send(self.sock, message)
             while True:
+                if time.monotonic() > self.deadline + GRACE:
+                    # e.g. answering each request with a callback of its own, forever
+                    self.lose("time_limit")
                 reply = self._receive()
                 if "op" in reply:
                     wire.send(self.sock, self._answer(reply))
