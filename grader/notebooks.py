@@ -15,9 +15,12 @@ the learner's copy.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 import nbformat
@@ -33,9 +36,34 @@ END_HIDDEN = "END HIDDEN TESTS"
 # nbgrader's ClearSolutions.code_stub["python"]: what an unanswered solution cell holds
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
+# Limits on what :func:`read_notebook` accepts, so that one notebook cannot make parsing,
+# validation, merging and scoring (all linear in its size) take the service minutes. The
+# byte size of a request is capped before anything is parsed (a 413, in the handlers);
+# these caps are on the shape of a notebook that fits in those bytes (a 400).
+# A real course notebook has well under 300 cells; 100,000 one-line cells fit in 16 MiB.
+MAX_CELLS = 2000
+# Levels of nested JSON arrays and objects, the notebook object itself being level 1.
+# nbformat needs 7 (cell -> outputs -> data -> lines); metadata of widgets and tools a
+# dozen or so. Deeper input is refused before anything recurses over it.
+MAX_JSON_DEPTH = 64
+# JSON arrays and objects in one notebook: a few per cell, more in rich outputs (a chart's
+# data rows); tens of thousands for a big notebook. 16 MiB of `[]` would be 5.6 million,
+# each walked by every copy, every validation and every run of the garbage collector,
+# which holds the GIL: seconds-long stalls of the whole service, for minutes.
+MAX_JSON_CONTAINERS = 500_000
+# Characters in one code cell: no person writes a megabyte of code in one cell, and every
+# code cell is compiled in the sandbox and shown back in tracebacks. Markdown and raw
+# cells are never run (and may embed images as data URIs): only the byte size caps them.
+MAX_CODE_CELL_CHARS = 1_000_000
+
 
 class NotebookFormatError(ValueError):
     """The notebook cannot be used; ``str(e)`` names the problem (shown in a 400)."""
+
+
+class JSONLimitError(ValueError):
+    """JSON nested too deeply or holding too many arrays and objects; ``str(e)`` names
+    the limit (it reads after "notebook" or "request body")."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +81,14 @@ class TestSpec:
 
 
 def read_notebook(data: bytes | str | dict) -> NotebookNode:
-    """Parse ``data`` into an nbformat 4 notebook, or raise NotebookFormatError."""
+    """Parse ``data`` into an nbformat 4 notebook, or raise NotebookFormatError.
+
+    Untrusted input of up to many MiB: the caller runs this in a worker thread. Its
+    shape is checked against :data:`MAX_CELLS`, :data:`MAX_JSON_DEPTH`,
+    :data:`MAX_JSON_CONTAINERS` and :data:`MAX_CODE_CELL_CHARS` before anything walks
+    it recursively (copying, nbformat's validation), so a deep or huge notebook costs one
+    linear pass.
+    """
     if isinstance(data, bytes | bytearray):
         try:
             data = data.decode("utf-8")
@@ -61,7 +96,9 @@ def read_notebook(data: bytes | str | dict) -> NotebookNode:
             raise NotebookFormatError(f"notebook is not UTF-8: {e}") from None
     if isinstance(data, str):
         try:
-            data = json.loads(data)
+            data = decode_json(data)
+        except JSONLimitError as e:
+            raise NotebookFormatError(f"notebook {e}") from None
         except ValueError as e:
             raise NotebookFormatError(f"notebook is not valid JSON: {e}") from None
     if not isinstance(data, dict):
@@ -69,13 +106,147 @@ def read_notebook(data: bytes | str | dict) -> NotebookNode:
     major = data.get("nbformat")
     if major != 4:
         raise NotebookFormatError(f"notebook is not nbformat 4 (found nbformat {major})")
+    check_limits(data)
     try:
         # multi-line strings may be stored as lists of lines: join them like nbformat.reads
         nb = rejoin_lines(nbformat.from_dict(copy.deepcopy(data)))
         nbformat.validate(nb)
     except (nbformat.ValidationError, AttributeError, TypeError) as e:
         raise NotebookFormatError(f"notebook does not validate: {_short(e)}") from None
+    except RecursionError:  # cannot happen below MAX_JSON_DEPTH; never a 500 if it does
+        raise NotebookFormatError(f"notebook {_too_deep(MAX_JSON_DEPTH)}") from None
     return nb
+
+
+# -- limits ----------------------------------------------------------------------------
+
+
+def decode_json(
+    text: bytes | str,
+    max_depth: int = MAX_JSON_DEPTH,
+    max_containers: int = MAX_JSON_CONTAINERS,
+):
+    """``json.loads`` for untrusted text of up to many MiB, in a worker thread.
+
+    Raises ValueError naming the problem: JSONLimitError if the JSON nests deeper than
+    ``max_depth`` or holds more than ``max_containers`` arrays and objects. The C
+    decoder recurses, guarded by the interpreter's recursion limit: JSON nested some
+    thousand levels deep raises RecursionError there, reported as too deep; what it
+    returns is then checked by :func:`json_shape_problem`, which does not recurse.
+
+    Two things keep the event loop's thread running while a worker thread decodes:
+    objects are built by a Python function (so other threads get the GIL between
+    objects), and the garbage collector waits until the value is checked (see
+    :func:`_collector_paused`); JSON that is refused is freed before it resumes.
+    """
+    with _collector_paused():
+        try:
+            value = json.loads(text, object_pairs_hook=_json_object)
+        except RecursionError:
+            raise JSONLimitError(_too_deep(max_depth)) from None
+        problem = json_shape_problem(value, max_depth, max_containers)
+        if problem is not None:
+            del value  # freed now: the collector never walks it
+            raise JSONLimitError(problem)
+    return value
+
+
+def _json_object(pairs: list) -> dict:
+    return dict(pairs)
+
+
+def _too_deep(max_depth: int) -> str:
+    return (
+        f"is nested more than {max_depth} levels deep; at most {max_depth} levels of "
+        "JSON arrays and objects are accepted"
+    )
+
+
+def json_shape_problem(
+    value, max_depth: int = MAX_JSON_DEPTH, max_containers: int = MAX_JSON_CONTAINERS
+) -> str | None:
+    """What is wrong with the shape of decoded JSON ``value`` (itself level 1), or None.
+
+    Iterative, stopping at the first container past a limit: safe and cheap on any input.
+    """
+    if not isinstance(value, dict | list):
+        return None
+    stack = [(value, 1)]
+    containers = 1
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth >= max_depth:
+                    return _too_deep(max_depth)
+                containers += 1
+                if containers > max_containers:
+                    return (
+                        f"holds more than {max_containers:,} JSON arrays and objects; "
+                        f"at most {max_containers:,} are accepted"
+                    )
+                stack.append((child, depth + 1))
+    return None
+
+
+_collector_lock = threading.Lock()
+_collector_pauses = 0
+_collector_was_enabled = True
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Hold off Python's cyclic garbage collector, process-wide, for the duration.
+
+    Decoding MiB of JSON makes up to millions of lists and dicts at once; every
+    collection that starts meanwhile walks all of them holding the GIL: the event
+    loop's thread stalls (for seconds with 16 MiB of ``[]``) though decoding runs in
+    another thread. JSON makes no reference cycles, so nothing waits to be collected.
+    Overlapping pauses (requests decoding at once) resume it when the last one ends,
+    and only if it was enabled before the first.
+    """
+    global _collector_pauses, _collector_was_enabled
+    with _collector_lock:
+        if _collector_pauses == 0:
+            _collector_was_enabled = gc.isenabled()
+            gc.disable()
+        _collector_pauses += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _collector_pauses -= 1
+            if _collector_pauses == 0 and _collector_was_enabled:
+                gc.enable()
+
+
+def check_limits(nb: dict) -> None:
+    """Raise NotebookFormatError naming the limit if the notebook (a parsed JSON object)
+    has more than :data:`MAX_CELLS` cells, nests deeper than :data:`MAX_JSON_DEPTH`,
+    holds more than :data:`MAX_JSON_CONTAINERS` arrays and objects, or has a code cell
+    longer than :data:`MAX_CODE_CELL_CHARS`. Cheapest check first."""
+    cells = nb.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise NotebookFormatError(
+            f"notebook has {len(cells):,} cells; at most {MAX_CELLS:,} cells are accepted"
+        )
+    problem = json_shape_problem(nb)
+    if problem is not None:
+        raise NotebookFormatError(f"notebook {problem}")
+    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source")
+        # a string, or a list of lines; anything else is left to nbformat's validation
+        if isinstance(source, list):
+            size = sum(len(line) for line in source if isinstance(line, str))
+        else:
+            size = len(source) if isinstance(source, str) else 0
+        if size > MAX_CODE_CELL_CHARS:
+            raise NotebookFormatError(
+                f"cell {index + 1} has {size:,} characters of code; at most "
+                f"{MAX_CODE_CELL_CHARS:,} characters a code cell are accepted"
+            )
 
 
 def _short(e: Exception) -> str:

@@ -305,3 +305,144 @@ def test_merge_learner_copy_of_answer_cell_is_a_helper():
     learner.cells.insert(3, dup)
     merged = merge_answers(source_notebook(), learner)
     assert sources(merged)[2:4] == ["def square(x):\n    return x ** 2", "square_alias = square"]
+
+
+# -- limits on big or deep notebooks -----------------------------------------------------
+
+
+def nested(depth: int) -> list:
+    """A list nested ``depth`` levels deep (itself being level 1)."""
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def with_deep_metadata(levels: int) -> dict:
+    """The source notebook as plain JSON, nested ``levels`` deep in all (the notebook is
+    level 1, its metadata level 2)."""
+    nb = json.loads(nbformat.writes(source_notebook()))
+    nb["metadata"]["deep"] = nested(levels - 2)
+    return nb
+
+
+def with_extra_cells(total: int) -> dict:
+    nb = json.loads(nbformat.writes(source_notebook()))
+    extra = total - len(nb["cells"])
+    nb["cells"] += [
+        {"cell_type": "markdown", "id": f"extra-{i}", "metadata": {}, "source": "more"}
+        for i in range(extra)
+    ]
+    return nb
+
+
+def test_notebooks_at_the_limits_are_read():
+    from grader.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
+
+    nb = with_extra_cells(MAX_CELLS)
+    nb["metadata"]["deep"] = nested(MAX_JSON_DEPTH - 2)
+    nb["cells"][-1] = nbformat.v4.new_code_cell("x" * MAX_CODE_CELL_CHARS, id="long")
+    for data in (nb, json.dumps(nb), json.dumps(nb).encode()):
+        read = read_notebook(data)
+        assert len(read.cells) == MAX_CELLS
+        assert len(read.cells[-1].source) == MAX_CODE_CELL_CHARS
+    # a code cell stored as a list of lines counts all its lines
+    nb["cells"][-1]["source"] = ["x" * (MAX_CODE_CELL_CHARS // 2)] * 2
+    assert len(read_notebook(nb).cells[-1].source) == MAX_CODE_CELL_CHARS
+
+
+def test_one_cell_too_many_is_refused_naming_the_limit():
+    from grader.notebooks import MAX_CELLS
+
+    for data in (with_extra_cells(MAX_CELLS + 1), json.dumps(with_extra_cells(100_000))):
+        with pytest.raises(NotebookFormatError, match=f"at most {MAX_CELLS:,} cells"):
+            read_notebook(data)
+
+
+def test_a_code_cell_too_long_is_refused_naming_the_limit():
+    from grader.notebooks import MAX_CODE_CELL_CHARS
+
+    nb = json.loads(nbformat.writes(source_notebook()))
+    nb["cells"][2]["source"] = ["x = 1\n"] + ["y" * MAX_CODE_CELL_CHARS]
+    with pytest.raises(NotebookFormatError, match=f"cell 3 .* {MAX_CODE_CELL_CHARS:,} char"):
+        read_notebook(nb)
+    # markdown is never run: only the request's byte size caps it
+    nb = json.loads(nbformat.writes(source_notebook()))
+    nb["cells"][0]["source"] = "![](data:image/png;base64," + "A" * MAX_CODE_CELL_CHARS + ")"
+    read_notebook(nb)
+
+
+@pytest.mark.parametrize("levels", [65, 500, 100_000])
+def test_deep_json_is_refused_naming_the_limit_never_a_recursion_error(levels):
+    """Nested past the limit, as parsed JSON (within the interpreter's recursion limit)
+    or as text of any depth: a NotebookFormatError, not a RecursionError (a 500)."""
+    text = (
+        '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"deep": '
+        + "[" * (levels - 2)
+        + "]" * (levels - 2)
+        + "}}"
+    )
+    data = [text, text.encode()]
+    if levels < 900:
+        data.append(json.loads(text))
+    for item in data:
+        with pytest.raises(NotebookFormatError, match="more than 64 levels deep"):
+            read_notebook(item)
+
+
+def test_deep_json_anywhere_is_refused():
+    """In a cell's metadata, in an output, in a list of source lines."""
+    from grader.notebooks import json_shape_problem
+
+    for where in ("metadata", "outputs"):
+        nb = json.loads(nbformat.writes(source_notebook()))
+        nb["cells"][2][where] = {"x": nested(70)} if where == "metadata" else [nested(70)]
+        with pytest.raises(NotebookFormatError, match="64 levels"):
+            read_notebook(nb)
+    assert json_shape_problem(nested(64)) is None
+    assert "64 levels" in json_shape_problem(nested(65))
+    assert "64 levels" in json_shape_problem({"a": [{"b": nested(62)}]})  # 1 + 1 + 1 + 62
+    assert json_shape_problem("a string") is None
+
+
+def test_too_many_arrays_and_objects_are_refused_naming_the_limit():
+    """16 MiB of `[]` is 5.6 million lists: refused before anything copies them."""
+    from grader.notebooks import MAX_JSON_CONTAINERS, json_shape_problem
+
+    nb = json.loads(nbformat.writes(source_notebook()))
+    used = 1 + sum(1 for _ in _containers(nb))  # the notebook's own arrays and objects
+    nb["metadata"]["rows"] = [[] for _ in range(MAX_JSON_CONTAINERS - used - 1)]
+    assert json_shape_problem(nb) is None
+    read_notebook(nb)
+    nb["metadata"]["rows"].append({})
+    message = f"more than {MAX_JSON_CONTAINERS:,} JSON arrays and objects"
+    for data in (nb, json.dumps(nb)):
+        with pytest.raises(NotebookFormatError, match=message):
+            read_notebook(data)
+
+
+def _containers(value):
+    for child in value.values() if isinstance(value, dict) else value:
+        if isinstance(child, dict | list):
+            yield child
+            yield from _containers(child)
+
+
+def test_decoding_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from grader.notebooks import JSONLimitError, decode_json
+
+    assert gc.isenabled()
+    assert decode_json('{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}
+    for text in ("[" * 100_000, "[" + "[]," * 600_000 + "[]]", "{nope"):
+        with pytest.raises(ValueError) as error:
+            decode_json(text)
+        assert isinstance(error.value, JSONLimitError) == (text != "{nope")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decode_json("[]")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -60,7 +60,11 @@ async def submit(client, question_id, nb):
 async def test_health_reports_each_part(grader):
     code, data = await grader.client_for("anyone").get("health")
     assert code == 200, data
+    limits = data.pop("limits")
     assert data == {"status": "ok", "database": "ok", "executor": "ok", "hub": "ok"}
+    # which limits are in force, said plainly: here cgroups hold the whole sandbox
+    assert {"memory", "cpu", "pids", "seccomp", "uids"} <= set(limits)
+    assert "seccomp filter" in limits["seccomp"]
 
 
 async def test_requests_without_a_token_are_refused(grader):
@@ -368,3 +372,144 @@ def test_the_service_refuses_a_database_from_another_version(grader_env, tmp_pat
     app = GraderApp(db_url=url)
     with pytest.raises(dbutil.SchemaMismatch, match="upgrade-db"):
         app.init_db()
+
+
+# big or deep input ----------------------------------------------------------------
+
+
+def one_line_cells(nb, count: int, size: int = 0) -> dict:
+    """``nb`` as plain JSON with ``count`` one-line code cells added at the end (where
+    grading ignores them), each padded to about ``size`` bytes of JSON."""
+    nb = json.loads(json.dumps(nb))
+    pad = "#" * max(size - 120, 0)
+    nb["cells"] += [
+        {
+            "cell_type": "code",
+            "id": f"c{i}",
+            "metadata": {},
+            "execution_count": None,
+            "outputs": [],
+            "source": f"x{i} = {i}  {pad}",
+        }
+        for i in range(count)
+    ]
+    return nb
+
+
+async def test_a_huge_notebook_is_refused_while_the_service_keeps_answering(grader, course):
+    """100,000 one-line cells in just under 16 MiB: a 400 naming the cell limit, and a
+    request that arrives while the service works on it is answered first."""
+    import asyncio
+    from urllib.parse import urlparse
+
+    from grader.handlers.submissions import MAX_NOTEBOOK_BYTES
+    from grader.notebooks import MAX_CELLS
+
+    learner = grader.client_for("ann")
+    qid = course["question"]["id"]
+    nb = one_line_cells(await student_notebook(learner, qid), 100_000, size=160)
+    body = json.dumps({"question": qid, "notebook": nb}).encode()
+    assert 15 * 2**20 < len(body) <= MAX_NOTEBOOK_BYTES
+
+    # send all of it but its last byte; the service reads it as it comes
+    url = urlparse(grader.base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        f"POST {url.path}submissions HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: token {learner.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body[:-1]
+    )
+    await writer.drain()
+    assert (await learner.get("modules"))[0] == 200  # by now the service has read the rest
+    # the last byte: the service starts on the notebook; meanwhile, a cheap request
+    order = []
+    writer.write(body[-1:])
+    await writer.drain()
+    big = asyncio.ensure_future(reader.read())
+    cheap = asyncio.ensure_future(learner.get("modules"))
+    big.add_done_callback(lambda _: order.append("big"))
+    cheap.add_done_callback(lambda _: order.append("cheap"))
+    response, (code, modules) = await asyncio.gather(big, cheap)
+    writer.close()
+    assert code == 200 and modules["modules"]
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"400", response[:1000]
+    message = json.loads(payload)["message"]
+    assert "100,004 cells" in message and f"at most {MAX_CELLS:,} cells" in message
+    assert order == ["cheap", "big"]
+    code, data = await learner.get("submissions")
+    assert data["submissions"] == [], "no half-written submission"
+
+
+async def test_deeply_nested_or_sprawling_json_is_a_400_never_a_500(grader, course):
+    from grader.handlers.base import MAX_BODY_CONTAINERS
+    from grader.notebooks import MAX_JSON_CONTAINERS
+
+    learner, author = grader.client_for("ann"), course["author"]
+    qid = course["question"]["id"]
+    deep = "[" * 100_000 + "]" * 100_000
+    # the notebook as JSON text, nested 100,000 deep
+    text = '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"x": ' + deep + "}}"
+    code, data = await learner.post("submissions", {"question": qid, "notebook": text})
+    assert code == 400 and "nested more than 64 levels" in data["message"], data
+    # the whole request body nested 100,000 deep, or the notebook in it 500 deep (a body
+    # may nest one level more than the notebook it holds)
+    raw = f'{{"question": {qid}, "notebook": {{"metadata": {deep}}}}}'.encode()
+    code, data = await learner.post("submissions", raw=raw)
+    assert code == 400 and "request body is nested more than 65" in data["message"], data
+    nb = json.loads(json.dumps(await student_notebook(learner, qid)))
+    nb["metadata"]["x"] = json.loads("[" * 500 + "]" * 500)
+    code, data = await learner.post("submissions", {"question": qid, "notebook": nb})
+    assert code == 400 and "request body is nested more than 65" in data["message"], data
+    raw = '{"module": "basics", "slug": "deep", "title": "Deep", "notebook": ' + deep + "}"
+    code, data = await author.post("questions", raw=raw.encode())
+    assert code == 400 and "levels deep" in data["message"], data
+    code, data = await author.request(
+        "PUT", f"questions/{qid}", {"notebook": nb, "title": "Not saved"}
+    )
+    assert code == 400 and "levels deep" in data["message"], data
+    # shallow, but sprawling: more arrays than any notebook needs
+    nb["metadata"]["x"] = [[] for _ in range(MAX_JSON_CONTAINERS + 10_000)]
+    code, data = await learner.post("submissions", {"question": qid, "notebook": nb})
+    assert code == 400 and "JSON arrays and objects" in data["message"], data
+    assert f"at most {MAX_BODY_CONTAINERS:,} are accepted" in data["message"]
+    # nothing was stored, and the service answers as usual
+    assert (await learner.get("submissions"))[1]["submissions"] == []
+    code, question = await learner.get(f"questions/{qid}")
+    assert question["title"] == "Square a number" and question["version"] == 1
+    assert (await learner.get("health"))[0] == 200
+
+
+async def test_a_notebook_at_the_limits_is_graded(grader, course):
+    from grader.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
+
+    learner, author = grader.client_for("ann"), course["author"]
+    qid = course["question"]["id"]
+    nb = answer(await student_notebook(learner, qid), CORRECT)
+    nb = one_line_cells(nb, MAX_CELLS - len(nb.cells))
+    nb["cells"][-1]["source"] = "x" * MAX_CODE_CELL_CHARS
+    deep: list = []
+    for _ in range(MAX_JSON_DEPTH - 3):  # the notebook, its metadata, then 62 lists
+        deep = [deep]
+    nb["metadata"]["x"] = deep
+    result = await submit(learner, qid, nb)
+    assert (result["status"], result["score"]) == ("graded", 3)
+    # one more cell is one too many
+    nb["cells"].append(nb["cells"][-2])
+    code, data = await learner.post("submissions", {"question": qid, "notebook": nb})
+    assert code == 400 and f"at most {MAX_CELLS:,} cells" in data["message"]
+    # an instructor's question at the limits is saved, as a new version
+    source = one_line_cells(square_question(), MAX_CELLS - 4)
+    source["metadata"]["x"] = deep
+    code, data = await author.request("PUT", f"questions/{qid}", {"notebook": source})
+    assert code == 200 and data["version"] == 2, data
+
+
+async def test_bodies_without_a_notebook_are_small(grader):
+    author = grader.client_for("teacher", (LEARN, AUTHOR))
+    big = {"slug": "big", "title": "Big", "description": "x" * 2**20}
+    code, data = await author.post("modules", big)
+    assert code == 413 and "1 MiB" in data["message"], data
+    code, data = await author.request("PATCH", "profile", {"bio": "x" * 2**20})
+    assert code == 413 and "1 MiB" in data["message"], data

@@ -9,6 +9,7 @@ scopes, never role or group names.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from http.client import responses
 
@@ -16,10 +17,21 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from .. import orm
+from ..notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
 
 # Scopes declared in hub_config/roles.py and granted through Hub roles.
 SCOPE_LEARN = "custom:coursehub:learn"
 SCOPE_AUTHOR = "custom:coursehub:author"
+
+# Largest request body holding a notebook (a submission, a question's source): larger is
+# a 413 before anything is decoded (the HTTP server itself cuts off a little above this,
+# app.MAX_BODY_BYTES). Limits on a notebook's shape are in grader.notebooks (a 400).
+MAX_NOTEBOOK_BYTES = 16 * 1024 * 1024
+# Any other body (a module, a profile) is small: decoded on the event loop, up to this.
+MAX_SMALL_BODY_BYTES = 1024 * 1024
+# A body's shape: a notebook's limits, one level down, beside a few small fields.
+MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1
+MAX_BODY_CONTAINERS = MAX_JSON_CONTAINERS + 1000
 
 
 class APIHandler(HubOAuthenticated, web.RequestHandler):
@@ -99,17 +111,34 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         self.set_status(status)
         self.finish(json.dumps(model, default=_json_default))
 
-    def get_json_body(self) -> dict:
-        """The request body as a JSON object, or a 400 naming what is wrong."""
+    def get_json_body(
+        self, max_bytes: int = MAX_SMALL_BODY_BYTES, what: str = "request body"
+    ) -> dict:
+        """The request body as a JSON object, or a 400 naming what is wrong (a 413 if it
+        is larger than ``max_bytes``).
+
+        Decodes on the calling thread: for small bodies. A body that may hold a notebook
+        is read with :meth:`read_json_body` instead.
+        """
+        if len(self.request.body) > max_bytes:
+            raise web.HTTPError(413, f"{what} is larger than {_size(max_bytes)}")
         if not self.request.body:
             raise web.HTTPError(400, "request body is empty: expected a JSON object")
         try:
-            model = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError) as e:
+            model = decode_json(self.request.body, MAX_BODY_DEPTH, MAX_BODY_CONTAINERS)
+        except JSONLimitError as e:
+            raise web.HTTPError(400, f"request body {e}") from None
+        except ValueError as e:  # UnicodeDecodeError included
             raise web.HTTPError(400, f"request body is not valid JSON: {e}") from None
         if not isinstance(model, dict):
             raise web.HTTPError(400, "request body must be a JSON object")
         return model
+
+    async def read_json_body(self, max_bytes: int, what: str = "request body") -> dict:
+        """:meth:`get_json_body` for bodies of up to ``max_bytes`` (else a 413), decoded
+        in a worker thread: decoding MiB of JSON takes a noticeable time, during which
+        the event loop keeps answering other requests."""
+        return await asyncio.to_thread(self.get_json_body, max_bytes, what)
 
     # identity and permissions
 
@@ -172,6 +201,10 @@ def _as_id(value, what: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise web.HTTPError(404, f"no such {what}: {value}") from None
+
+
+def _size(size: int) -> str:
+    return f"{size // 2**20} MiB" if size >= 2**20 else f"{size // 1024} KiB"
 
 
 def _json_default(value):

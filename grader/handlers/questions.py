@@ -2,9 +2,14 @@
 
 A learner's response never holds the source notebook: only `student_notebook`, which
 has neither solutions nor hidden tests.
+
+Authoring bodies hold a notebook of up to :data:`MAX_NOTEBOOK_BYTES`: decoding it,
+validating it, making the student version and storing it run in worker threads.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +17,7 @@ from tornado import web
 
 from .. import orm, scores
 from ..authoring import QuestionError, QuestionFields, create_question, replace_notebook
-from .base import SCOPE_AUTHOR, APIHandler
+from .base import MAX_NOTEBOOK_BYTES, SCOPE_AUTHOR, APIHandler
 from .validation import optional_text, required_slug, required_text, tag_list
 
 
@@ -60,9 +65,9 @@ class QuestionListAPIHandler(APIHandler):
         self.write_json({"questions": [question_summary(q, best.get(q.id)) for q in questions]})
 
     @web.authenticated
-    def post(self):
+    async def post(self):
         self.require_scope(SCOPE_AUTHOR)
-        body = self.get_json_body()
+        body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
         module_ref = body.get("module")
         if module_ref is None or isinstance(module_ref, bool | list | dict):
             raise web.HTTPError(400, "module is required: a module id or slug")
@@ -84,8 +89,8 @@ class QuestionListAPIHandler(APIHandler):
         if exists is not None:
             raise web.HTTPError(409, f"module {module.slug} has a question {fields.slug!r}")
         try:
-            question = create_question(self.db, module, fields, body["notebook"])
-            self.db.commit()
+            # the handler's session, handed to the thread while the handler waits
+            question = await asyncio.to_thread(self._create, module, fields, body["notebook"])
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
         except IntegrityError:
@@ -93,6 +98,11 @@ class QuestionListAPIHandler(APIHandler):
                 409, f"module {module.slug} has a question {fields.slug!r}"
             ) from None
         self.write_json(question_summary(question, None), status=201)
+
+    def _create(self, module, fields, notebook) -> orm.Question:
+        question = create_question(self.db, module, fields, notebook)
+        self.db.commit()
+        return question
 
 
 class QuestionAPIHandler(APIHandler):
@@ -106,10 +116,10 @@ class QuestionAPIHandler(APIHandler):
         self.write_json(model)
 
     @web.authenticated
-    def put(self, question_id):
+    async def put(self, question_id):
         self.require_scope(SCOPE_AUTHOR)
         question = self.find_question(question_id)
-        body = self.get_json_body()
+        body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
         try:
             if "title" in body:
                 question.title = required_text(body, "title")
@@ -120,8 +130,8 @@ class QuestionAPIHandler(APIHandler):
             if "tags" in body:
                 question.tags = tag_list(body)
             if "notebook" in body:
-                replace_notebook(question, body["notebook"])
-            self.db.commit()
+                await asyncio.to_thread(replace_notebook, question, body["notebook"])
+            await asyncio.to_thread(self.db.commit)
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
         self.write_json(question_summary(question, None))

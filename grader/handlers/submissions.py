@@ -2,18 +2,29 @@
 
 POST answers 202 only once the notebook is committed to the database (the queue is
 durable); the result is read back with GET while the learner's front end polls.
+
+A submission may be many MiB: decoding, checking and storing it run in worker threads,
+so the event loop goes on answering everyone else meanwhile. Over
+:data:`MAX_NOTEBOOK_BYTES` it is refused (413) before anything is decoded; a notebook
+that fits but breaks a limit on its shape (cells, nesting, code cell length, see
+:mod:`grader.notebooks`) is a 400 naming the limit.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from tornado import web
 
 from .. import orm
 from ..notebooks import NotebookFormatError, read_notebook
-from .base import APIHandler, isoformat
+from .base import MAX_NOTEBOOK_BYTES, APIHandler, isoformat
 
-MAX_NOTEBOOK_BYTES = 16 * 1024 * 1024
+# what a response needs of a submission: never its notebook (up to 16 MiB of JSON to
+# decode, on the event loop, for every poll of a learner's front end)
+WITHOUT_NOTEBOOK = defer(orm.Submission.notebook)
 
 
 def submission_model(submission: orm.Submission) -> dict:
@@ -33,28 +44,26 @@ def submission_model(submission: orm.Submission) -> dict:
 
 class SubmissionListAPIHandler(APIHandler):
     @web.authenticated
-    def post(self):
+    async def post(self):
         user = self.learner()
-        if len(self.request.body) > MAX_NOTEBOOK_BYTES:
-            raise web.HTTPError(413, f"submission is larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-        body = self.get_json_body()
+        body = await self.read_json_body(MAX_NOTEBOOK_BYTES, "submission")
         if "question" not in body:
             raise web.HTTPError(400, "question is required: the id of the question answered")
         question = self.find_question(body["question"])
         if "notebook" not in body:
             raise web.HTTPError(400, "notebook is required: the learner's notebook")
         try:
-            notebook = read_notebook(body["notebook"])
+            notebook = await asyncio.to_thread(read_notebook, body["notebook"])
         except NotebookFormatError as e:
             raise web.HTTPError(400, f"notebook: {e}") from None
-        submission = self.queue.enqueue(self.db, user, question, notebook)
+        submission = await self.queue.submit(self.db, user, question, notebook)
         self.set_header("Location", f"{self.request.path}/{submission.id}")
         self.write_json({"id": submission.id, "status": submission.status}, status=202)
 
     @web.authenticated
     def get(self):
         user = self.learner()
-        query = select(orm.Submission).order_by(orm.Submission.id.desc())
+        query = select(orm.Submission).options(WITHOUT_NOTEBOOK).order_by(orm.Submission.id.desc())
         # everyone's own history by default; instructors may name a learner, or "*"
         name = self.get_query_argument("user", None) or user.name
         if name != user.name and not self.is_author:
@@ -77,7 +86,7 @@ class SubmissionAPIHandler(APIHandler):
     @web.authenticated
     def get(self, submission_id):
         user = self.learner()
-        submission = orm.Submission.find(self.db, int(submission_id))
+        submission = self.db.get(orm.Submission, int(submission_id), options=[WITHOUT_NOTEBOOK])
         # someone else's submission is "not found", not "forbidden": ids reveal nothing
         if submission is None or (submission.user_id != user.id and not self.is_author):
             raise web.HTTPError(404, f"no such submission: {submission_id}")
