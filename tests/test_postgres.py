@@ -62,7 +62,7 @@ class RecordingExecutor:
         return await self.inner.check()
 
     async def run(self, cells):
-        key = next(m.group(1) for c in cells if (m := MARKER.search(c)))
+        key = next(m.group(1) for c in cells if (m := MARKER.search(c.source)))
         self.started[key] += 1
         self.log.append((self.replica, key))
         self.entered.set()
@@ -249,12 +249,14 @@ async def test_a_stalled_replica_cannot_overwrite_the_result_of_the_one_that_too
     # the slow replica's attempt to write its result, once its sandbox run returns
     late_write = asyncio.Event()
     finish = slow.queue._finish
+    loop = asyncio.get_running_loop()
 
     def finish_and_tell(*args, **kwargs):
         try:
             return finish(*args, **kwargs)
         finally:
-            late_write.set()
+            # _finish runs in a worker thread: wake the loop from there
+            loop.call_soon_threadsafe(late_write.set)
 
     slow.queue._finish = finish_and_tell
     try:

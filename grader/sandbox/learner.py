@@ -35,8 +35,9 @@ _RUNNER_FILES = {__file__, wire.__file__, sys.modules[Capture.__module__].__file
 
 
 class TrustedObject:
-    """Stands for an object of the test (a callback): it can be called and iterated, and
-    its public attributes read; nothing else of the trusted process is reachable."""
+    """Stands for an object of the test (a callback, a sequence the test hands over): it
+    can be called, iterated, indexed, measured and compared, and its public attributes
+    read, each answered by the trusted process; nothing else of it is reachable."""
 
     __slots__ = ("_ch_server", "_ch_id", "_ch_flags")
 
@@ -48,23 +49,65 @@ class TrustedObject:
     def _ch_ask(self, op, **fields):
         return self._ch_server.request({"op": op, "x": self._ch_id, **fields})
 
+    def _ch_op(self, name, *args):
+        return self._ch_ask("xop", name=name, args=self._ch_server.encode(list(args)))
+
     def __call__(self, *args, **kwargs):
         server = self._ch_server
         return self._ch_ask("xcall", args=server.encode(list(args)), kwargs=server.encode(kwargs))
-
-    def __iter__(self):
-        return self._ch_ask("xiter")
-
-    def __next__(self):
-        return self._ch_ask("xnext")
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         return self._ch_ask("xgetattr", name=name)
 
+    def __iter__(self):
+        return self._ch_op("iter")
+
+    def __next__(self):
+        return self._ch_op("next")
+
+    def __len__(self):
+        return self._ch_op("len")
+
+    def __getitem__(self, key):
+        return self._ch_op("getitem", key)
+
+    def __setitem__(self, key, value):
+        self._ch_op("setitem", key, value)
+
+    def __delitem__(self, key):
+        self._ch_op("delitem", key)
+
+    def __contains__(self, item):
+        return self._ch_op("contains", item)
+
+    def __bool__(self):
+        return self._ch_op("bool")
+
     def __repr__(self):
-        return "<object of the test>"
+        return self._ch_op("repr")
+
+    def __str__(self):
+        return self._ch_op("str")
+
+    def __hash__(self):
+        return self._ch_op("hash")
+
+    def __eq__(self, other):
+        return self._ch_op("eq", other)
+
+    def __lt__(self, other):
+        return self._ch_op("lt", other)
+
+    def __le__(self, other):
+        return self._ch_op("le", other)
+
+    def __gt__(self, other):
+        return self._ch_op("gt", other)
+
+    def __ge__(self, other):
+        return self._ch_op("ge", other)
 
 
 class LearnerServer:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import operator
 import re
 import socket
 import time
@@ -37,6 +38,28 @@ _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 # what the learner's code may not raise into a test as itself
 _NOT_FROM_LEARNER = (SystemExit, KeyboardInterrupt, GeneratorExit, StopAsyncIteration)
+
+
+#: what the learner's code may do with an object a test handed it (its own methods run,
+#: here); anything else raises KeyError, which the learner's code sees as an exception
+TEST_OBJECT_OPERATIONS = {
+    "iter": iter,
+    "next": next,
+    "len": len,
+    "getitem": operator.getitem,
+    "setitem": operator.setitem,
+    "delitem": operator.delitem,
+    "contains": operator.contains,
+    "bool": bool,
+    "repr": repr,
+    "str": str,
+    "hash": hash,
+    "eq": operator.eq,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
 
 
 class LearnerLost(BaseException):
@@ -150,10 +173,10 @@ class Channel:
                 if type(args) is not list or type(kwargs) is not dict:
                     raise TypeError("bad call")
                 value = target(*args, **{str(k): v for k, v in kwargs.items()})
-            elif op == "xiter":
-                value = iter(target)
-            elif op == "xnext":
-                value = next(target)
+            elif op == "xop":
+                operation = TEST_OBJECT_OPERATIONS[wire.name(request["name"])]
+                args = self.decode(request.get("args", ["l", []]))
+                value = operation(target, *(args if type(args) is list else ()))
             elif op == "xgetattr":
                 name = wire.name(request["name"])
                 if name.startswith("_") or _is_code_like(target):
