@@ -92,7 +92,7 @@ def as_cell_spec(cell: CellSpec | str) -> CellSpec:
 
 
 #: the programs run inside every sandbox (grader/sandbox/), in the order they load
-SANDBOX_MODULES = ("cells", "wire", "seccomp", "proxies", "learner", "trusted", "launch")
+SANDBOX_MODULES = ("cells", "wire", "seccomp", "proxies", "learner", "trusted", "launch", "zygote")
 
 
 def sandbox_sources() -> dict[str, str]:
@@ -245,6 +245,51 @@ class Executor(LoggingConfigurable):
             data, len(cells), nonce, killed, f"exit {trusted.returncode}", diagnostics
         )
 
+    async def run_forked(self, cells: list[CellSpec], learner_argv, zygote) -> list[CellOutcome]:
+        """Like :meth:`run_pair`, with the trusted process forked by a warm ``zygote``
+        (:class:`~grader.executors.zygote.TrustedZygote`) instead of started anew."""
+        trusted_sock, learner_sock = socket.socketpair()
+        read_fd, write_fd = os.pipe()
+        job_read, job_write = os.pipe()
+        nonce = secrets.token_hex(16)
+        job = self.framed(self.job_document(cells, -1, nonce))
+        learner = None
+        try:
+            learner = await self._start(
+                learner_argv(learner_sock.fileno()), (learner_sock.fileno(),), None
+            )
+            await zygote.submit([trusted_sock.fileno(), write_fd, job_read])
+        except BaseException:
+            os.close(read_fd)
+            os.close(job_write)
+            if learner is not None:
+                _kill_group(learner)
+                await learner.wait()
+            raise
+        finally:
+            for fd in (write_fd, job_read):
+                os.close(fd)
+            trusted_sock.close()
+            learner_sock.close()
+
+        max_line, result_cap = self.result_limits(len(cells))
+        feeding = asyncio.ensure_future(asyncio.to_thread(_write_all, job_write, job))
+        results = asyncio.ensure_future(asyncio.to_thread(_read_fd, read_fd, result_cap))
+        killed = False
+        try:
+            # the zygote kills a child past the time limit; this is the backstop
+            await asyncio.wait_for(asyncio.shield(results), self.time_limit + 2 * BACKSTOP_GRACE)
+        except TimeoutError:
+            killed = True
+            await zygote.stop()  # its children go with it: the result pipe ends
+        finally:
+            _kill_group(learner)
+            await learner.wait()
+            await asyncio.gather(feeding, return_exceptions=True)
+        return self.outcomes_from(
+            await results, len(cells), nonce, killed, "the trusted process ended", b""
+        )
+
     async def _start(self, argv, pass_fds, stdin):
         try:
             return await asyncio.create_subprocess_exec(
@@ -320,6 +365,17 @@ async def _drain(stream, cap: int) -> tuple[bytes, bool]:
             overflow = True
         kept += chunk[: max(room, 0)]
     return bytes(kept), overflow
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd`` and close it (blocking: run it in a thread)."""
+    try:
+        with os.fdopen(fd, "wb", buffering=0) as f:
+            view = memoryview(data)
+            while view:
+                view = view[f.write(view) :]
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the reader is gone: its missing results tell the story
 
 
 def _read_fd(fd: int, cap: int) -> tuple[bytes, bool]:

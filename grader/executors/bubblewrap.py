@@ -28,10 +28,11 @@ import secrets
 import shutil
 import stat
 import tempfile
+import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from traitlets import Float, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default
 
 from .base import (
     BACKSTOP_GRACE,
@@ -43,6 +44,7 @@ from .base import (
 )
 from .cgroups import CgroupLimits, RunCgroup
 from .uids import DEFAULT_LOCK_DIR, UidLease, UidPool, UidPoolExhausted
+from .zygote import TrustedZygote
 
 SANDBOX_DIR = "/coursehub"
 LAUNCH_PATH = f"{SANDBOX_DIR}/launch.py"
@@ -133,6 +135,13 @@ class BubblewrapExecutor(Executor):
         "/dev is read-only.",
     ).tag(config=True)
 
+    warm_trusted = Bool(
+        True,
+        help="Fork each run's trusted test process from a warm one in a long-lived sandbox "
+        "of its own (it never runs learners' code), instead of starting a sandbox and "
+        "Python for it every run. Each run's learner process always gets a fresh sandbox.",
+    ).tag(config=True)
+
     @default("user")
     def _default_user(self):
         return os.environ.get("COURSEHUB_SANDBOX_USER", "nobody")
@@ -194,10 +203,11 @@ class BubblewrapExecutor(Executor):
                 slots.append(SandboxSlot(uid, cgroup))
             yield slots
         finally:
-            for slot in slots:
-                if slot.cgroup is not None:
-                    await asyncio.to_thread(slot.cgroup.remove)
-            lease.release()
+            # the run's result does not wait for its leftovers to die: the uids stay
+            # leased until the cgroups are empty and gone
+            cleanup = asyncio.ensure_future(asyncio.to_thread(_release, slots, lease))
+            self._cleanups.add(cleanup)
+            cleanup.add_done_callback(self._cleanups.discard)
 
     def create_cgroup(self) -> RunCgroup | None:
         """A cgroup for one sandbox with this executor's limits, or None (no cgroups).
@@ -284,7 +294,7 @@ class BubblewrapExecutor(Executor):
     def wrap(
         self,
         program: list[str],
-        time_limit: float,
+        time_limit: float | None,
         uid: int | None = None,
         cgroup: RunCgroup | None = None,
     ) -> list[str]:
@@ -320,10 +330,7 @@ class BubblewrapExecutor(Executor):
             f"--nofile={self.open_files_limit}",
             "--core=0",
             "--",
-            "timeout",
-            "-s",
-            "KILL",
-            f"{time_limit:g}",
+            *(["timeout", "-s", "KILL", f"{time_limit:g}"] if time_limit is not None else []),
             bwrap,
             *self.bwrap_args(self.sandbox_host_dir()),
             *program,
@@ -340,16 +347,33 @@ class BubblewrapExecutor(Executor):
         program = [self.python, "-I", LAUNCH_PATH, "trusted", str(sock_fd)]
         return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
 
+    launch_path = LAUNCH_PATH
+    _cleanups: set[asyncio.Future] = set()
+    _zygote: TrustedZygote | None = None
+
+    def zygote(self) -> TrustedZygote:
+        """This executor's warm trusted process (started on first use)."""
+        if self._zygote is None:
+            self._zygote = TrustedZygote(self)
+            weakref.finalize(self, self._zygote.close)
+        return self._zygote
+
     async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
         if not self._checked:
             await self.check()
             self._checked = True
-        async with self.reserve_sandboxes(2) as (learner, trusted):
-            outcomes = await self.run_pair(
-                cells,
-                lambda fd: self.learner_command(fd, learner.uid, learner.cgroup),
-                lambda fd: self.trusted_command(fd, trusted.uid, trusted.cgroup),
-            )
+        async with self.reserve_sandboxes(1 if self.warm_trusted else 2) as slots:
+            learner = slots[0]
+            learner_argv = lambda fd: self.learner_command(fd, learner.uid, learner.cgroup)  # noqa: E731
+            if self.warm_trusted:
+                outcomes = await self.run_forked(cells, learner_argv, self.zygote())
+            else:
+                trusted = slots[1]
+                outcomes = await self.run_pair(
+                    cells,
+                    learner_argv,
+                    lambda fd: self.trusted_command(fd, trusted.uid, trusted.cgroup),
+                )
             if await asyncio.to_thread(learner.oom_killed):
                 # the learner's sandbox as a whole went over its memory: that is why its
                 # process ended
@@ -474,3 +498,13 @@ class BubblewrapExecutor(Executor):
         else:
             limits["uids"] = "every sandbox runs as the grader's own uid (it is not root)"
         return limits
+
+
+def _release(slots: list[SandboxSlot], lease: UidLease) -> None:
+    """Kill what a run left, remove its cgroups, then give its uids back (blocking)."""
+    try:
+        for slot in slots:
+            if slot.cgroup is not None:
+                slot.cgroup.remove()
+    finally:
+        lease.release()

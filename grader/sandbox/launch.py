@@ -9,11 +9,15 @@ Three ways in, one per kind of sandbox:
 ``launch.py trusted SOCK_FD``
     the trusted process, alone in another sandbox: reads the job from stdin, writes
     results on the job's ``result_fd`` (:mod:`trusted`).
+``launch.py zygote CONTROL_FD TIME_LIMIT``
+    a warm trusted process in a long-lived sandbox that forks one trusted process per
+    run (:mod:`zygote`).
 :func:`container_main`
     both in one container (Docker, Kubernetes), started as root with only the
     SETUID/SETGID capabilities: the learner's process is forked *before* the job is read
     (so no hidden test was ever in its memory), under a uid of its own, with nothing
-    open but its socket; then this process drops to the trusted uid and reads the job.
+    open but its socket; then this process drops to the trusted uid and reads the job
+    (from stdin, or from a root-only file it opened before dropping privileges).
 
 Each process locks itself down first (:mod:`seccomp`) and never regains privileges.
 """
@@ -114,12 +118,41 @@ def drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
 
 
+def set_rlimits(limits: dict) -> None:
+    """Lower resource limits (name -> value, e.g. ``{"data": 2**29}``) for this process
+    and every process it starts; never above the hard limit already in force."""
+    import resource
+
+    for name, value in limits.items():
+        which = getattr(resource, "RLIMIT_" + name.upper())
+        _, hard = resource.getrlimit(which)
+        value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
+        resource.setrlimit(which, (value, value))
+
+
+def _read_file_fd(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def container_main(settings: dict) -> None:
-    """Both processes in one container (see the module's doc). Called as root."""
+    """Both processes in one container (see the module's doc). Called as root.
+
+    ``settings``: ``output_limit``, ``learner_uid``, ``trusted_uid``, and optionally
+    ``rlimits`` (see :func:`set_rlimits`; for engines with no rlimits of their own,
+    such as Kubernetes) and ``job_path``: the job as a JSON file instead of framed on
+    stdin. The file is opened only after the learner's process is forked and before
+    this one drops privileges, so a file readable by root alone keeps it from both
+    sandbox uids while the trusted process still reads it (through the descriptor).
+    """
     output_limit = int(settings.get("output_limit", 65536))
     learner_uid = int(settings.get("learner_uid", LEARNER_UID))
     trusted_uid = int(settings.get("trusted_uid", TRUSTED_UID))
+    job_path = settings.get("job_path")
     privileged = os.geteuid() == 0
+    set_rlimits(settings.get("rlimits") or {})
     trusted_end, learner_end = socket.socketpair()
     pid = os.fork()
     if pid == 0:  # the learner's process: nothing of the job has been read yet
@@ -135,6 +168,8 @@ def container_main(settings: dict) -> None:
         run_learner(learner_fd, output_limit, own_uid=privileged)
         os._exit(0)
     learner_end.close()
+    # the learner's process exists and never had it: now the job's file may be opened
+    job_fd = os.open(job_path, os.O_RDONLY | os.O_CLOEXEC) if job_path else None
     # results go on a private copy of stdout; fd 1 itself points nowhere
     result_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -143,7 +178,11 @@ def container_main(settings: dict) -> None:
     if privileged:
         drop_privileges(trusted_uid)
     lock_down()
-    job = read_job(0)
+    if job_fd is None:
+        job = read_job(0)
+    else:
+        job = _read_file_fd(job_fd)
+        os.close(job_fd)
     os.close(0)
     job_document = json.loads(job)
     job_document["result_fd"] = result_fd
@@ -163,6 +202,15 @@ def main(argv: list[str]) -> None:
         os.close(0)
         result_fd = int(json.loads(job)["result_fd"])
         run_trusted(sock_fd, job, result_fd)
+    elif role == "zygote":
+        control_fd, time_limit = int(argv[2]), float(argv[3])
+        _only_fds({control_fd, 2})
+        lock_down()
+        try:
+            from .zygote import serve
+        except ImportError:
+            from zygote import serve
+        serve(control_fd, time_limit)
     else:
         raise SystemExit(f"unknown role {role!r}")
 
