@@ -213,6 +213,7 @@ class GraderApp(Application):
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
         await self.queue.stop()
+        await self.executor.close()
         self.engine.dispose()
 
     def start(self):

@@ -108,6 +108,7 @@ async def test_two_sandboxes_of_a_run_get_their_own_uid_and_cgroup(executor):
             )
         )
         cgroups = [slot.cgroup for slot in (learner, trusted)]
+    await executor.settle()  # cleaned up after the run, in the background
     ids = [tuple(map(int, out.split())) for _, out in outs]
     if os.geteuid() == 0:
         assert ids == [(learner.uid, learner.uid), (trusted.uid, trusted.uid)]

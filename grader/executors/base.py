@@ -181,6 +181,9 @@ class Executor(LoggingConfigurable):
         """Run ``cells`` in order in a fresh sandbox, one outcome per cell."""
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """End whatever this executor keeps running between runs (warm processes)."""
+
     async def run_pair(
         self, cells: list[CellSpec], learner_argv, trusted_argv
     ) -> list[CellOutcome]:
@@ -245,32 +248,27 @@ class Executor(LoggingConfigurable):
             data, len(cells), nonce, killed, f"exit {trusted.returncode}", diagnostics
         )
 
-    async def run_forked(self, cells: list[CellSpec], learner_argv, zygote) -> list[CellOutcome]:
-        """Like :meth:`run_pair`, with the trusted process forked by a warm ``zygote``
-        (:class:`~grader.executors.zygote.TrustedZygote`) instead of started anew."""
-        trusted_sock, learner_sock = socket.socketpair()
+    async def run_forked(
+        self, cells: list[CellSpec], learner, trusted_sock: socket.socket, zygote
+    ) -> list[CellOutcome]:
+        """Like :meth:`run_pair`, for a learner's process already started (``learner``,
+        whose other end is ``trusted_sock``) and a trusted process forked by a warm
+        ``zygote`` (:class:`~grader.executors.zygote.TrustedZygote`). The caller ends the
+        learner's process."""
         read_fd, write_fd = os.pipe()
         job_read, job_write = os.pipe()
         nonce = secrets.token_hex(16)
         job = self.framed(self.job_document(cells, -1, nonce))
-        learner = None
         try:
-            learner = await self._start(
-                learner_argv(learner_sock.fileno()), (learner_sock.fileno(),), None
-            )
             await zygote.submit([trusted_sock.fileno(), write_fd, job_read])
         except BaseException:
             os.close(read_fd)
             os.close(job_write)
-            if learner is not None:
-                _kill_group(learner)
-                await learner.wait()
             raise
         finally:
             for fd in (write_fd, job_read):
                 os.close(fd)
             trusted_sock.close()
-            learner_sock.close()
 
         max_line, result_cap = self.result_limits(len(cells))
         feeding = asyncio.ensure_future(asyncio.to_thread(_write_all, job_write, job))
@@ -284,7 +282,6 @@ class Executor(LoggingConfigurable):
             await zygote.stop()  # its children go with it: the result pipe ends
         finally:
             _kill_group(learner)
-            await learner.wait()
             await asyncio.gather(feeding, return_exceptions=True)
         return self.outcomes_from(
             await results, len(cells), nonce, killed, "the trusted process ended", b""

@@ -26,7 +26,10 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
+import socket
 import stat
+import subprocess
 import tempfile
 import weakref
 from contextlib import asynccontextmanager
@@ -47,7 +50,8 @@ from .uids import DEFAULT_LOCK_DIR, UidLease, UidPool, UidPoolExhausted
 from .zygote import TrustedZygote
 
 SANDBOX_DIR = "/coursehub"
-LAUNCH_PATH = f"{SANDBOX_DIR}/launch.py"
+# starts grader/sandbox/launch.py as an imported module, so its compiled form is used
+LAUNCH = f"import sys; sys.path.insert(0, {SANDBOX_DIR!r}); import launch; launch.main(sys.argv)"
 # top-level directories that are symlinks into /usr on merged-/usr systems
 USR_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # tasks a sandbox has besides the learner's: timeout, bwrap, bwrap's pid 1
@@ -135,6 +139,11 @@ class BubblewrapExecutor(Executor):
         "/dev is read-only.",
     ).tag(config=True)
 
+    warm_learners = Integer(
+        1,
+        help="Learner sandboxes kept started ahead of need (each fresh, used once), so a "
+        "submission does not wait for one to start. 0: start each when needed.",
+    ).tag(config=True)
     warm_trusted = Bool(
         True,
         help="Fork each run's trusted test process from a warm one in a long-lived sandbox "
@@ -250,6 +259,15 @@ class BubblewrapExecutor(Executor):
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(source)
                 os.chmod(path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            # compiled once here, by the sandbox's Python: no sandbox compiles them again
+            subprocess.run(
+                [self.python, "-I", "-m", "compileall", "-q", directory],
+                check=False,
+                capture_output=True,
+            )
+            for root, dirs, files in os.walk(directory):
+                for name in dirs + files:
+                    os.chmod(os.path.join(root, name), 0o755 if name in dirs else 0o444)
             cls._sandbox_dir = directory
             atexit.register(shutil.rmtree, directory, True)
         return cls._sandbox_dir
@@ -338,17 +356,26 @@ class BubblewrapExecutor(Executor):
 
     def learner_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
         """The learner's process, alone in a sandbox, with only its socket."""
-        program = [self.python, "-I", LAUNCH_PATH, "learner", str(sock_fd), str(self.output_limit)]
+        program = self.launch_argv("learner", sock_fd, self.output_limit)
         program.append("own-uid")  # the sandbox has its own pid namespace
         return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
 
     def trusted_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
         """The trusted process, in a sandbox of its own under another uid."""
-        program = [self.python, "-I", LAUNCH_PATH, "trusted", str(sock_fd)]
+        program = self.launch_argv("trusted", sock_fd)
         return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
 
-    launch_path = LAUNCH_PATH
+    def launch_argv(self, role: str, *arguments) -> list[str]:
+        """The sandbox's Python starting one of launch.py's roles."""
+        return [self.python, "-I", "-c", LAUNCH, role, *map(str, arguments)]
+
     _cleanups: set[asyncio.Future] = set()
+    _ready: list[asyncio.Future]
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._ready = []
+
     _zygote: TrustedZygote | None = None
 
     def zygote(self) -> TrustedZygote:
@@ -362,25 +389,92 @@ class BubblewrapExecutor(Executor):
         if not self._checked:
             await self.check()
             self._checked = True
-        async with self.reserve_sandboxes(1 if self.warm_trusted else 2) as slots:
-            learner = slots[0]
-            learner_argv = lambda fd: self.learner_command(fd, learner.uid, learner.cgroup)  # noqa: E731
-            if self.warm_trusted:
-                outcomes = await self.run_forked(cells, learner_argv, self.zygote())
-            else:
-                trusted = slots[1]
+        if not self.warm_trusted:
+            async with self.reserve_sandboxes(2) as (learner, trusted):
                 outcomes = await self.run_pair(
                     cells,
-                    learner_argv,
+                    lambda fd: self.learner_command(fd, learner.uid, learner.cgroup),
                     lambda fd: self.trusted_command(fd, trusted.uid, trusted.cgroup),
                 )
-            if await asyncio.to_thread(learner.oom_killed):
-                # the learner's sandbox as a whole went over its memory: that is why its
-                # process ended
-                for outcome in outcomes:
-                    if outcome.reason == "learner_exit":
-                        outcome.reason = "memory_limit"
+                return await self._with_memory_verdict(outcomes, learner)
+        learner = await self._take_learner()
+        try:
+            outcomes = await self.run_forked(cells, learner.proc, learner.sock, self.zygote())
+            return await self._with_memory_verdict(outcomes, learner.slot)
+        finally:
+            self._in_background(_retire(learner))
+
+    async def _with_memory_verdict(self, outcomes, slot: SandboxSlot):
+        if await asyncio.to_thread(slot.oom_killed):
+            # the learner's sandbox as a whole went over its memory: that is why its
+            # process ended
+            for outcome in outcomes:
+                if outcome.reason == "learner_exit":
+                    outcome.reason = "memory_limit"
         return outcomes
+
+    async def close(self) -> None:
+        ready, self._ready = self._ready, []
+        for task in ready:
+            task.cancel()
+        for result in await asyncio.gather(*ready, return_exceptions=True):
+            if isinstance(result, ReadyLearner):
+                await _retire(result)
+        if self._zygote is not None:
+            await self._zygote.stop()
+        await self.settle()
+
+    # -- learner sandboxes started ahead of need -----------------------------------------
+
+    async def _take_learner(self) -> ReadyLearner:
+        """A fresh learner sandbox, started earlier if one is ready; another starts."""
+        learner = None
+        while self._ready and learner is None:
+            task = self._ready.pop(0)
+            try:
+                candidate = await task
+            except Exception as e:
+                self.log.warning("a learner sandbox started ahead failed: %s", e)
+                continue
+            if candidate.proc.returncode is None:
+                learner = candidate
+            else:
+                self._in_background(_retire(candidate))
+        while len(self._ready) < self.warm_learners:
+            self._ready.append(asyncio.ensure_future(self._start_learner()))
+        return learner if learner is not None else await self._start_learner()
+
+    async def _start_learner(self) -> ReadyLearner:
+        lease = await asyncio.to_thread(self.lease_uids, 1)
+        slot = None
+        try:
+            slot = SandboxSlot(lease.uids[0], await asyncio.to_thread(self.create_cgroup))
+            trusted_end, learner_end = socket.socketpair()
+            try:
+                argv = self.learner_command(learner_end.fileno(), slot.uid, slot.cgroup)
+                proc = await self._start(argv, (learner_end.fileno(),), None)
+            except BaseException:
+                trusted_end.close()
+                raise
+            finally:
+                learner_end.close()
+        except BaseException:
+            await asyncio.to_thread(_release, [slot] if slot else [], lease)
+            raise
+        ready = ReadyLearner(proc, trusted_end, slot, lease)
+        # if it is never used (its executor dropped): its socket closes, it ends, its
+        # cgroup and uid are freed
+        ready.finalizer = weakref.finalize(ready, _abandon, trusted_end, slot, lease)
+        return ready
+
+    async def settle(self) -> None:
+        """Wait until what finished runs left behind is cleaned up (for tests)."""
+        await asyncio.gather(*list(self._cleanups), return_exceptions=True)
+
+    def _in_background(self, coroutine) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
 
     async def check(self) -> str:
         """Start a sandbox as a run does (a pool uid, a cgroup) and prove inside it that
@@ -498,6 +592,37 @@ class BubblewrapExecutor(Executor):
         else:
             limits["uids"] = "every sandbox runs as the grader's own uid (it is not root)"
         return limits
+
+
+@dataclass
+class ReadyLearner:
+    """A started learner sandbox waiting for its run: the process, the socket's other
+    end (for the trusted process), its uid and cgroup."""
+
+    proc: asyncio.subprocess.Process
+    sock: socket.socket
+    slot: SandboxSlot
+    lease: UidLease
+    finalizer: weakref.finalize | None = None
+
+
+def _abandon(sock: socket.socket, slot: SandboxSlot, lease: UidLease) -> None:
+    sock.close()  # the learner's process ends on end of file
+    _release([slot], lease)
+
+
+async def _retire(learner: ReadyLearner) -> None:
+    """End a learner sandbox (used, or not wanted), then free its cgroup and uid."""
+    if learner.finalizer is not None:
+        learner.finalizer.detach()
+    learner.sock.close()
+    if learner.proc.returncode is None:
+        try:
+            os.killpg(learner.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    await learner.proc.wait()
+    await asyncio.to_thread(_release, [learner.slot], learner.lease)
 
 
 def _release(slots: list[SandboxSlot], lease: UidLease) -> None:

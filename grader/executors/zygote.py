@@ -55,14 +55,7 @@ class TrustedZygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             argv = executor.wrap(
-                [
-                    executor.python,
-                    "-I",
-                    executor.launch_path,
-                    "zygote",
-                    str(theirs.fileno()),
-                    f"{executor.time_limit:g}",
-                ],
+                executor.launch_argv("zygote", theirs.fileno(), f"{executor.time_limit:g}"),
                 None,  # long-lived: each child has its own time limit
                 self.lease.uids[0],
             )

@@ -18,7 +18,6 @@ import errno
 import os
 import signal
 import sys
-import traceback
 import types
 
 try:
@@ -449,6 +448,8 @@ def _kill_leftovers():
 
 def cell_traceback(e):
     """The traceback of ``e`` from the first frame in a cell: the runner is not shown."""
+    import traceback  # only when something failed: it costs every sandbox's start-up
+
     tb = e.__traceback__
     while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell "):
         tb = tb.tb_next

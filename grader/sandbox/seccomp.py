@@ -33,7 +33,6 @@ slip past a table of 64-bit numbers: the filter kills the process instead.
 import ctypes
 import errno
 import os
-import platform
 import struct
 
 # -- the instruction set (linux/filter.h, linux/bpf_common.h, linux/seccomp.h) -----------
@@ -188,7 +187,7 @@ def refused_syscalls(machine=None):
 
 
 def _machine(machine):
-    machine = (machine or platform.machine()).lower()
+    machine = (machine or os.uname().machine).lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 

@@ -51,7 +51,9 @@ async def grade_all(source, learners: dict, concurrency: int):
 
     started = time.perf_counter()
     results = dict(await asyncio.gather(*(one(s, nb) for s, nb in learners.items())))
-    return results, time.perf_counter() - started, times
+    elapsed = time.perf_counter() - started
+    await executor.close()
+    return results, elapsed, times
 
 
 def main() -> int:
