@@ -12,7 +12,7 @@ import sys
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.executors.base import SandboxUnavailable, parse_results
+from grader.executors.base import SandboxFailure, SandboxUnavailable, parse_results
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.unsandboxed import UnsandboxedExecutor
 from grader.grading import grade
@@ -321,3 +321,19 @@ async def test_a_fork_bomb_in_another_grader_process_does_not_starve_this_one(tm
     out, _ = await other.communicate()
     assert out.decode().strip() == "'bomb held'"
     assert outcomes[0].status == "ok" and outcomes[0].result == "0"
+
+
+async def test_a_trusted_process_lost_mid_run_is_a_sandbox_failure_not_a_grade():
+    executor = BubblewrapExecutor(time_limit=30, cell_time_limit=10)
+
+    async def lose_it():
+        await asyncio.sleep(1.0)  # while the learner's cell sleeps
+        await executor.zygote().stop()  # the warm trusted process and its children die
+
+    run = executor.run(["import time\ntime.sleep(3)", "1"])
+    with pytest.raises(SandboxFailure, match="ended early"):
+        await asyncio.gather(run, lose_it())
+    # the next run starts a new warm trusted process and is graded as usual
+    outcomes = await executor.run(["x = 2", "x * 21"])
+    assert outcomes[1].result == "42"
+    await executor.close()
