@@ -1,17 +1,21 @@
-"""Kubernetes: the pure manifest builders, the shipped YAML, the pod's result channel.
+"""Kubernetes: the pure manifest builders, the shipped YAML, the grading pod run for real.
 
 No cluster runs here (docs/deploy-kubernetes.md says what was not run); these tests
 check what can be checked without one: every security field of a grading Job, limits,
-names, that hidden tests live only in the Secret, that the YAML parses and agrees with
-the code, and that the pod's constant launch line really leaves only result lines on
-stdout (run with the real runner under /bin/sh).
+names, that hidden tests live only in the Secret, how the API server's reports are read,
+that the YAML parses and agrees with the code, and, on a real Docker engine, that the
+pod's exact command, run as a container with the pod's user, capabilities, read-only
+root, memory-backed /tmp and the Secret's files mounted as the kubelet would, grades a
+job with the learner's process unable to read the job or write the pod log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
-import subprocess
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -19,16 +23,23 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-from grader.executors.base import SandboxUnavailable, parse_results, runner_source
+from grader.executors.base import (
+    SANDBOX_MODULES,
+    CellSpec,
+    SandboxFailure,
+    SandboxUnavailable,
+    sandbox_sources,
+)
 from grader.executors.kubernetes import (
+    BUNDLE_KEY,
     GRADING_LABELS,
     INPUT_MOUNT,
-    LAUNCH_SCRIPT,
-    RESULT_FD,
+    JOB_KEY,
+    TERMINATION_LOG,
     JobTooLarge,
     KubernetesExecutor,
+    container_started,
     cpu_quantity,
-    failure_reason,
     is_dns1123_label,
     job_finished,
     make_grading_network_policy,
@@ -36,17 +47,23 @@ from grader.executors.kubernetes import (
     make_job_input,
     make_job_name,
     make_owner_reference,
+    pod_command,
     pod_problem,
+    run_end,
 )
+from tests.docker_support import TEST_PREFIX, container_logs
 
 K8S_DIR = Path(__file__).resolve().parent.parent / "images" / "kubernetes"
-HIDDEN = "assert add(2, 2) == 4, 'HIDDEN-TEST-MARKER'"
+MARKER = "HIDDEN-TEST-MARKER"
+HIDDEN = f"### BEGIN HIDDEN TESTS\nassert add(2, 2) == 4, '{MARKER}'\n### END HIDDEN TESTS"
+HIDDEN_CELL = CellSpec(HIDDEN, test=True, hidden_lines=((1, 3),))
+ADD = "def add(a, b):\n    return a + b"
 
 
 def build(**traits):
     executor = KubernetesExecutor(namespace="coursehub", image="reg/learner:1", **traits)
-    document = json.dumps(executor.job_document(["x = 1", HIDDEN], RESULT_FD, "nonce-abc123"))
-    return executor, *executor.make_objects("coursehub-grade-0123456789abcdef", document)
+    cells = [CellSpec("x = 1"), HIDDEN_CELL]
+    return executor, *executor.make_objects("coursehub-grade-0123456789abcdef", cells, "nonce-abc")
 
 
 def container(job):
@@ -64,32 +81,44 @@ def test_job_is_single_use_and_locked_down():
     assert spec["backoffLimit"] == 0 and pod["restartPolicy"] == "Never"
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
+    # root with nothing but the right to become the two sandbox uids
     security = container(job)["securityContext"]
-    assert security["runAsNonRoot"] is True
-    assert security["runAsUser"] == 65534
-    assert security["readOnlyRootFilesystem"] is True
+    assert security["runAsUser"] == 0 and security["runAsGroup"] == 0
+    assert security["runAsNonRoot"] is False
+    assert security["capabilities"] == {"drop": ["ALL"], "add": ["SETUID", "SETGID"]}
     assert security["allowPrivilegeEscalation"] is False
     assert security["privileged"] is False
-    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["readOnlyRootFilesystem"] is True
     assert security["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # the pause process is pid 1 and reaps the learner's orphans
+    assert pod["shareProcessNamespace"] is True
     for labels in (job["metadata"]["labels"], spec["template"]["metadata"]["labels"]):
         assert labels["app.kubernetes.io/component"] == "grading"
 
 
-def test_job_input_is_a_read_only_secret_and_tmp_is_in_memory():
+def test_secret_files_are_root_only_and_tmp_is_in_memory():
     _, secret, job = build(tmp_size=32 * 1024 * 1024)
     pod = job["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert volumes["job"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert volumes["job"]["secret"] == {
+        "secretName": secret["metadata"]["name"],
+        "defaultMode": 0o400,
+    }
+    # an fsGroup would make the kubelet add group read to the Secret's files
+    assert "fsGroup" not in pod["securityContext"]
+    assert "supplementalGroups" not in pod["securityContext"]
     assert volumes["tmp"]["emptyDir"] == {"medium": "Memory", "sizeLimit": str(32 * 1024 * 1024)}
     mounts = {m["mountPath"]: m for m in container(job)["volumeMounts"]}
-    assert mounts[INPUT_MOUNT]["readOnly"] is True
+    assert mounts[INPUT_MOUNT] == {"name": "job", "mountPath": INPUT_MOUNT, "readOnly": True}
     assert mounts["/tmp"]["name"] == "tmp"
+    assert container(job)["terminationMessagePath"] == TERMINATION_LOG
+    assert container(job)["terminationMessagePolicy"] == "File"
 
 
 def test_limits_are_mapped():
-    _, _, job = build(
+    executor, secret, job = build(
         cpu_limit=0.5,
         cpu_request=0.1,
         memory_limit=256 * 1024 * 1024,
@@ -97,6 +126,8 @@ def test_limits_are_mapped():
         time_limit=30,
         startup_grace=20.5,
         ttl_seconds_after_finished=120,
+        file_size_limit=2**20,
+        open_files_limit=64,
     )
     resources = container(job)["resources"]
     memory = str((256 + 16) * 1024 * 1024)  # /tmp in memory counts against the limit
@@ -105,6 +136,12 @@ def test_limits_are_mapped():
     assert job["spec"]["activeDeadlineSeconds"] == 51
     assert job["spec"]["ttlSecondsAfterFinished"] == 120
     assert cpu_quantity(0.0001) == "1m"
+    # Kubernetes has no rlimits: the launcher sets Docker's
+    settings = json.loads(secret["stringData"][BUNDLE_KEY])["settings"]
+    assert settings["rlimits"] == {"data": 256 * 2**20, "fsize": 2**20, "nofile": 64, "core": 0}
+    assert "memory" in executor.limits_in_force() and "podPidsLimit" in str(
+        executor.limits_in_force()
+    )
 
 
 def test_optional_runtime_class_and_node_selector():
@@ -119,19 +156,42 @@ def test_optional_runtime_class_and_node_selector():
 def test_hidden_tests_and_nonce_only_in_the_secret():
     executor, secret, job = build()
     text = json.dumps(job)
-    assert "HIDDEN-TEST-MARKER" not in text and "nonce-abc123" not in text
+    assert MARKER not in text and "nonce-abc" not in text
     c = container(job)
-    assert c["command"] == ["/bin/sh", "-c", LAUNCH_SCRIPT, "python3"]
+    # a constant command: the launcher, the bundle's path, the termination log
+    assert c["command"] == pod_command("python3")
+    assert c["command"][:3] == ["python3", "-I", "-c"]
+    assert c["command"][4:] == [f"{INPUT_MOUNT}/{BUNDLE_KEY}", TERMINATION_LOG]
     assert {e["name"]: e["value"] for e in c["env"]} == executor.environment()
-    document = json.loads(secret["stringData"]["job.json"])
-    assert HIDDEN in document["cells"] and document["nonce"] == "nonce-abc123"
-    assert secret["stringData"]["runner.py"] == runner_source()
+    assert "PATH" not in executor.environment()  # the image's PATH finds its Python
     assert secret["immutable"] is True and secret["kind"] == "Secret"
+    assert set(secret["stringData"]) == {BUNDLE_KEY, JOB_KEY}
+    document = json.loads(secret["stringData"][JOB_KEY])
+    assert document["cells"][1]["source"] == HIDDEN and document["cells"][1]["test"] is True
+    assert document["cells"][1]["hidden_lines"] == [[1, 3]]
+    assert document["nonce"] == "nonce-abc"
+    # the programs, in load order, and the launcher's settings: no hidden test there
+    bundle = json.loads(secret["stringData"][BUNDLE_KEY])
+    sources = sandbox_sources()
+    assert bundle["modules"] == [[name, sources[name]] for name in SANDBOX_MODULES]
+    assert MARKER not in json.dumps(bundle["settings"])
+    assert bundle["settings"]["job_path"] == f"{INPUT_MOUNT}/{JOB_KEY}"
+    assert (bundle["settings"]["learner_uid"], bundle["settings"]["trusted_uid"]) == (65534, 65533)
+
+
+@pytest.mark.parametrize("uids", [(1000, 1000), (0, 1000), (1000, 0)])
+def test_sandbox_uids_must_differ_and_not_be_root(uids):
+    executor = KubernetesExecutor(learner_uid=uids[0], trusted_uid=uids[1])
+    with pytest.raises(SandboxUnavailable, match="must differ"):
+        executor.make_objects("coursehub-grade-x", ["1"], "n")
 
 
 def test_a_job_too_large_for_a_secret_is_refused():
     with pytest.raises(JobTooLarge, match="Secret holds at most"):
-        make_job_input("coursehub-grade-x", "ns", "x" * (1024 * 1024), "runner")
+        make_job_input("coursehub-grade-x", "ns", "{}", "x" * (1024 * 1024))
+    executor = KubernetesExecutor()
+    with pytest.raises(JobTooLarge):
+        executor.make_objects("coursehub-grade-x", ["x = 1\n" * 200_000], "n")
 
 
 # -- names -----------------------------------------------------------------------------
@@ -149,34 +209,49 @@ def test_names_are_dns1123_labels():
         make_job_name("x" * 50)
 
 
-# -- status interpretation ---------------------------------------------------------------
+# -- what the API server reports -----------------------------------------------------------
 
 
-def test_job_status_is_read_like_kubernetes_reports_it():
-    complete = {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
-    deadline = {
-        "status": {
-            "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]
-        }
-    }
-    failed = {"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "X"}]}}
-    running = {"status": {"active": 1}}
-    oom = {"status": {"containerStatuses": [{"state": {"terminated": {"reason": "OOMKilled"}}}]}}
+def job_status(kind=None, reason=None):
+    if kind is None:
+        return {"status": {"active": 1}}
+    condition = {"type": kind, "status": "True"}
+    if reason:
+        condition["reason"] = reason
+    return {"status": {"conditions": [condition]}}
+
+
+def pod(state):
+    return {"status": {"containerStatuses": [{"name": "sandbox", "state": state}]}}
+
+
+def test_job_and_pod_status_are_read_like_kubernetes_reports_them():
+    complete = job_status("Complete")
+    deadline = job_status("Failed", "DeadlineExceeded")
+    failed = job_status("Failed", "BackoffLimitExceeded")
+    running = job_status()
+    done = pod({"terminated": {"exitCode": 0, "reason": "Completed", "message": ""}})
+    oom = pod({"terminated": {"exitCode": 137, "reason": "OOMKilled", "message": "Trace"}})
+    pending = pod({"waiting": {"reason": "ContainerCreating"}})
     assert job_finished(complete) and job_finished(deadline) and not job_finished(running)
-    assert failure_reason(complete, []) is None
-    assert failure_reason(deadline, []) == "time_limit"
-    assert failure_reason(failed, [oom]) == "memory_limit"
-    assert failure_reason(failed, []) == "sandbox_error"
-    assert failure_reason(running, []) == "time_limit"
-    pull = {
-        "status": {
-            "containerStatuses": [
-                {"state": {"waiting": {"reason": "ImagePullBackOff", "message": "no"}}}
-            ]
-        }
-    }
+    # a Failed condition that is not True does not count
+    assert not job_finished({"status": {"conditions": [{"type": "Failed", "status": "False"}]}})
+    assert container_started([done]) and container_started([pod({"running": {}})])
+    assert not container_started([pending]) and not container_started([])
+
+    assert run_end(complete, [done]) == (False, "exit 0", b"")
+    # an OOM-killed container: not a deadline, the description says why, with its stderr
+    assert run_end(failed, [oom]) == (False, "exit 137, OOM, Job BackoffLimitExceeded", b"Trace")
+    # the Job's deadline deletes the pod: the run was stopped
+    killed, info, _ = run_end(deadline, [])
+    assert killed and info == "Job DeadlineExceeded"
+    # our own wait ran out while the Job still ran
+    killed, info, _ = run_end(running, [pod({"running": {}})])
+    assert killed and info == "Job still running"
+
+    pull = pod({"waiting": {"reason": "ImagePullBackOff", "message": "no"}})
     assert pod_problem(pull).startswith("ImagePullBackOff")
-    assert pod_problem({"status": {}}) is None
+    assert pod_problem(pending) is None and pod_problem({"status": {}}) is None
 
 
 def test_owner_reference_points_at_the_created_job():
@@ -207,38 +282,6 @@ def test_network_policy_denies_everything_to_grading_pods():
 async def test_check_without_the_client_says_what_to_install():
     with pytest.raises(SandboxUnavailable, match="pip install kubernetes_asyncio"):
         await KubernetesExecutor().check()
-
-
-# -- the pod's result channel, run for real with /bin/sh and the runner ----------------
-
-
-def test_launch_line_leaves_only_result_lines_on_stdout(tmp_path):
-    """What the pod log will hold: results, even when learner code writes to fds 1 and 2."""
-    cells = [
-        "print('learner stdout')",
-        "import os, sys; os.write(1, b'raw fd1\\n'); os.write(2, b'raw fd2\\n'); 6 * 7",
-        "1 / 0",
-    ]
-    nonce = "n" * 32
-    executor = KubernetesExecutor()
-    document = executor.job_document(cells, RESULT_FD, nonce)
-    (tmp_path / "job.json").write_text(json.dumps(document))
-    (tmp_path / "runner.py").write_text(runner_source())
-    script = LAUNCH_SCRIPT.replace(INPUT_MOUNT, str(tmp_path))
-    proc = subprocess.run(
-        ["/bin/sh", "-c", script, sys.executable],
-        capture_output=True,
-        timeout=60,
-        env=executor.environment(),
-    )
-    assert proc.returncode == 0
-    assert proc.stderr == b""
-    outcomes, complete = parse_results(proc.stdout, len(cells), nonce, 1 << 20, 65536)
-    assert complete, proc.stdout[-2000:]
-    assert outcomes[0].stdout == "learner stdout\n"
-    assert outcomes[1].result == "42"
-    assert outcomes[2].ename == "ZeroDivisionError"
-    assert b"raw fd1" not in proc.stdout
 
 
 # -- the shipped YAML ---------------------------------------------------------------------
@@ -317,24 +360,186 @@ def test_z2jh_extra_config_adds_coursehub_without_dropping_the_charts_roles(tmp_
     assert "custom:coursehub:learn" in c.Spawner.server_token_scopes
 
 
-# -- the executor's orchestration, against a stand-in API that runs the pod locally --------
+# -- the grading pod, run as a Docker container with the pod's settings ---------------------
+
+
+def run_pod_in_docker(client, job: dict, secret: dict, folder: Path) -> dict:
+    """Run a grading Job's pod as the kubelet would, as far as Docker can: the container's
+    exact command, env and working directory; its user, capabilities, no-new-privileges,
+    read-only root, cpu and memory limits; ``/tmp`` a tmpfs of the emptyDir's size whose
+    mode the bootstrap must fix (``0777`` here); the Secret's files root-owned with its
+    ``defaultMode`` in a read-only mount; a world-writable termination log, as the
+    kubelet makes it. The deny-all NetworkPolicy becomes ``network_mode=none``,
+    ``shareProcessNamespace`` (the pause process as pid 1) Docker's ``init``, and the
+    kubelet's ``podPidsLimit`` a pids limit.
+
+    Returns the exit code, the container's stdout and stderr (both would go to the pod
+    log), the termination log's bytes and mode, and whether it was OOM-killed.
+    """
+    pod_spec = job["spec"]["template"]["spec"]
+    c = pod_spec["containers"][0]
+    security = c["securityContext"]
+    volumes = {v["name"]: v for v in pod_spec["volumes"]}
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    assert pod_spec["shareProcessNamespace"] is True
+
+    secret_dir = folder / "secret"
+    secret_dir.mkdir(parents=True)
+    os.chmod(secret_dir, 0o755)  # a Secret volume's directory is world-searchable
+    for key, text in secret["stringData"].items():
+        path = secret_dir / key
+        path.write_text(text)
+        os.chown(path, 0, 0)
+        os.chmod(path, volumes["job"]["secret"]["defaultMode"])
+    termination_log = folder / "termination-log"
+    termination_log.write_bytes(b"")
+    os.chmod(termination_log, 0o666)
+
+    memory = int(c["resources"]["limits"]["memory"])
+    name = f"{TEST_PREFIX}k8s-pod-{job['metadata']['name'][-16:]}"
+    docker_container = client.containers.run(
+        image=c["image"],
+        name=name,
+        command=c["command"],
+        environment={e["name"]: e["value"] for e in c["env"]},
+        working_dir=c["workingDir"],
+        user=f"{security['runAsUser']}:{security['runAsGroup']}",
+        cap_drop=security["capabilities"]["drop"],
+        cap_add=security["capabilities"]["add"],
+        security_opt=[] if security["allowPrivilegeEscalation"] else ["no-new-privileges"],
+        privileged=security["privileged"],
+        read_only=security["readOnlyRootFilesystem"],
+        network_mode="none",
+        init=True,
+        pids_limit=128,
+        mem_limit=memory,
+        memswap_limit=memory,
+        nano_cpus=int(c["resources"]["limits"]["cpu"].rstrip("m")) * 1_000_000,
+        tmpfs={
+            mounts["tmp"]["mountPath"]: f"size={volumes['tmp']['emptyDir']['sizeLimit']},mode=0777"
+        },
+        volumes={
+            str(secret_dir): {"bind": mounts["job"]["mountPath"], "mode": "ro"},
+            str(termination_log): {"bind": c["terminationMessagePath"], "mode": "rw"},
+        },
+        detach=True,
+    )
+    try:
+        exit_code = docker_container.wait(timeout=120)["StatusCode"]
+        docker_container.reload()
+        result = {
+            "exit": exit_code,
+            "stdout": docker_container.logs(stdout=True, stderr=False),
+            "stderr": docker_container.logs(stdout=False, stderr=True),
+            "oom": docker_container.attrs["State"].get("OOMKilled", False),
+            "message": termination_log.read_bytes(),
+            "message_mode": stat.S_IMODE(termination_log.stat().st_mode),
+        }
+        if exit_code != 0:
+            print(f"--- {name} exited {exit_code}:\n{container_logs(docker_container)}")
+        return result
+    finally:
+        docker_container.remove(force=True, v=True)
+
+
+@pytest.fixture
+def pod_runner(docker_engine, learner_image, tmp_path):  # noqa: F811
+    """Run a Job's pod in Docker (skipped with the reason where no engine answers)."""
+    if os.geteuid() != 0:
+        pytest.skip("the Secret's files must be made root-owned, as the kubelet does")
+
+    def run(job, secret):
+        job = json.loads(json.dumps(job))
+        container(job)["image"] = learner_image
+        return run_pod_in_docker(docker_engine, job, secret, tmp_path / job["metadata"]["name"])
+
+    return run
+
+
+READ_JOB = f"open('{INPUT_MOUNT}/{JOB_KEY}', 'rb').read()"
+READ_PROGRAMS = f"open('{INPUT_MOUNT}/{BUNDLE_KEY}', 'rb').read()"
+WRITE_TERMINATION_LOG = f"open('{TERMINATION_LOG}', 'ab').write(b'forged')"
+IDENTITY = (
+    "import os\n"
+    "status = open('/proc/self/status').read()\n"
+    "(os.getuid(), os.getgid(), os.getgroups(), status.split('CapEff:')[1].split()[0])"
+)
+
+
+@pytest.mark.docker
+def test_the_pod_grades_with_the_job_out_of_the_learners_reach(pod_runner):
+    executor = KubernetesExecutor(
+        memory_limit=256 * 2**20, time_limit=60, cell_time_limit=5, output_limit=4096
+    )
+    cells = [
+        CellSpec(ADD + "\nprint('learner stdout')"),
+        CellSpec("import os; os.write(1, b'raw fd1\\n'); os.write(2, b'raw fd2\\n'); 6 * 7"),
+        CellSpec(IDENTITY),
+        CellSpec(READ_JOB),
+        CellSpec(READ_PROGRAMS),
+        CellSpec(WRITE_TERMINATION_LOG),
+        CellSpec("oct(os.stat('/tmp').st_mode & 0o7777)"),
+        CellSpec("big = bytearray(400 * 2**20)"),  # past the data rlimit, within the cgroup
+        CellSpec("assert add(1, 2) == 3, 'visible message'", test=True),
+        HIDDEN_CELL,
+        CellSpec(HIDDEN.replace("== 4", "== 5"), test=True, hidden_lines=((1, 3),)),
+        CellSpec("os._exit(0)"),
+        CellSpec("add(1, 1)"),
+    ]
+    nonce = "k" * 32
+    secret, job = executor.make_objects("coursehub-grade-0123456789abcdef", cells, nonce)
+    run = pod_runner(job, secret)
+
+    assert run["exit"] == 0, run
+    # the pod log: result lines only, no learner output, no hidden test
+    assert run["stderr"] == b""
+    assert all(json.loads(line)["nonce"] == nonce for line in run["stdout"].splitlines())
+    assert MARKER.encode() not in run["stdout"]
+    outcomes = executor.outcomes_from((run["stdout"], False), len(cells), nonce, False)
+    add, raw, identity, job_file, programs, termination, tmp, big, *rest = outcomes
+    visible, hidden, hidden_failing, exits, after_exit = rest
+    assert add.status == "ok" and add.stdout == "learner stdout\n"
+    assert raw.status == "ok" and raw.result == "42"
+    # the learner's uid, no groups, no capabilities left
+    assert identity.result == "(65534, 65534, [], '0000000000000000')"
+    # neither the job nor the programs can be read, the termination message not written
+    for outcome in (job_file, programs, termination):
+        assert (outcome.status, outcome.ename) == ("error", "PermissionError"), outcome
+    assert tmp.result == "'0o1777'"  # the sticky bit: no removing the tests' files
+    assert (big.status, big.ename, big.reason) == ("error", "MemoryError", "memory_limit")
+    assert visible.status == "ok" and hidden.status == "ok"
+    assert hidden_failing.status == "error" and hidden_failing.hidden_failure is True
+    assert MARKER not in json.dumps(hidden_failing.to_dict())
+    # the learner's process ended: the trusted process says so, and still reports all
+    assert after_exit.status == "error" and after_exit.reason == "learner_exit"
+    # the termination message: the trusted process's stderr (empty), its owner's alone
+    assert run["message"] == b"" and run["message_mode"] == 0o600
+
+
+# -- the executor's orchestration, against a stand-in API ------------------------------------
 
 
 class FakeCluster:
-    """Just enough of kubernetes_asyncio to run one Job's pod with /bin/sh, locally.
+    """Just enough of kubernetes_asyncio to run one Job's pod, for the executor's steps.
 
     There is no cluster here: this checks the executor's own steps (Secret before Job,
-    owner reference, reading the log, deleting both in every case), not Kubernetes.
+    owner reference, reading the log, how a run's end is judged, deleting both in every
+    case), not Kubernetes. ``pod(job, secret)`` runs the pod (in Docker, or canned) and
+    returns its log and a timeline of (Job status, pod statuses), one per look.
     """
 
-    def __init__(self, tmp_path, fail_log=False):
-        self.tmp_path, self.fail_log = tmp_path, fail_log
+    def __init__(self):
         self.secrets, self.jobs, self.logs, self.calls = {}, {}, {}, []
+        self.timeline, self.step = [], 0
+        self.pod = None
+        self.log_error = None
         cluster = self
 
         class ApiException(Exception):
             def __init__(self, status=None, reason=None):
                 self.status, self.reason = status, reason
+
+        self.ApiException = ApiException
 
         class ApiClient:
             async def __aenter__(self):
@@ -360,11 +565,15 @@ class FakeCluster:
 
             async def list_namespaced_pod(self, namespace, label_selector):
                 name = label_selector.split("=", 1)[1]
-                return {"items": [{"metadata": {"name": f"{name}-pod"}, "status": {}}]}
+                _, pods = cluster.timeline[cluster.step]
+                return {
+                    "items": [{"metadata": {"name": f"{name}-pod"}, **p} for p in pods],
+                }
 
             async def read_namespaced_pod_log(self, name, namespace, container, limit_bytes):
-                if cluster.fail_log:
-                    raise ApiException(500, "log unavailable")
+                cluster.calls.append("read log")
+                if cluster.log_error:
+                    raise ApiException(cluster.log_error, "log unavailable")
                 return cluster.logs[name][:limit_bytes]
 
             async def delete_namespaced_secret(self, name, namespace):
@@ -382,11 +591,18 @@ class FakeCluster:
                 cluster.calls.append("create job")
                 name = body["metadata"]["name"]
                 cluster.jobs[name] = body
-                cluster.run_pod(body)
+                secret = cluster.secrets[
+                    body["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"]
+                ]
+                log, cluster.timeline = await cluster.pod(body, secret)
+                cluster.step = -1
+                cluster.logs[f"{name}-pod"] = log
                 return {**body, "metadata": {**body["metadata"], "uid": "uid-1"}}
 
             async def read_namespaced_job_status(self, name, namespace):
-                return {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+                # each look at the Job moves time on; the last state stays
+                cluster.step = min(cluster.step + 1, len(cluster.timeline) - 1)
+                return cluster.timeline[cluster.step][0]
 
             async def delete_namespaced_job(self, name, namespace, propagation_policy):
                 assert propagation_policy == "Background"
@@ -406,27 +622,18 @@ class FakeCluster:
         self.module = type(sys)("kubernetes_asyncio")
         self.module.client, self.module.config = client, config
 
-    def run_pod(self, job):
-        pod = job["spec"]["template"]["spec"]
-        secret = self.secrets[pod["volumes"][0]["secret"]["secretName"]]
-        folder = self.tmp_path / job["metadata"]["name"]
-        folder.mkdir()
-        for key, text in secret["stringData"].items():
-            (folder / key).write_text(text)
-        c = pod["containers"][0]
-        command = [*c["command"][:2], c["command"][2].replace(INPUT_MOUNT, str(folder))]
-        proc = subprocess.run(
-            [*command, sys.executable],
-            capture_output=True,
-            timeout=60,
-            env={e["name"]: e["value"] for e in c["env"]},
-        )
-        self.logs[f"{job['metadata']['name']}-pod"] = proc.stdout.decode()
+    def canned(self, log_for, *timeline):
+        """A pod that runs nothing: its log from ``log_for(job_document)``."""
+
+        async def pod(job, secret):
+            return log_for(json.loads(secret["stringData"][JOB_KEY])), list(timeline)
+
+        self.pod = pod
 
 
 @pytest.fixture
-def fake_cluster(tmp_path, monkeypatch):
-    cluster = FakeCluster(tmp_path)
+def fake_cluster(monkeypatch):
+    cluster = FakeCluster()
     monkeypatch.setitem(sys.modules, "kubernetes_asyncio", cluster.module)
     monkeypatch.setitem(sys.modules, "kubernetes_asyncio.client", cluster.module.client)
     monkeypatch.setitem(sys.modules, "kubernetes_asyncio.config", cluster.module.config)
@@ -434,24 +641,111 @@ def fake_cluster(tmp_path, monkeypatch):
     return cluster
 
 
-async def test_executor_grades_through_a_job_and_leaves_nothing(fake_cluster):
-    executor = KubernetesExecutor(namespace="coursehub", poll_interval=0.01)
-    outcomes = await executor.run(["def add(a, b):\n    return a + b", HIDDEN, "add(1, 1)"])
+def make_executor(**traits):
+    traits.setdefault("time_limit", 30)
+    traits.setdefault("startup_grace", 0)
+    return KubernetesExecutor(namespace="coursehub", poll_interval=0.01, **traits)
+
+
+@pytest.mark.docker
+async def test_executor_grades_through_a_job_and_leaves_nothing(fake_cluster, pod_runner):
+    async def run_in_docker(job, secret):
+        run = await asyncio.to_thread(pod_runner, job, secret)
+        state = {"terminated": {"exitCode": run["exit"], "message": run["message"].decode()}}
+        condition = "Complete" if run["exit"] == 0 else "Failed"
+        # both streams go to the pod log
+        return (run["stdout"] + run["stderr"]).decode(), [(job_status(condition), [pod(state)])]
+
+    fake_cluster.pod = run_in_docker
+    executor = make_executor()
+    cells = [CellSpec(ADD), HIDDEN_CELL, CellSpec("add(1, 1)")]
+    outcomes = await executor.run(cells)
     assert [o.status for o in outcomes] == ["ok", "ok", "ok"]
     assert outcomes[2].result == "2"
     assert fake_cluster.calls == [
         "create secret",
         "create job",
         "patch secret",
+        "read log",
         "delete job",
         "delete secret",
     ]
     assert fake_cluster.jobs == {} and fake_cluster.secrets == {}
 
 
-async def test_executor_cleans_up_when_the_cluster_fails(fake_cluster):
-    fake_cluster.fail_log = True
-    executor = KubernetesExecutor(namespace="coursehub", poll_interval=0.01)
+def result_lines(document, n):
+    """What a trusted process that reported ``n`` cells (all ok) would have logged."""
+    nonce = document["nonce"]
+    return "".join(
+        json.dumps({"index": i, "status": "ok", "nonce": nonce}) + "\n" for i in range(n)
+    )
+
+
+def complete_log(document):
+    return (
+        result_lines(document, len(document["cells"]))
+        + json.dumps({"done": True, "nonce": document["nonce"]})
+        + "\n"
+    )
+
+
+RUNNING = pod({"running": {}})
+
+
+async def test_complete_results_are_a_grade_whatever_the_exit(fake_cluster):
+    crashed_late = pod({"terminated": {"exitCode": 1, "message": "late"}})
+    fake_cluster.canned(
+        complete_log, (job_status("Failed", "BackoffLimitExceeded"), [crashed_late])
+    )
+    outcomes = await make_executor().run(["1", "2"])
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+
+
+async def test_a_passed_deadline_is_a_failure_not_a_grade(fake_cluster):
+    # seen running, then the Job's deadline passed and the controller deleted the pod
+    fake_cluster.canned(
+        lambda d: result_lines(d, 1),
+        (job_status(), [RUNNING]),
+        (job_status("Failed", "DeadlineExceeded"), []),
+    )
+    with pytest.raises(SandboxFailure, match="did not end"):
+        await make_executor().run(["1", "2"])
+    assert "read log" not in fake_cluster.calls  # no pod, no log to read
+    assert fake_cluster.jobs == {} and fake_cluster.secrets == {}
+
+
+async def test_an_oom_killed_pod_is_a_failure_with_what_it_said(fake_cluster, caplog):
+    oom = pod({"terminated": {"exitCode": 137, "reason": "OOMKilled", "message": "Traceback"}})
+    fake_cluster.canned(lambda d: result_lines(d, 1), (job_status("Failed", "X"), [oom]))
+    executor = make_executor()
+    with pytest.raises(SandboxFailure, match="ended early.*exit 137, OOM"):
+        await executor.run(["1", "2"])
+    assert "Traceback" in caplog.text  # the termination message is logged, as diagnostics
+    assert fake_cluster.jobs == {} and fake_cluster.secrets == {}
+
+
+async def test_a_lost_log_is_a_failure_and_a_log_api_error_unavailable(fake_cluster):
+    done = pod({"terminated": {"exitCode": 0}})
+    fake_cluster.canned(complete_log, (job_status("Complete"), [done]))
+    fake_cluster.log_error = 404
+    with pytest.raises(SandboxFailure):
+        await make_executor().run(["1"])
+    fake_cluster.log_error = 500
     with pytest.raises(SandboxUnavailable, match="500"):
-        await executor.run(["1"])
+        await make_executor().run(["1"])
+    assert fake_cluster.jobs == {} and fake_cluster.secrets == {}
+
+
+async def test_a_pod_that_cannot_start_leaves_the_submission_waiting(fake_cluster):
+    pull = pod({"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}})
+    fake_cluster.canned(complete_log, (job_status(), [pull]))
+    with pytest.raises(SandboxUnavailable, match="ImagePullBackOff"):
+        await make_executor().run(["1"])
+    # never scheduled until the Job's deadline: nothing ran, no sandbox was had
+    pending = pod({"waiting": {"reason": "ContainerCreating"}})
+    fake_cluster.canned(
+        complete_log, (job_status(), [pending]), (job_status("Failed", "DeadlineExceeded"), [])
+    )
+    with pytest.raises(SandboxUnavailable, match="did not start"):
+        await make_executor().run(["1"])
     assert fake_cluster.jobs == {} and fake_cluster.secrets == {}

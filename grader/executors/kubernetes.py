@@ -19,7 +19,7 @@ A run is the Docker executor's two-process sandbox
    in a ConfigMap; they share the run's Secret instead so that one object is created
    and deleted per run and the programs always match the grader that made the job (a
    shared ConfigMap would need versioned names and a sweeper across grader replicas of
-   different versions). They take about 80 KiB of the Secret's 1 MiB.
+   different versions). They take about 90 KiB of the Secret's 1 MiB.
 2. A ``batch/v1`` **Job** (:func:`make_job`) runs one pod, never restarted, with a
    constant command (:data:`BOOTSTRAP`, no input in it) that loads the programs from
    ``sandbox.json`` and calls ``container_main``. It forks the learner's process, which
@@ -98,7 +98,7 @@ BUNDLE_KEY = "sandbox.json"
 JOB_KEY = "job.json"
 TERMINATION_LOG = "/dev/termination-log"
 #: Secret files: read by their owner (root) only
-SECRET_FILE_MODE = 0o444
+SECRET_FILE_MODE = 0o400
 #: The pod's program (``python -I -c BOOTSTRAP BUNDLE TERMINATION_LOG``), constant: no
 #: input is ever put in the command. Runs as root with only SETUID/SETGID: sends its
 #: own stderr (the trusted process's, later) to the termination message, made its
