@@ -213,7 +213,7 @@ class Executor(LoggingConfigurable):
         except BaseException:
             os.close(read_fd)
             for proc in procs:
-                _kill_group(proc)
+                kill_process_group(proc)
             raise
         finally:
             os.close(write_fd)
@@ -240,7 +240,7 @@ class Executor(LoggingConfigurable):
             killed = True
         finally:
             for proc in procs:
-                _kill_group(proc)
+                kill_process_group(proc)
             await asyncio.gather(*(proc.wait() for proc in procs))
         data = await results  # the writer is gone: end of file comes
         diagnostics, _ = await stderr
@@ -281,7 +281,7 @@ class Executor(LoggingConfigurable):
             killed = True
             await zygote.stop()  # its children go with it: the result pipe ends
         finally:
-            _kill_group(learner)
+            kill_process_group(learner)
             await asyncio.gather(feeding, return_exceptions=True)
         return self.outcomes_from(
             await results, len(cells), nonce, killed, "the trusted process ended", b""
@@ -343,7 +343,7 @@ class Executor(LoggingConfigurable):
         raise SandboxFailure(why)
 
 
-def _kill_group(proc) -> None:
+def kill_process_group(proc) -> None:
     if proc.returncode is not None:
         return
     try:

@@ -26,7 +26,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -43,6 +42,7 @@ from .base import (
     CellSpec,
     Executor,
     SandboxUnavailable,
+    kill_process_group,
     sandbox_sources,
 )
 from .cgroups import CgroupLimits, RunCgroup
@@ -616,11 +616,7 @@ async def _retire(learner: ReadyLearner) -> None:
     if learner.finalizer is not None:
         learner.finalizer.detach()
     learner.sock.close()
-    if learner.proc.returncode is None:
-        try:
-            os.killpg(learner.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    kill_process_group(learner.proc)
     await learner.proc.wait()
     await asyncio.to_thread(_release, [learner.slot], learner.lease)
 

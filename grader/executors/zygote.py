@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import socket
+
+from .base import SandboxFailure, kill_process_group
 
 
 class TrustedZygote:
@@ -45,8 +45,6 @@ class TrustedZygote:
                 await asyncio.to_thread(socket.send_fds, self.control, [message], fds)
             except OSError as e:
                 await self._stop()
-                from .base import SandboxFailure
-
                 raise SandboxFailure(f"the warm trusted process is gone: {e}") from e
 
     async def _start(self) -> None:
@@ -97,11 +95,7 @@ class TrustedZygote:
             self.control.close()
             self.control = None
         if self.proc is not None:
-            if self.proc.returncode is None:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            kill_process_group(self.proc)
             await self.proc.wait()
             self.proc = None
         if self.lease is not None:

@@ -74,6 +74,20 @@ def compile_cell(source, filename):
     return body, expr
 
 
+def execute(source, filename, namespace, output_limit):
+    """Run a cell in ``namespace`` like a kernel: the ``repr`` of its last expression's
+    value (kept as ``_``), or None when there is none or it is None."""
+    body, expr = compile_cell(source, filename)
+    exec(body, namespace)
+    if expr is None:
+        return None
+    value = eval(expr, namespace)
+    if value is None:
+        return None
+    namespace["_"] = value
+    return cap(repr(value), output_limit)
+
+
 def _silenced(source):
     # IPython: a trailing ';' on the last line hides the result
     lines = [line.split("#", 1)[0].rstrip() for line in source.rstrip().splitlines()]

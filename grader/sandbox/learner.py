@@ -22,10 +22,10 @@ import types
 
 try:
     from . import wire
-    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
     import wire
-    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
 
 MAX_TRACEBACK_LINES = 100
 MAX_LINE_CHARS = 2000
@@ -346,13 +346,9 @@ class LearnerServer:
         """Run one of the learner's cells like a kernel: the outcome as a dict."""
         outcome = {"index": index, "status": "ok", "reason": None, "result": None}
         try:
-            body, expr = compile_cell(source, f"<cell {index + 1}>")
-            exec(body, self.namespace)
-            if expr is not None:
-                value = eval(expr, self.namespace)
-                if value is not None:
-                    self.namespace["_"] = value
-                    outcome["result"] = cap(repr(value), self.output_limit)
+            outcome["result"] = execute(
+                source, f"<cell {index + 1}>", self.namespace, self.output_limit
+            )
             if os.getpid() != self.pid:
                 os._exit(0)
         except BaseException as e:  # the learner's code may raise anything

@@ -22,11 +22,11 @@ import types
 
 try:
     from . import wire
-    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
     from .proxies import Channel, LearnerLimit, LearnerLost, Remote
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
     import wire
-    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, compile_cell
+    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
     from proxies import Channel, LearnerLimit, LearnerLost, Remote
 
 MAX_TRACEBACK_LINES = 100
@@ -189,13 +189,7 @@ class TrustedRunner:
         outcome = {"index": index, "status": "ok", "reason": None, "result": None}
         signal.setitimer(signal.ITIMER_REAL, time_left, 0.5)
         try:
-            body, expr = compile_cell(cell["source"], filename)
-            exec(body, self.namespace)
-            if expr is not None:
-                value = eval(expr, self.namespace)
-                if value is not None:
-                    self.namespace["_"] = value
-                    outcome["result"] = cap(repr(value), self.output_limit)
+            outcome["result"] = execute(cell["source"], filename, self.namespace, self.output_limit)
             if self.timed_out or budget.exceeded or self.channel.output_exceeded:
                 raise CellTimeout("time limit") if self.timed_out else OutputLimitExceeded("")
         except BaseException as e:  # a failing test may raise anything
