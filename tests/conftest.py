@@ -250,5 +250,24 @@ async def grader(request, grader_env, fake_hub, monkeypatch):
     yield app
     server.stop()
     await app.queue.stop()
+    await app.executor.close()
     app.engine.dispose()
     GraderApp.clear_instance()
+
+
+@pytest.fixture(autouse=True)
+async def close_executors(monkeypatch):
+    """End the warm processes of every bubblewrap executor a test made, in its loop."""
+    from grader.executors.bubblewrap import BubblewrapExecutor
+
+    made = []
+    original = BubblewrapExecutor.__init__
+
+    def recording_init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(BubblewrapExecutor, "__init__", recording_init)
+    yield
+    for executor in made:
+        await executor.close()

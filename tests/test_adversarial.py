@@ -1763,6 +1763,7 @@ async def campaign(request, tmp_path_factory):
         finally:
             server.stop()
             await app.queue.stop()
+            await app.executor.close()
             app.engine.dispose()
             hub.server.stop()
             GraderApp.clear_instance()

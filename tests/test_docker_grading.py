@@ -84,6 +84,7 @@ async def docker_grader(grader_env, fake_hub, monkeypatch, learner_image, docker
     for app, server in running:
         server.stop()
         await app.queue.stop()
+        await app.executor.close()
         app.engine.dispose()
     GraderApp.clear_instance()
     left = our_containers(docker_engine)

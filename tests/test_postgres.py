@@ -70,6 +70,9 @@ class RecordingExecutor:
             await self.hold.wait()
         return await self.inner.run(cells)
 
+    async def close(self):
+        await self.inner.close()
+
 
 def start_replica(db_url, name, started, log, workers=2, lease_seconds=300.0):
     """A GraderApp on `db_url` with a recording executor; its queue not started yet."""
@@ -157,6 +160,7 @@ def feedback_of(db_url) -> dict[str, list]:
 async def stop_all(apps):
     for app in apps:
         await app.queue.stop()
+        await app.executor.close()
         app.engine.dispose()
 
 

@@ -220,6 +220,8 @@ def test_x32_system_call_kills_the_process(probe_dir):
 
 
 def test_install_refuses_unsupported_arch(monkeypatch):
-    monkeypatch.setattr(seccomp.platform, "machine", lambda: "riscv64")
+    machine = os.uname()
+    fake = os.uname_result((*machine[:4], "riscv64"))
+    monkeypatch.setattr(seccomp.os, "uname", lambda: fake)
     with pytest.raises(OSError, match="seccomp: unsupported arch"):
         seccomp.install()

@@ -86,14 +86,35 @@ class TrustedRunner:
             left = self.time_limit - RESERVE - (time.monotonic() - started)
             if left <= 0:
                 outcome = {"index": index, "status": "not_run", "reason": "time_limit"}
-            elif cell.get("test"):
-                outcome = self.run_test(index, cell, min(self.cell_time_limit, left))
             else:
-                outcome = self.run_learner_cell(index, cell, min(self.cell_time_limit, left))
-                if cell.get("imports"):
-                    self.run_imports(cell["imports"])
+                outcome = self.run_guarded(index, cell, min(self.cell_time_limit, left))
             self.emit(outcome)
         self.emit({"done": True})
+
+    def run_guarded(self, index, cell, time_left):
+        """One cell's outcome, whatever happens. The cell runs once; an interruption
+        that arrives after it ended (the alarm repeats until disarmed) only makes its
+        outcome a time limit, computed again until nothing interrupts it."""
+        attempt = lambda: self.run_cell(index, cell, time_left)  # noqa: E731
+        while True:
+            try:
+                return attempt()
+            except BaseException as e:
+                attempt = lambda e=e: self.late_outcome(index, e)  # noqa: E731
+
+    def run_cell(self, index, cell, time_left):
+        if cell.get("test"):
+            return self.run_test(index, cell, time_left)
+        outcome = self.run_learner_cell(index, cell, time_left)
+        if cell.get("imports"):
+            self.run_imports(cell["imports"])
+        return outcome
+
+    def late_outcome(self, index, e):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        outcome = self.lost_outcome(index, "time_limit")
+        outcome["hidden_failure"] = True  # nothing of the cell is known: say nothing
+        return outcome
 
     def _alarm(self, signum, frame):
         self.timed_out = True
