@@ -337,3 +337,11 @@ async def test_a_trusted_process_lost_mid_run_is_a_sandbox_failure_not_a_grade()
     outcomes = await executor.run(["x = 2", "x * 21"])
     assert outcomes[1].result == "42"
     await executor.close()
+
+
+async def test_a_learner_sandbox_started_ahead_may_wait_longer_than_a_run_lasts():
+    executor = BubblewrapExecutor(time_limit=2, cell_time_limit=1, warm_learners=1)
+    assert (await executor.run(["1"]))[0].result == "1"  # starts the next one ahead
+    await asyncio.sleep(3)  # longer than a run may last
+    outcomes = await executor.run(["x = 2", "x * 21"])
+    assert outcomes[1].result == "42"

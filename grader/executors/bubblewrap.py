@@ -358,7 +358,9 @@ class BubblewrapExecutor(Executor):
         """The learner's process, alone in a sandbox, with only its socket."""
         program = self.launch_argv("learner", sock_fd, self.output_limit)
         program.append("own-uid")  # the sandbox has its own pid namespace
-        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
+        # no `timeout`: one started ahead may wait long for its run; the run ends it,
+        # and bwrap (whose parent is then the grader) ends if the grader dies
+        return self.wrap(program, None, uid, cgroup)
 
     def trusted_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
         """The trusted process, in a sandbox of its own under another uid."""
