@@ -12,7 +12,12 @@ import sys
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.executors.base import SandboxFailure, SandboxUnavailable, parse_results
+from grader.executors.base import (
+    BACKSTOP_GRACE,
+    SandboxFailure,
+    SandboxUnavailable,
+    parse_results,
+)
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.unsandboxed import UnsandboxedExecutor
 from grader.grading import grade
@@ -340,8 +345,8 @@ async def test_a_trusted_process_lost_mid_run_is_a_sandbox_failure_not_a_grade()
 
 
 async def test_a_learner_sandbox_started_ahead_may_wait_longer_than_a_run_lasts():
-    executor = BubblewrapExecutor(time_limit=2, cell_time_limit=1, warm_learners=1)
+    executor = BubblewrapExecutor(time_limit=1.5, cell_time_limit=1, warm_learners=1)
     assert (await executor.run(["1"]))[0].result == "1"  # starts the next one ahead
-    await asyncio.sleep(3)  # longer than a run may last
+    await asyncio.sleep(1.5 + BACKSTOP_GRACE + 0.5)  # longer than a run may last
     outcomes = await executor.run(["x = 2", "x * 21"])
     assert outcomes[1].result == "42"
