@@ -47,14 +47,20 @@ def nbgrader_cell(kind: str, source: str, grade_id: str, points: float = 0, cell
     return make(source, metadata={"nbgrader": meta})
 
 
-def square_question() -> nbformat.NotebookNode:
-    """A small question: square(x), one visible test (1 point), one hidden (2 points)."""
-    nb = nbformat.v4.new_notebook()
+def python_notebook(cells=()) -> nbformat.NotebookNode:
+    """An nbformat 4 notebook with the Python 3 kernelspec and ``cells``."""
+    nb = nbformat.v4.new_notebook(cells=list(cells))
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
+    return nb
+
+
+def square_question() -> nbformat.NotebookNode:
+    """A small question: square(x), one visible test (1 point), one hidden (2 points)."""
+    nb = python_notebook()
     nb.cells = [
         nbgrader_cell("locked", "Write `square(x)`.", "task", cell_type="markdown"),
         nbgrader_cell(

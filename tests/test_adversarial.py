@@ -53,7 +53,17 @@ import pytest_asyncio
 from tornado.httpserver import HTTPServer
 
 from grader.executors.base import SandboxUnavailable
-from tests.conftest import ACCESS, AUTHOR, LEARN, Client, FakeHub, answer, free_port, nbgrader_cell
+from tests.conftest import (
+    ACCESS,
+    AUTHOR,
+    LEARN,
+    Client,
+    FakeHub,
+    answer,
+    free_port,
+    nbgrader_cell,
+    python_notebook,
+)
 
 pytestmark = [pytest.mark.adversarial, pytest.mark.asyncio(loop_scope="module")]
 
@@ -139,12 +149,7 @@ HIDDEN_TESTS = {"hidden", "hidden_map"}
 
 def adversarial_question() -> nbformat.NotebookNode:
     """The question every hostile answer is submitted to (see the module docstring)."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    nb = python_notebook()
     nb.cells = [
         nbgrader_cell("locked", "Write `triple(x)` and its friends.", "task", cell_type="markdown"),
         nbgrader_cell("solution", SOLUTION, "answer"),
