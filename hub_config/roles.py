@@ -5,19 +5,16 @@ roles (see jupyterhub's ``examples/custom-scopes``). The grader checks the *scop
 the token or OAuth cookie a request carries, never role or group names, so an admin can
 re-arrange roles in configuration without touching the grader.
 
-The scope names are a contract with the grader; do not rename them.
+The scope names are a contract with the grader, defined once in :mod:`grader.scopes`.
 """
 
 from __future__ import annotations
 
 from jupyterhub.roles import get_default_roles
 
-from .settings import Settings
+from grader.scopes import AUTHOR_SCOPE, LEARN_SCOPE
 
-#: use modules, questions, own submissions, progress, profile, leaderboard
-LEARN_SCOPE = "custom:coursehub:learn"
-#: author modules and questions; read every learner's submissions, progress, gradebook
-AUTHOR_SCOPE = "custom:coursehub:author"
+from .settings import Settings
 
 GRADER_SERVICE = "grader"
 ADMIN_SERVICE = "coursehub-admin"

@@ -350,3 +350,12 @@ async def test_a_learner_sandbox_started_ahead_may_wait_longer_than_a_run_lasts(
     await asyncio.sleep(1.5 + BACKSTOP_GRACE + 0.5)  # longer than a run may last
     outcomes = await executor.run(["x = 2", "x * 21"])
     assert outcomes[1].result == "42"
+
+
+def test_the_environment_allows_running_unsandboxed(monkeypatch):
+    monkeypatch.delenv("COURSEHUB_ALLOW_UNSANDBOXED", raising=False)
+    assert UnsandboxedExecutor().allow_unsandboxed is False
+    monkeypatch.setenv("COURSEHUB_ALLOW_UNSANDBOXED", "1")
+    assert UnsandboxedExecutor().allow_unsandboxed is True
+    monkeypatch.setenv("COURSEHUB_ALLOW_UNSANDBOXED", "0")
+    assert UnsandboxedExecutor().allow_unsandboxed is False

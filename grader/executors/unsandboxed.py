@@ -8,6 +8,7 @@ For development machines without bubblewrap. It refuses to run unless
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -20,10 +21,14 @@ class UnsandboxedExecutor(Executor):
     """Run grading jobs without a sandbox (development only; refuses unless allowed)."""
 
     allow_unsandboxed = Bool(
-        False,
         help="Run learners' code with no sandbox at all. Only for a development machine "
-        "where every learner is trusted.",
+        "where every learner is trusted. Default: $COURSEHUB_ALLOW_UNSANDBOXED (1 or true).",
     ).tag(config=True)
+
+    @default("allow_unsandboxed")
+    def _default_allow_unsandboxed(self):
+        return os.environ.get("COURSEHUB_ALLOW_UNSANDBOXED", "").lower() in ("1", "true", "yes")
+
     python = Unicode(help="The Python that runs the cells (default: this one).").tag(config=True)
 
     @default("python")

@@ -18,10 +18,7 @@ from tornado import web
 
 from .. import orm
 from ..notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
-
-# Scopes declared in hub_config/roles.py and granted through Hub roles.
-SCOPE_LEARN = "custom:coursehub:learn"
-SCOPE_AUTHOR = "custom:coursehub:author"
+from ..scopes import AUTHOR_SCOPE, LEARN_SCOPE
 
 # Largest request body holding a notebook (a submission, a question's source): larger is
 # a 413 before anything is decoded (the HTTP server itself cuts off a little above this,
@@ -154,11 +151,11 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     @property
     def is_author(self) -> bool:
-        return SCOPE_AUTHOR in self.scopes
+        return AUTHOR_SCOPE in self.scopes
 
     def learner(self) -> orm.User:
         """The requesting Hub user as a grader user (created on first sight)."""
-        self.require_scope(SCOPE_LEARN)
+        self.require_scope(LEARN_SCOPE)
         user = orm.User.find_or_create(self.db, self.current_user["name"])
         self.db.commit()
         return user

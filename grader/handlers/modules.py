@@ -7,7 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from tornado import web
 
 from .. import orm
-from .base import SCOPE_AUTHOR, APIHandler
+from ..scopes import AUTHOR_SCOPE
+from .base import APIHandler
 from .validation import optional_text, required_slug, required_text
 
 
@@ -31,7 +32,7 @@ class ModuleListAPIHandler(APIHandler):
 
     @web.authenticated
     def post(self):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         body = self.get_json_body()
         slug = required_slug(body, "slug")
         if orm.Module.find_by_slug(self.db, slug) is not None:
@@ -62,7 +63,7 @@ class ModuleAPIHandler(APIHandler):
 
     @web.authenticated
     def put(self, module_ref):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         module = self.find_module(module_ref)
         body = self.get_json_body()
         if "title" in body:
@@ -76,7 +77,7 @@ class ModuleAPIHandler(APIHandler):
 
     @web.authenticated
     def delete(self, module_ref):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         module = self.find_module(module_ref)
         if any(not q.retired for q in module.questions):
             raise web.HTTPError(409, "module still holds questions: retire them first")

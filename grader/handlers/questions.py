@@ -17,7 +17,8 @@ from tornado import web
 
 from .. import orm, scores
 from ..authoring import QuestionError, QuestionFields, create_question, replace_notebook
-from .base import MAX_NOTEBOOK_BYTES, SCOPE_AUTHOR, APIHandler
+from ..scopes import AUTHOR_SCOPE
+from .base import MAX_NOTEBOOK_BYTES, APIHandler
 from .validation import optional_text, required_slug, required_text, tag_list
 
 
@@ -66,7 +67,7 @@ class QuestionListAPIHandler(APIHandler):
 
     @web.authenticated
     async def post(self):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
         module_ref = body.get("module")
         if module_ref is None or isinstance(module_ref, bool | list | dict):
@@ -117,7 +118,7 @@ class QuestionAPIHandler(APIHandler):
 
     @web.authenticated
     async def put(self, question_id):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id)
         body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
         try:
@@ -139,7 +140,7 @@ class QuestionAPIHandler(APIHandler):
     @web.authenticated
     def delete(self, question_id):
         """Retire: learners no longer see it; submissions and scores stay."""
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id)
         question.retired = True
         self.db.commit()
@@ -152,7 +153,7 @@ class QuestionSourceAPIHandler(APIHandler):
 
     @web.authenticated
     def get(self, question_id):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id, include_retired=True)
         model = question_summary(question, None)
         model["notebook"] = question.source_notebook

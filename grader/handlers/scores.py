@@ -9,7 +9,8 @@ from sqlalchemy import select
 from tornado import web
 
 from .. import orm, scores
-from .base import SCOPE_AUTHOR, APIHandler
+from ..scopes import AUTHOR_SCOPE
+from .base import APIHandler
 from .validation import optional_text
 
 
@@ -86,7 +87,7 @@ class GradebookAPIHandler(APIHandler):
 
     @web.authenticated
     def get(self, as_csv=None):
-        self.require_scope(SCOPE_AUTHOR)
+        self.require_scope(AUTHOR_SCOPE)
         questions = self.db.scalars(
             select(orm.Question)
             .join(orm.Module)
