@@ -188,12 +188,10 @@ async def fake_hub():
     hub.server.stop()
 
 
-@pytest.fixture
-def grader_env(tmp_path, fake_hub, monkeypatch):
-    """Environment the Hub gives a managed service."""
-    port = free_port()
-    env = {
-        "JUPYTERHUB_API_URL": fake_hub.api_url,
+def service_env(api_url: str, port: int, state_dir: str, executor: str) -> dict[str, str]:
+    """What the Hub puts in a managed grader service's environment."""
+    return {
+        "JUPYTERHUB_API_URL": api_url,
         "JUPYTERHUB_API_TOKEN": "service-token",
         "JUPYTERHUB_CLIENT_ID": "service-grader",
         "JUPYTERHUB_SERVICE_NAME": "grader",
@@ -201,10 +199,16 @@ def grader_env(tmp_path, fake_hub, monkeypatch):
         "JUPYTERHUB_SERVICE_PREFIX": "/services/grader/",
         "JUPYTERHUB_BASE_URL": "/",
         "JUPYTERHUB_OAUTH_CALLBACK_URL": "/services/grader/oauth_callback",
-        "COURSEHUB_STATE_DIR": str(tmp_path / "state"),
-        # the service tests grade in bubblewrap; Docker grading has tests of its own
-        "COURSEHUB_EXECUTOR": "bubblewrap",
+        "COURSEHUB_STATE_DIR": state_dir,
+        "COURSEHUB_EXECUTOR": executor,
     }
+
+
+@pytest.fixture
+def grader_env(tmp_path, fake_hub, monkeypatch):
+    """Environment the Hub gives a managed service."""
+    # the service tests grade in bubblewrap; Docker grading has tests of its own
+    env = service_env(fake_hub.api_url, free_port(), str(tmp_path / "state"), "bubblewrap")
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("COURSEHUB_COURSE_DIR", raising=False)
@@ -277,3 +281,25 @@ async def close_executors(monkeypatch):
     yield
     for executor in made:
         await executor.close()
+
+
+@pytest.fixture
+async def course(grader):
+    """A module with the square question, created through the authoring API."""
+    author = grader.client_for("teacher", (LEARN, AUTHOR))
+    code, module = await author.post("modules", {"slug": "basics", "title": "Basics"})
+    assert code == 201, module
+    code, question = await author.post(
+        "questions",
+        {
+            "module": "basics",
+            "slug": "square",
+            "title": "Square a number",
+            "category": "functions",
+            "difficulty": "easy",
+            "tags": ["arithmetic", "functions"],
+            "notebook": square_question(),
+        },
+    )
+    assert code == 201, question
+    return {"author": author, "module": module, "question": question}

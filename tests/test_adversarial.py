@@ -63,6 +63,7 @@ from tests.conftest import (
     free_port,
     nbgrader_cell,
     python_notebook,
+    service_env,
 )
 
 pytestmark = [pytest.mark.adversarial, pytest.mark.asyncio(loop_scope="module")]
@@ -1682,22 +1683,6 @@ class Campaign:
             seen.health = (await client.get("health"))[0]
 
 
-def _service_env(hub, ctx, executor, port) -> dict[str, str]:
-    """What the Hub puts in a managed service's environment (as tests/conftest.py does)."""
-    return {
-        "JUPYTERHUB_API_URL": hub.api_url,
-        "JUPYTERHUB_API_TOKEN": "service-token",
-        "JUPYTERHUB_CLIENT_ID": "service-grader",
-        "JUPYTERHUB_SERVICE_NAME": "grader",
-        "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
-        "JUPYTERHUB_SERVICE_PREFIX": "/services/grader/",
-        "JUPYTERHUB_BASE_URL": "/",
-        "JUPYTERHUB_OAUTH_CALLBACK_URL": "/services/grader/oauth_callback",
-        "COURSEHUB_STATE_DIR": ctx["state_dir"],
-        "COURSEHUB_EXECUTOR": executor,
-    }
-
-
 def _start_service(executor, port, learner_image=None):
     """GraderApp on SQLite with small limits, listening on ``port``, its queue started."""
     from traitlets.config import Config
@@ -1749,7 +1734,7 @@ async def campaign(request, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("COURSEHUB_COURSE_DIR", raising=False)
         mp.delenv("COURSEHUB_GRADER_DB_URL", raising=False)  # SQLite: the sandbox is the subject
-        for key, value in _service_env(hub, ctx, executor, port).items():
+        for key, value in service_env(hub.api_url, port, ctx["state_dir"], executor).items():
             mp.setenv(key, value)
         app, server = _start_service(executor, port, learner_image)
         run = Campaign(f"http://127.0.0.1:{port}/services/grader/api/v1/", hub, ctx)

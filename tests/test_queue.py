@@ -20,7 +20,7 @@ import pytest
 from grader import orm
 from grader.executors.base import SandboxFailure, SandboxUnavailable
 from grader.executors.bubblewrap import BubblewrapExecutor
-from tests.conftest import AUTHOR, LEARN, answer, square_question
+from tests.conftest import answer
 
 pytestmark = pytest.mark.sandbox
 
@@ -54,17 +54,9 @@ def sandbox_failing(grader, failures: int, exception: Exception | None = None):
 
 
 @pytest.fixture
-async def square(grader):
-    """The id of the square question, authored through the API."""
-    author = grader.client_for("teacher", (LEARN, AUTHOR))
-    code, data = await author.post("modules", {"slug": "basics", "title": "Basics"})
-    assert code == 201, data
-    code, data = await author.post(
-        "questions",
-        {"module": "basics", "slug": "square", "title": "Square", "notebook": square_question()},
-    )
-    assert code == 201, data
-    return data["id"]
+def square(course):
+    """The id of the square question (conftest's ``course``)."""
+    return course["question"]["id"]
 
 
 async def submit_correct(client, question_id) -> int:

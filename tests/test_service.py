@@ -20,28 +20,6 @@ CORRECT = "def square(x):\n    return x * x"
 PARTIAL = "def square(x):\n    return x + 2"  # square(2) passes, square(-3) fails
 
 
-@pytest.fixture
-async def course(grader):
-    """A module with the square question, created through the authoring API."""
-    author = grader.client_for("teacher", (LEARN, AUTHOR))
-    code, module = await author.post("modules", {"slug": "basics", "title": "Basics"})
-    assert code == 201, module
-    code, question = await author.post(
-        "questions",
-        {
-            "module": "basics",
-            "slug": "square",
-            "title": "Square a number",
-            "category": "functions",
-            "difficulty": "easy",
-            "tags": ["arithmetic", "functions"],
-            "notebook": square_question(),
-        },
-    )
-    assert code == 201, question
-    return {"author": author, "module": module, "question": question}
-
-
 async def student_notebook(client, question_id):
     code, model = await client.get(f"questions/{question_id}")
     assert code == 200, model

@@ -220,7 +220,7 @@ class Executor(LoggingConfigurable):
             trusted_sock.close()
             learner_sock.close()
 
-        max_line, result_cap = self.result_limits(len(cells))
+        _, result_cap = self.result_limits(len(cells))
         results = asyncio.ensure_future(asyncio.to_thread(_read_fd, read_fd, result_cap))
         stderr = asyncio.ensure_future(_drain(trusted.stderr, DIAGNOSTIC_LIMIT))
         killed = False
@@ -270,7 +270,7 @@ class Executor(LoggingConfigurable):
                 os.close(fd)
             trusted_sock.close()
 
-        max_line, result_cap = self.result_limits(len(cells))
+        _, result_cap = self.result_limits(len(cells))
         feeding = asyncio.ensure_future(asyncio.to_thread(_write_all, job_write, job))
         results = asyncio.ensure_future(asyncio.to_thread(_read_fd, read_fd, result_cap))
         killed = False

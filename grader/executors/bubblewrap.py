@@ -6,14 +6,16 @@ which no further user namespace may be made); it sees a read-only ``/usr`` (and 
 (with a small ``/dev/shm``), an empty size-limited ``/tmp`` and the sandbox programs,
 read-only; they install a seccomp filter (:mod:`grader.sandbox.seccomp`) first thing.
 
-Each sandbox of a run (the learner's, the trusted one) runs under a uid of its own from
-a host-wide pool (:mod:`.uids`: never shared with another grader's sandbox on the host)
-and in a cgroup of its own with memory, CPU and pids limits for all its processes
-together (:mod:`.cgroups`, where the machine has them). It joins the cgroup, then
-privileges are dropped with ``setpriv`` *before* bwrap (as root, bwrap's
-``--unshare-user --uid`` would keep host privileges). ``prlimit`` sets address space,
-process, file size and open file limits per process; ``timeout -s KILL`` ends the whole
-run, with ``asyncio.wait_for`` as a backstop and the process group killed in ``finally``.
+Each run's learner process gets a fresh sandbox (one is started ahead of need) under a
+uid of its own from a host-wide pool (:mod:`.uids`: never shared with another grader's
+sandbox on the host), in a cgroup of its own with memory, CPU and pids limits for all
+its processes together (:mod:`.cgroups`, where the machine has them). Its trusted
+process is forked from a warm one living in another sandbox under another pool uid
+(:mod:`.zygote`). A sandbox joins its cgroup, then privileges are dropped with
+``setpriv`` *before* bwrap (as root, bwrap's ``--unshare-user --uid`` would keep host
+privileges); ``prlimit`` sets address space, process, file size and open file limits per
+process. The trusted process keeps to the run's time limit, the warm process kills a
+child past it, and ``asyncio.wait_for`` is the backstop.
 :meth:`BubblewrapExecutor.limits_in_force` says which of these hold on this machine.
 """
 
@@ -34,10 +36,9 @@ import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Float, Integer, List, Unicode, default
 
 from .base import (
-    BACKSTOP_GRACE,
     CellOutcome,
     CellSpec,
     Executor,
@@ -122,7 +123,7 @@ class BubblewrapExecutor(Executor):
     ).tag(config=True)
     uid_pool_size = Integer(
         1024,
-        help="How many uids from uid_pool_start (each run takes two: learner, trusted).",
+        help="How many uids from uid_pool_start (one a run, one for the warm trusted process).",
     ).tag(config=True)
     uid_lock_dir = Unicode(
         DEFAULT_LOCK_DIR,
@@ -143,12 +144,6 @@ class BubblewrapExecutor(Executor):
         1,
         help="Learner sandboxes kept started ahead of need (each fresh, used once), so a "
         "submission does not wait for one to start. 0: start each when needed.",
-    ).tag(config=True)
-    warm_trusted = Bool(
-        True,
-        help="Fork each run's trusted test process from a warm one in a long-lived sandbox "
-        "of its own (it never runs learners' code), instead of starting a sandbox and "
-        "Python for it every run. Each run's learner process always gets a fresh sandbox.",
     ).tag(config=True)
 
     @default("user")
@@ -362,11 +357,6 @@ class BubblewrapExecutor(Executor):
         # and bwrap (whose parent is then the grader) ends if the grader dies
         return self.wrap(program, None, uid, cgroup)
 
-    def trusted_command(self, sock_fd: int, uid=None, cgroup=None) -> list[str]:
-        """The trusted process, in a sandbox of its own under another uid."""
-        program = self.launch_argv("trusted", sock_fd)
-        return self.wrap(program, self.time_limit + BACKSTOP_GRACE, uid, cgroup)
-
     def launch_argv(self, role: str, *arguments) -> list[str]:
         """The sandbox's Python starting one of launch.py's roles."""
         return [self.python, "-I", "-c", LAUNCH, role, *map(str, arguments)]
@@ -391,14 +381,6 @@ class BubblewrapExecutor(Executor):
         if not self._checked:
             await self.check()
             self._checked = True
-        if not self.warm_trusted:
-            async with self.reserve_sandboxes(2) as (learner, trusted):
-                outcomes = await self.run_pair(
-                    cells,
-                    lambda fd: self.learner_command(fd, learner.uid, learner.cgroup),
-                    lambda fd: self.trusted_command(fd, trusted.uid, trusted.cgroup),
-                )
-                return await self._with_memory_verdict(outcomes, learner)
         learner = await self._take_learner()
         try:
             outcomes = await self.run_forked(cells, learner.proc, learner.sock, self.zygote())
@@ -490,6 +472,7 @@ class BubblewrapExecutor(Executor):
             raise SandboxUnavailable(
                 f"bubblewrap ({self.bwrap}) is not installed: apt-get install bubblewrap"
             )
+        await asyncio.to_thread(self.sandbox_host_dir)  # made once (compiling): off the loop
         _, usage = await self._output([bwrap, "--help"], 10)
         self._bwrap_disables_userns = "--disable-userns" in usage
         support = await asyncio.to_thread(self.cgroups().available)

@@ -27,25 +27,24 @@ import socket
 import struct
 from datetime import UTC, datetime
 
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Float, Unicode, default
 
 from .base import (
     BACKSTOP_GRACE,
     DIAGNOSTIC_LIMIT,
-    SANDBOX_MODULES,
     CellOutcome,
     CellSpec,
-    Executor,
     SandboxUnavailable,
-    sandbox_sources,
 )
+from .container import START_BUNDLE, ContainerExecutor, sandbox_bundle
 
 ROLE_LABEL = "coursehub.role"
 ROLE = "grading"
 # Reads the sandbox programs (a 10-digit length, then JSON) from stdin, unbuffered so
 # nothing of the job that follows is read before the learner's process is forked, loads
 # them as top-level modules and starts both processes.
-BOOTSTRAP = """import os, sys, json, types
+BOOTSTRAP = (
+    """import os, sys, json, types
 def read(n):
     data = b""
     while len(data) < n:
@@ -55,13 +54,9 @@ def read(n):
         data += chunk
     return data
 bundle = json.loads(read(int(read(10))))
-for name, source in bundle["modules"]:
-    module = types.ModuleType(name)
-    module.__file__ = "/coursehub/" + name + ".py"
-    sys.modules[name] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-sys.modules["launch"].container_main(bundle["settings"])
 """
+    + START_BUNDLE
+)
 # seconds to wait for the container's stream to end after it was killed
 KILL_GRACE = 10.0
 
@@ -174,7 +169,7 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-class DockerExecutor(Executor):
+class DockerExecutor(ContainerExecutor):
     """Run grading jobs in single-use Docker containers of the learner image."""
 
     image = Unicode(
@@ -185,13 +180,6 @@ class DockerExecutor(Executor):
     python = Unicode(
         "python3",
         help="The image's Python that runs the cells (a name is looked up on the image's PATH).",
-    ).tag(config=True)
-    learner_uid = Integer(
-        65534, help="uid (and gid) of the learner's process in the container; never 0."
-    ).tag(config=True)
-    trusted_uid = Integer(
-        65533,
-        help="uid (and gid) of the trusted test process; never 0, never the learner's.",
     ).tag(config=True)
     cpu_limit = Float(1.0, help="CPUs one grading container may use.").tag(config=True)
     name_prefix = Unicode(
@@ -275,24 +263,9 @@ class DockerExecutor(Executor):
             environment=self.environment(),
         )
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        env.pop("PATH")  # the image's PATH finds the image's Python
-        return env
-
     def stdin_for(self, cells: list[CellSpec], nonce: str) -> bytes:
         """What goes in on the container's stdin: the sandbox programs, then the job."""
-        if self.learner_uid == self.trusted_uid or 0 in (self.learner_uid, self.trusted_uid):
-            raise SandboxUnavailable("learner_uid and trusted_uid must differ and not be 0")
-        sources = sandbox_sources()
-        bundle = {
-            "modules": [[name, sources[name]] for name in SANDBOX_MODULES],
-            "settings": {
-                "output_limit": self.output_limit,
-                "learner_uid": self.learner_uid,
-                "trusted_uid": self.trusted_uid,
-            },
-        }
+        bundle = sandbox_bundle(self.sandbox_settings())
         # the launcher sets the job's result_fd (its private copy of stdout)
         return self.framed(bundle) + self.framed(self.job_document(cells, -1, nonce))
 

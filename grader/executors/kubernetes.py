@@ -77,13 +77,11 @@ import secrets
 from traitlets import Dict, Float, Integer, Unicode, default
 
 from .base import (
-    SANDBOX_MODULES,
     CellOutcome,
     CellSpec,
-    Executor,
     SandboxUnavailable,
-    sandbox_sources,
 )
+from .container import START_BUNDLE, ContainerExecutor, sandbox_bundle
 
 #: labels on every object a grading run creates; the NetworkPolicy selects the pods by them
 GRADING_LABELS = {
@@ -105,7 +103,8 @@ SECRET_FILE_MODE = 0o400
 #: owner's alone; gives /tmp the sticky bit (so the learner's uid cannot remove the
 #: trusted process's files there); loads the sandbox programs as top-level modules and
 #: starts both processes (``container_main`` reads the job).
-BOOTSTRAP = """import json, os, sys, types
+BOOTSTRAP = (
+    """import json, os, sys, types
 try:
     fd = os.open(sys.argv[2], os.O_WRONLY | os.O_TRUNC)
     try:
@@ -122,13 +121,9 @@ except OSError:
     pass
 with open(sys.argv[1], "rb") as f:
     bundle = json.load(f)
-for name, source in bundle["modules"]:
-    module = types.ModuleType(name)
-    module.__file__ = "/coursehub/" + name + ".py"
-    sys.modules[name] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
-sys.modules["launch"].container_main(bundle["settings"])
 """
+    + START_BUNDLE
+)
 #: Kubernetes refuses Secrets over 1 MiB; keep room for metadata
 SECRET_DATA_LIMIT = 1024 * 1024 - 16 * 1024
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -176,10 +171,7 @@ def cpu_quantity(cores: float) -> str:
 def make_sandbox_bundle(settings: dict, sources: dict[str, str] | None = None) -> str:
     """``sandbox.json``: the sandbox programs, in load order, and the launcher's settings
     (the bundle :data:`BOOTSTRAP` loads; the Docker executor sends the same on stdin)."""
-    sources = sandbox_sources() if sources is None else sources
-    return json.dumps(
-        {"modules": [[name, sources[name]] for name in SANDBOX_MODULES], "settings": settings}
-    )
+    return json.dumps(sandbox_bundle(settings, sources))
 
 
 def make_job_input(
@@ -427,7 +419,7 @@ def run_end(job: dict, pods: list[dict]) -> tuple[bool, str, bytes]:
 # -- the executor --------------------------------------------------------------------------
 
 
-class KubernetesExecutor(Executor):
+class KubernetesExecutor(ContainerExecutor):
     """Run grading jobs as single-use Kubernetes Jobs (NOT run against a cluster here).
 
     Needs ``pip install kubernetes_asyncio`` and, in the grader's namespace or
@@ -461,10 +453,6 @@ class KubernetesExecutor(Executor):
         65534,
         help="uid (and gid) of the learner's process in the pod; never 0, and not the "
         "uid of the pod's pause process (65535 in the upstream pause image).",
-    ).tag(config=True)
-    trusted_uid = Integer(
-        65533,
-        help="uid (and gid) of the trusted test process; never 0, never the learner's.",
     ).tag(config=True)
     cpu_limit = Float(1.0, help="Cores a grading pod may use.").tag(config=True)
     cpu_request = Float(0.25, help="Cores reserved for a grading pod when it is scheduled.").tag(
@@ -524,12 +512,8 @@ class KubernetesExecutor(Executor):
     def sandbox_settings(self) -> dict:
         """The launcher's settings (``container_main``): the uids, the output limit,
         where the job is, and the rlimits Docker would set for a container."""
-        if self.learner_uid == self.trusted_uid or 0 in (self.learner_uid, self.trusted_uid):
-            raise SandboxUnavailable("learner_uid and trusted_uid must differ and not be 0")
         return {
-            "output_limit": self.output_limit,
-            "learner_uid": self.learner_uid,
-            "trusted_uid": self.trusted_uid,
+            **super().sandbox_settings(),
             "job_path": f"{INPUT_MOUNT}/{JOB_KEY}",
             "rlimits": {
                 "data": self.memory_limit,
@@ -565,11 +549,6 @@ class KubernetesExecutor(Executor):
             node_selector=self.node_selector,
         )
         return secret, job
-
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        env.pop("PATH")  # the image's PATH finds the image's Python
-        return env
 
     def limits_in_force(self) -> dict:
         return {

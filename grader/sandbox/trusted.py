@@ -21,13 +21,11 @@ import traceback
 import types
 
 try:
-    from . import wire
     from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
-    from .proxies import Channel, LearnerLimit, LearnerLost, Remote
+    from .proxies import Channel, LearnerLimit, LearnerLost
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
-    import wire
     from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
-    from proxies import Channel, LearnerLimit, LearnerLost, Remote
+    from proxies import Channel, LearnerLimit, LearnerLost
 
 MAX_TRACEBACK_LINES = 100
 MAX_LINE_CHARS = 2000
@@ -145,7 +143,7 @@ class TrustedRunner:
         except LearnerLost as e:
             return self.lost_outcome(index, e.reason)
         except BaseException as e:  # the learner's process answered out of turn
-            return self.error_outcome(index, e, "", "")
+            return self.error_outcome(index, e)
 
     def checked_learner_outcome(self, index, done):
         """The learner's report of its own cell, as data of known shape and size."""
@@ -215,7 +213,7 @@ class TrustedRunner:
                 raise CellTimeout("time limit") if self.timed_out else OutputLimitExceeded("")
         except BaseException as e:  # a failing test may raise anything
             signal.setitimer(signal.ITIMER_REAL, 0)
-            outcome = self.error_outcome(index, e, "", "", budget)
+            outcome = self.error_outcome(index, e, budget)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             sys.stdout, sys.stderr = real
@@ -223,7 +221,7 @@ class TrustedRunner:
         outcome["stderr"] = err.take()
         return outcome
 
-    def error_outcome(self, index, e, stdout, stderr, budget=None):
+    def error_outcome(self, index, e, budget=None):
         if isinstance(e, LearnerLost | LearnerLimit):
             reason = e.reason
         elif isinstance(e, CellTimeout) or self.timed_out:
@@ -248,8 +246,8 @@ class TrustedRunner:
             "evalue": "",
             "traceback": [],
             "hidden_failure": hidden,
-            "stdout": stdout,
-            "stderr": stderr,
+            "stdout": "",
+            "stderr": "",
             "result": None,
         }
         if not hidden:  # a hidden test's message or source never leaves this process
@@ -296,12 +294,5 @@ def _text(e) -> str:
         return ""
 
 
-def is_remote(value) -> bool:
-    return isinstance(value, Remote)
-
-
 def main(job, sock, result_fd):
     TrustedRunner(job, sock, result_fd).run()
-
-
-__all__ = ["TrustedRunner", "TestNamespace", "main", "wire"]

@@ -17,7 +17,6 @@ socket ends the zygote and every child.
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -33,7 +32,7 @@ GRACE = 2.0
 
 
 def serve(control_fd: int, time_limit: float) -> None:
-    main = launch._trusted_main()  # imported once, here: every child inherits it
+    launch._trusted_main()  # imported once, here: every child inherits it
     control = socket.socket(fileno=control_fd)
     children: dict[int, float] = {}  # pid -> when it must be gone
     while True:
@@ -53,7 +52,7 @@ def serve(control_fd: int, time_limit: float) -> None:
             pid = os.fork()
             if pid == 0:
                 control.close()
-                _run_child(main, *fds)
+                _run_child(*fds)
             for fd in fds:
                 os.close(fd)
             children[pid] = time.monotonic() + time_limit + GRACE
@@ -63,15 +62,11 @@ def serve(control_fd: int, time_limit: float) -> None:
     os._exit(0)
 
 
-def _run_child(main, sock_fd: int, result_fd: int, job_fd: int) -> None:
+def _run_child(sock_fd: int, result_fd: int, job_fd: int) -> None:
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        job = json.loads(launch.read_job(job_fd))
+        job = launch.read_job(job_fd)
         os.close(job_fd)
-        job["result_fd"] = result_fd
-        sock = socket.socket(fileno=sock_fd)
-        main(job, sock, result_fd)
-        sock.close()
+        launch.run_trusted(sock_fd, job, result_fd)
     finally:
         os._exit(0)
 
