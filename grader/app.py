@@ -1,7 +1,15 @@
 """GraderApp: the grading service, run by JupyterHub as a managed service.
 
-Small `init_*` steps, as in JupyterHub's app: database (refusing a schema mismatch),
-executor (chosen by entry point name), durable queue, sample courses, web app.
+Small `init_*` steps, as in JupyterHub's app: configuration file, database (refusing a
+schema mismatch), executor (chosen by entry point name), durable queue, sample courses,
+web app.
+
+Two kinds of process share the database: the service (`coursehub-grader serve`) answers
+the API and never grades; worker processes (`coursehub-grader worker`) claim queued
+submissions and grade them. The service starts `worker_processes` of them on its own
+host, wakes them when a submission arrives and starts them again if they die; more run
+anywhere else the database is reachable (scale-out). With `worker_processes = 0` the
+service grades in its own process (tests, the smallest setups).
 """
 
 from __future__ import annotations
@@ -10,7 +18,9 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,8 +35,14 @@ from traitlets.config import Application
 from . import __version__, dbutil
 from .content import load_course
 from .executors.base import Executor
-from .handlers import health, modules, questions, scores, submissions
+from .executors.bubblewrap import BubblewrapExecutor
+from .executors.cgroups import CgroupLimits
+from .executors.docker import DockerExecutor
+from .executors.kubernetes import KubernetesExecutor
+from .executors.unsandboxed import UnsandboxedExecutor
+from .handlers import events, health, modules, questions, scores, submissions
 from .queue import GradingQueue
+from .watch import StatusWatch
 
 # a little over the 16 MiB a submission may have, so the handler can answer 413 itself
 MAX_BODY_BYTES = 20 * 1024 * 1024
@@ -53,7 +69,43 @@ class GraderApp(Application):
     version = __version__
     description = __doc__
 
-    classes = [GradingQueue, HubOAuth]
+    # every Configurable of the service, so `--help-all` and `--generate-config` list
+    # their options
+    classes = [
+        GradingQueue,
+        StatusWatch,
+        HubOAuth,
+        Executor,
+        BubblewrapExecutor,
+        CgroupLimits,
+        DockerExecutor,
+        KubernetesExecutor,
+        UnsandboxedExecutor,
+    ]
+
+    config_file = Unicode(
+        "grader_config.py",
+        help="""The configuration file (traitlets, like jupyterhub_config.py): looked for
+        in the working directory, then in the state directory. `$COURSEHUB_GRADER_CONFIG`
+        names another.""",
+    ).tag(config=True)
+
+    @default("config_file")
+    def _default_config_file(self):
+        return os.environ.get("COURSEHUB_GRADER_CONFIG", "grader_config.py")
+
+    db_threads = Integer(
+        8,
+        help="""Threads that run the API's database work (every request's queries), so
+        that the event loop only parses requests and sends answers.""",
+    ).tag(config=True)
+
+    worker_processes = Integer(
+        2,
+        help="""Grading worker processes the service starts on its host (each grades
+        GradingQueue.workers submissions at once). 0: grade in the service's own process.
+        Workers on other hosts are started with `coursehub-grader worker`.""",
+    ).tag(config=True)
 
     state_dir = Unicode(help="Folder for the default SQLite database.").tag(config=True)
 
@@ -128,6 +180,9 @@ class GraderApp(Application):
 
     engine = None
     session_factory = None
+    writer_factory = None
+    watch = None
+    worker_pipes = ()
     executor = None
     queue = None
     hub_auth = None
@@ -141,13 +196,22 @@ class GraderApp(Application):
             dbutil.upgrade(self.db_url)
         dbutil.check_schema(self.engine)
         self.session_factory = dbutil.make_session_factory(self.engine)
+        self.writer_engine = dbutil.make_engine(self.db_url, writer=True)
+        self.writer_factory = dbutil.make_session_factory(self.writer_engine)
+        self.db_pool = ThreadPoolExecutor(self.db_threads, thread_name_prefix="grader-db")
 
     def init_executor(self):
         self.executor = self.executor_class(parent=self)
         self.log.info("grading with %s", type(self.executor).__name__)
 
     def init_queue(self):
-        self.queue = GradingQueue(self.session_factory, self.executor, parent=self)
+        self.queue = GradingQueue(
+            self.session_factory,
+            self.executor,
+            writer_factory=self.writer_factory,
+            lock_dir=Path(self.state_dir, "workers"),
+            parent=self,
+        )
 
     def init_courses(self):
         for course_dir in self.course_dirs:
@@ -160,7 +224,8 @@ class GraderApp(Application):
         prefix = self.service_prefix
         api = prefix + "api/v1/"
         routes = []
-        for module in (health, modules, questions, submissions, scores):
+        self.watch = StatusWatch(self.session_factory, self.queue, parent=self)
+        for module in (health, modules, questions, submissions, events, scores):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers
             ]
@@ -186,45 +251,146 @@ class GraderApp(Application):
             1000 * handler.request.request_time(),
         )
 
-    def initialize(self, argv=None):
+    def load_config_file_if_any(self):
+        """grader_config.py in the working directory, else in the state directory."""
+        path = Path(self.config_file)
+        if not path.is_absolute() and not path.exists():
+            path = Path(self.state_dir, self.config_file)
+        if path.exists():
+            self.load_config_file(str(path))
+            self.log.info("configuration loaded from %s", path)
+        elif "COURSEHUB_GRADER_CONFIG" in os.environ:
+            raise FileNotFoundError(f"no grader configuration file at {path}")
+
+    def initialize(self, argv=None, worker: bool = False):
         super().initialize(argv)
+        self.load_config_file_if_any()
         self.init_db()
         self.init_executor()
         self.init_queue()
+        if worker:
+            return
         self.init_courses()
         self.init_webapp()
+
+    # worker processes
+
+    def worker_command(self) -> list[str]:
+        return [sys.executable, "-m", "grader.cli", "worker", *self.extra_argv_options]
+
+    @property
+    def extra_argv_options(self) -> list[str]:
+        return [a for a in (self.argv or []) if a.startswith("--")]
+
+    async def supervise_workers(self, stop: asyncio.Event):
+        """Keep `worker_processes` workers running; wake them through their stdin."""
+        processes: list[subprocess.Popen | None] = [None] * self.worker_processes
+        while not stop.is_set():
+            for i, process in enumerate(processes):
+                if process is None or process.poll() is not None:
+                    if process is not None:
+                        self.log.warning(
+                            "grading worker %d ended (%s): starting it again", i, process.returncode
+                        )
+                    processes[i] = subprocess.Popen(self.worker_command(), stdin=subprocess.PIPE)
+                    os.set_blocking(processes[i].stdin.fileno(), False)
+            self.worker_pipes = [p.stdin for p in processes if p is not None]
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except TimeoutError:
+                pass
+        for process in processes:
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in processes:
+            if process is not None:
+                await asyncio.to_thread(_wait_or_kill, process, 10)
+
+    def wake_workers(self):
+        """A submission was stored: the workers look for it now, not at their next poll."""
+        if self.worker_processes == 0:
+            self.queue.wake()
+            return
+        for pipe in self.worker_pipes:
+            try:
+                os.write(pipe.fileno(), b"w")
+            except (BlockingIOError, BrokenPipeError, ValueError):
+                pass  # full (it will look anyway), or dead (restarted within a second)
 
     async def serve(self):
         url = urlparse(self.service_url)
         self.http_server = HTTPServer(self.webapp, max_body_size=MAX_BODY_BYTES, xheaders=True)
         self.http_server.listen(self.port or url.port, url.hostname or "127.0.0.1")
-        self.queue.start()
+        stop = asyncio.Event()
+        supervisor = None
+        if self.worker_processes:
+            supervisor = asyncio.create_task(self.supervise_workers(stop))
+        else:
+            self.queue.start()
         self.log.info(
             "coursehub grader %s listening on %s%s",
             __version__,
             self.service_url,
             self.service_prefix,
         )
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
+        self.watch.stop()
+        if supervisor is not None:
+            await supervisor
+        else:
+            await self.queue.stop()
+        await self.executor.close()
+        self.engine.dispose()
+        self.writer_engine.dispose()
+
+    async def work(self):
+        """`coursehub-grader worker`: grade until SIGTERM; stdin bytes wake the workers."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if not sys.stdin.isatty():
+            loop.add_reader(sys.stdin.fileno(), self._read_wake, loop)
+        self.queue.start()
+        self.log.info("grading worker %s (pid %d) started", self.queue.worker_id, os.getpid())
+        await stop.wait()
+        self.log.info("worker stopping: submissions being graded go back to the queue")
         await self.queue.stop()
         await self.executor.close()
         self.engine.dispose()
+        self.writer_engine.dispose()
+
+    def _read_wake(self, loop):
+        data = os.read(sys.stdin.fileno(), 4096)
+        if not data:  # the service is gone: nobody will wake us, we poll
+            loop.remove_reader(sys.stdin.fileno())
+        self.queue.wake()
 
     def start(self):
         asyncio.run(self.serve())
 
 
-def main(argv=None):
+def _wait_or_kill(process: subprocess.Popen, timeout: float):
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main(argv=None, worker: bool = False):
     app = GraderApp()
     try:
-        app.initialize(argv)
-    except dbutil.SchemaMismatch as e:
+        app.initialize(argv, worker=worker)
+    except (dbutil.SchemaMismatch, FileNotFoundError) as e:
         print(f"coursehub-grader: {e}", file=sys.stderr)
         sys.exit(1)
-    app.start()
+    if worker:
+        asyncio.run(app.work())
+    else:
+        app.start()

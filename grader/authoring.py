@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import orm
-from .notebooks import read_notebook, student_version, test_specs, validate_source
+from .questiontypes import question_type
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
@@ -28,16 +28,13 @@ class QuestionFields:
     position: int | None = None
 
 
-def prepare_notebooks(source) -> tuple[dict, dict, float]:
+def prepare_notebooks(source, type_name: str = "notebook") -> tuple[dict, dict, float]:
     """(source, student version, max score) from a source notebook, or QuestionError."""
     try:
-        nb = read_notebook(source)
-        validate_source(nb)
+        prepared = question_type(type_name).prepare(source)
     except ValueError as e:
         raise QuestionError(f"notebook: {e}") from None
-    max_score = sum(spec.max_points for spec in test_specs(nb))
-    student = student_version(nb)
-    return _as_dict(nb), _as_dict(student), max_score
+    return prepared.source, prepared.student, prepared.max_score
 
 
 def check_difficulty(difficulty: str) -> str:
@@ -70,19 +67,10 @@ def create_question(db, module: orm.Module, fields: QuestionFields, source) -> o
 
 def replace_notebook(question: orm.Question, source) -> None:
     """A new version of the question's notebook; earlier submissions keep their scores."""
-    source_nb, student_nb, max_score = prepare_notebooks(source)
+    source_nb, student_nb, max_score = prepare_notebooks(source, question.type)
     if source_nb == question.source_notebook:
         return
     question.source_notebook = source_nb
     question.student_notebook = student_nb
     question.max_score = max_score
     question.version += 1
-
-
-def _as_dict(value):
-    """A plain JSON-able copy of a NotebookNode, as stored and served."""
-    if isinstance(value, dict):
-        return {k: _as_dict(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_dict(v) for v in value]
-    return value

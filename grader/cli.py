@@ -16,6 +16,11 @@ def main(argv=None):
     commands.add_parser(
         "serve", help="run the grading service (the default); takes --Class.trait=value options"
     )
+    commands.add_parser(
+        "worker",
+        help="grade queued submissions (no API): the service starts these itself; start more "
+        "anywhere the database is reachable to grade on several machines",
+    )
     upgrade = commands.add_parser("upgrade-db", help="create or migrate the database schema")
     upgrade.add_argument("--db-url", help="database URL (default: the service's)")
     load = commands.add_parser("load-course", help="load a course folder into the database")
@@ -23,7 +28,7 @@ def main(argv=None):
     load.add_argument("--db-url", help="database URL (default: the service's)")
     # traitlets options (--GraderApp.executor_class=docker ...) go on to the app
     args, options = parser.parse_known_args(argv)
-    if options and args.command not in (None, "serve"):
+    if options and args.command not in (None, "serve", "worker"):
         parser.error(f"unrecognized arguments: {' '.join(options)}")
 
     # imported here: the app pulls in the executors and nbgrader, which take a while
@@ -33,6 +38,11 @@ def main(argv=None):
         from .app import main as serve_main
 
         serve_main(options)
+        return
+    if args.command == "worker":
+        from .app import main as serve_main
+
+        serve_main(options, worker=True)
         return
     app = GraderApp()
     db_url = args.db_url or app.db_url

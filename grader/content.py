@@ -14,7 +14,9 @@ import json
 import logging
 from pathlib import Path
 
-from . import orm
+from sqlalchemy import select
+
+from . import orm, scores
 from .authoring import QuestionError, QuestionFields, create_question, replace_notebook
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ def load_course(db, course_dir: Path) -> dict:
     course_dir = Path(course_dir)
     course = read_course(course_dir)
     counts = {"modules": 0, "questions_created": 0, "questions_updated": 0}
+    retired = set(db.scalars(select(orm.Question.id).where(orm.Question.retired.is_(True))))
     for position, module_spec in enumerate(course["modules"]):
         module = _upsert_module(db, module_spec, position)
         counts["modules"] += 1
@@ -53,6 +56,9 @@ def load_course(db, course_dir: Path) -> dict:
                 db.rollback()
                 raise CourseError(f"{path}: {e}") from None
             counts["questions_created" if created else "questions_updated"] += 1
+    db.flush()
+    if any(not db.get(orm.Question, question_id).retired for question_id in retired):
+        scores.rebuild_totals(db)  # a retired question is back: its scores count again
     db.commit()
     return counts
 

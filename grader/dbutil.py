@@ -19,8 +19,16 @@ class SchemaMismatch(RuntimeError):
     """The database is not at the schema this code expects: run `upgrade-db`."""
 
 
-def make_engine(db_url: str) -> Engine:
-    """An engine; SQLite gets foreign keys, a busy timeout and WAL for concurrent readers."""
+def make_engine(db_url: str, writer: bool = False) -> Engine:
+    """An engine; SQLite gets foreign keys, a busy timeout and WAL for concurrent readers.
+
+    A ``writer`` engine is for transactions that read, then write on what they read (the
+    queue's claims, a submission against the learner's limits, a result with its scores).
+    On SQLite its transactions start with BEGIN IMMEDIATE, taking the write lock first:
+    a WAL reader that later writes fails at once ("database is locked", no busy wait)
+    when another connection wrote in between, which several grading processes sharing one
+    file would hit. PostgreSQL needs nothing: those transactions lock the rows they read.
+    """
     if db_url.startswith("sqlite"):
         engine = create_engine(db_url, connect_args={"timeout": 30})
 
@@ -30,6 +38,15 @@ def make_engine(db_url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.close()
+            if writer:
+                # SQLAlchemy's recipe: pysqlite must not begin transactions itself
+                dbapi_connection.isolation_level = None
+
+        if writer:
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(connection):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(db_url, pool_pre_ping=True)

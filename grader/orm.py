@@ -15,11 +15,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    desc,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -117,8 +119,11 @@ class Question(Base):
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
-    source_notebook: Mapped[dict] = mapped_column(JSONText)
-    student_notebook: Mapped[dict] = mapped_column(JSONText)
+    # which grader.questiontypes entry grades it
+    type: Mapped[str] = mapped_column(String(40), default="notebook")
+    # deferred: listing questions, modules or progress never decodes a notebook
+    source_notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
+    student_notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     module: Mapped[Module] = relationship(back_populates="questions")
@@ -132,26 +137,37 @@ class Submission(Base):
     """A learner's notebook for a question, and, once graded, its result.
 
     The row is the queue entry too: `status` goes queued -> running -> graded | error.
-    A worker owns a running submission through `claim` until `lease_expires`; a
-    submission whose lease ran out (its worker died) is queued again.
+    Queued rows are claimed in `priority` order (fair queueing across learners, see
+    grader.queue). A worker owns a running submission through `claim`; it holds it while
+    the worker (`worker`, a row of `workers`) is alive, and at most until `lease_expires`.
     """
 
     __tablename__ = "submissions"
+    __table_args__ = (
+        # the queue: claimable rows in claiming order, and a queued row's position
+        Index("ix_submissions_queue", "status", "priority", "id"),
+        # a learner's history, and their queued submissions (the per-learner limit)
+        Index("ix_submissions_user_status", "user_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(
         ForeignKey("questions.id", ondelete="CASCADE"), index=True
     )
     question_version: Mapped[int] = mapped_column(Integer)
-    notebook: Mapped[dict] = mapped_column(JSONText)
-    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
+    # bytes of the stored notebook, counted against the learner's storage quota
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    priority: Mapped[float] = mapped_column(Float, default=0.0)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     tests: Mapped[list | None] = mapped_column(JSONText, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     lease_expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -165,6 +181,23 @@ class Submission(Base):
         return db.get(cls, id)
 
 
+class Worker(Base):
+    """A grading worker process, alive while its `heartbeat` is recent.
+
+    Submissions it claimed go back to the queue as soon as it is known dead: at once when
+    a worker on the same host finds its lock file free (the kernel released it), or when
+    its heartbeat is older than the queue's `heartbeat_timeout` (another host).
+    """
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    heartbeat: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 class BestScore(Base):
     """A learner's best score on a question, and when they first reached it.
 
@@ -173,10 +206,11 @@ class BestScore(Base):
     """
 
     __tablename__ = "best_scores"
+    # the unique key serves lookups by learner too: no index of its own on user_id
     __table_args__ = (UniqueConstraint("user_id", "question_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(
         ForeignKey("questions.id", ondelete="CASCADE"), index=True
     )
@@ -189,3 +223,29 @@ class BestScore(Base):
     @classmethod
     def find(cls, db, user_id: int, question_id: int) -> BestScore | None:
         return db.scalar(select(cls).where(cls.user_id == user_id, cls.question_id == question_id))
+
+
+# Total.module_id of the whole course's board
+ALL_MODULES = 0
+
+
+class Total(Base):
+    """A learner's total on one leaderboard: all modules (`module_id` 0) or one module.
+
+    Maintained in the transaction that records a best score (and rebuilt when questions
+    are retired or re-scored), so a leaderboard page is a range of the ranking index and a
+    rank a count over it, whatever the number of learners and submissions.
+    """
+
+    __tablename__ = "totals"
+    __table_args__ = (
+        UniqueConstraint("module_id", "user_id"),
+        Index("ix_totals_ranking", "module_id", desc("score"), "reached", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    module_id: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    solved: Mapped[int] = mapped_column(Integer)
+    reached: Mapped[datetime] = mapped_column(DateTime)

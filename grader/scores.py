@@ -1,14 +1,36 @@
-"""Best scores, progress, profiles and leaderboards, computed from `best_scores` rows.
+"""Best scores, leaderboard totals, progress, profiles and leaderboards.
 
-Only `record_best_score` writes; everything else is a query, so the numbers a learner
-sees are always consistent with the submissions that produced them.
+`record_graded` is the one writer, in the transaction that finishes a graded submission:
+the learner's best score, then their totals (overall and for the question's module),
+recomputed from their own best scores so that they always equal a full recomputation.
+`rebuild_totals` recomputes every total when questions change (retired, moved, deleted).
+Everything else is a query over indexed rows: a leaderboard page is a range of the
+ranking index, a rank is a count over it.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, delete, func, literal, or_, select
 
 from . import orm
+from .orm import ALL_MODULES
+
+
+def record_graded(db, submission: orm.Submission) -> bool:
+    """Record a graded submission's score: best score, then totals. True if it improved.
+
+    The learner's row is locked first (PostgreSQL; SQLite's writers take turns anyway):
+    two replicas finishing two submissions of one learner would otherwise each sum the
+    learner's best scores without the other's, and the last total written would miss one.
+    """
+    db.execute(select(orm.User.id).where(orm.User.id == submission.user_id).with_for_update())
+    improved = record_best_score(db, submission)
+    if improved:
+        module_id = db.scalar(
+            select(orm.Question.module_id).where(orm.Question.id == submission.question_id)
+        )
+        update_totals(db, submission.user_id, (ALL_MODULES, module_id))
+    return improved
 
 
 def record_best_score(db, submission: orm.Submission) -> bool:
@@ -32,15 +54,8 @@ def record_best_score(db, submission: orm.Submission) -> bool:
         "solved": solved,
         "reached": submission.finished or orm.utcnow(),
     }
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
-        raise NotImplementedError(f"best scores on {dialect}")
     table = orm.BestScore.__table__
-    statement = insert(table).values(**values)
+    statement = _insert(db, table).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.question_id],
         set_={
@@ -49,7 +64,81 @@ def record_best_score(db, submission: orm.Submission) -> bool:
         },
         where=table.c.score < statement.excluded.score,
     )
-    return db.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: drivers differ in what rowcount says of an upsert
+    return db.execute(statement.returning(table.c.id)).first() is not None
+
+
+def _insert(db, table):
+    """INSERT with ON CONFLICT (an upsert), in the database's own dialect."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
+        raise NotImplementedError(f"upserts on {dialect}")
+    return insert(table)
+
+
+def _total_columns():
+    best = orm.BestScore
+    return (
+        func.coalesce(func.sum(best.score), 0.0),
+        func.coalesce(func.sum(case((best.solved, 1), else_=0)), 0),
+        func.max(best.reached),
+    )
+
+
+def _counted_best_scores():
+    """Best scores that count: those of questions not retired."""
+    return (
+        select()
+        .select_from(orm.BestScore)
+        .join(orm.Question, orm.Question.id == orm.BestScore.question_id)
+        .where(orm.Question.retired.is_(False))
+    )
+
+
+def update_totals(db, user_id: int, module_ids) -> None:
+    """Recompute one learner's totals on the given boards from their best scores."""
+    for module_id in module_ids:
+        query = _counted_best_scores().add_columns(*_total_columns())
+        query = query.where(orm.BestScore.user_id == user_id)
+        if module_id != ALL_MODULES:
+            query = query.where(orm.Question.module_id == module_id)
+        score, solved, reached = db.execute(query).one()
+        where = (orm.Total.user_id == user_id, orm.Total.module_id == module_id)
+        if reached is None:  # nothing counts on this board (any more)
+            db.execute(delete(orm.Total).where(*where))
+            continue
+        table = orm.Total.__table__
+        values = {"score": score, "solved": solved, "reached": reached}
+        statement = _insert(db, table).values(user_id=user_id, module_id=module_id, **values)
+        db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.module_id, table.c.user_id], set_=values
+            )
+        )
+
+
+def rebuild_totals(db) -> None:
+    """Recompute every total (questions were retired, moved or deleted): rare, and one
+    statement per board kind, in the caller's transaction."""
+    db.execute(delete(orm.Total))
+    table = orm.Total.__table__
+    columns = ["user_id", "module_id", "score", "solved", "reached"]
+    overall = _counted_best_scores().add_columns(
+        orm.BestScore.user_id, literal(ALL_MODULES), *_total_columns()
+    )
+    per_module = _counted_best_scores().add_columns(
+        orm.BestScore.user_id, orm.Question.module_id, *_total_columns()
+    )
+    db.execute(table.insert().from_select(columns, overall.group_by(orm.BestScore.user_id)))
+    db.execute(
+        table.insert().from_select(
+            columns, per_module.group_by(orm.BestScore.user_id, orm.Question.module_id)
+        )
+    )
 
 
 def best_scores_for(db, user: orm.User) -> dict[int, orm.BestScore]:
@@ -57,20 +146,24 @@ def best_scores_for(db, user: orm.User) -> dict[int, orm.BestScore]:
     return {row.question_id: row for row in rows}
 
 
-def _active_questions():
-    return select(orm.Question).where(orm.Question.retired.is_(False))
-
-
 def progress(db, user: orm.User) -> list[dict]:
     """Per module, in order: score, max_score, solved, total, percent."""
     best = best_scores_for(db, user)
-    modules = db.scalars(select(orm.Module).order_by(orm.Module.position, orm.Module.id))
+    modules = db.scalars(select(orm.Module).order_by(orm.Module.position, orm.Module.id)).all()
+    questions = db.execute(
+        select(orm.Question.id, orm.Question.module_id, orm.Question.max_score).where(
+            orm.Question.retired.is_(False)
+        )
+    ).all()
+    by_module: dict[int, list] = {}
+    for question in questions:
+        by_module.setdefault(question.module_id, []).append(question)
     result = []
     for module in modules:
-        questions = [q for q in module.questions if not q.retired]
-        max_score = sum(q.max_score for q in questions)
-        score = sum(best[q.id].score for q in questions if q.id in best)
-        solved = sum(1 for q in questions if q.id in best and best[q.id].solved)
+        mine = by_module.get(module.id, [])
+        max_score = sum(q.max_score for q in mine)
+        score = sum(best[q.id].score for q in mine if q.id in best)
+        solved = sum(1 for q in mine if q.id in best and best[q.id].solved)
         result.append(
             {
                 "module": module.id,
@@ -79,81 +172,78 @@ def progress(db, user: orm.User) -> list[dict]:
                 "score": score,
                 "max_score": max_score,
                 "solved": solved,
-                "total": len(questions),
+                "total": len(mine),
                 "percent": round(100 * score / max_score, 1) if max_score else 0.0,
             }
         )
     return result
 
 
-def leaderboard_query(module_id: int | None = None):
-    """Rows (user name, score, solved, reached) ranked: score, then who got there first."""
-    best = orm.BestScore
-    query = (
-        select(
-            orm.User.name,
-            func.sum(best.score).label("score"),
-            func.sum(func.cast(best.solved, orm.Integer)).label("solved"),
-            func.max(best.reached).label("reached"),
-        )
-        .join(orm.User, orm.User.id == best.user_id)
-        .join(orm.Question, orm.Question.id == best.question_id)
-        .where(orm.Question.retired.is_(False))
-        .group_by(orm.User.id, orm.User.name)
-    )
-    if module_id is not None:
-        query = query.where(orm.Question.module_id == module_id)
-    return query.order_by(
-        func.sum(best.score).desc(), func.max(best.reached).asc(), orm.User.name.asc()
-    )
+# the leaderboard's order: score, then who got there first, then who joined first
+RANKING = (orm.Total.score.desc(), orm.Total.reached.asc(), orm.Total.user_id.asc())
 
 
 def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[list[dict], int]:
-    query = leaderboard_query(module_id)
-    total = db.scalar(select(func.count()).select_from(query.subquery()))
-    rows = db.execute(query.offset(offset).limit(limit)).all()
+    board = ALL_MODULES if module_id is None else module_id
+    rows = db.execute(
+        select(orm.User.name, orm.Total.score, orm.Total.solved)
+        .join(orm.User, orm.User.id == orm.Total.user_id)
+        .where(orm.Total.module_id == board)
+        .order_by(*RANKING)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    total = db.scalar(select(func.count()).where(orm.Total.module_id == board))
     entries = [
-        {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved or 0}
+        {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved}
         for i, row in enumerate(rows)
     ]
     return entries, total
 
 
-def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
-    """The learner's place on the leaderboard, or None before their first score.
+def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | None:
+    return db.scalar(
+        select(orm.Total).where(orm.Total.user_id == user.id, orm.Total.module_id == module_id)
+    )
 
-    Counted in the database (who ranks ahead, by the leaderboard's own order) rather than
-    by reading the whole leaderboard for one row.
-    """
-    board = leaderboard_query(module_id).order_by(None).subquery()
-    mine = db.execute(
-        select(board.c.score, board.c.reached).where(board.c.name == user.name)
-    ).first()
+
+def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
+    """The learner's place on the leaderboard, or None before their first score: one
+    count over the ranking index (who is ahead in the leaderboard's order)."""
+    board = ALL_MODULES if module_id is None else module_id
+    mine = total_of(db, user, board)
     if mine is None:
         return None
-    same_score = board.c.score == mine.score
+    t = orm.Total
     ahead = or_(
-        board.c.score > mine.score,
-        and_(same_score, board.c.reached < mine.reached),
-        and_(same_score, board.c.reached == mine.reached, board.c.name < user.name),
+        t.score > mine.score,
+        and_(t.score == mine.score, t.reached < mine.reached),
+        and_(t.score == mine.score, t.reached == mine.reached, t.user_id < mine.user_id),
     )
-    return 1 + db.scalar(select(func.count()).select_from(board).where(ahead))
+    return 1 + db.scalar(select(func.count()).where(t.module_id == board, ahead))
 
 
 def profile(db, user: orm.User) -> dict:
     """The public profile: totals a learner shows to others."""
-    best = best_scores_for(db, user)
+    total = total_of(db, user)
     submissions = db.scalar(
         select(func.count()).select_from(orm.Submission).where(orm.Submission.user_id == user.id)
     )
+    attempted = db.scalar(
+        _counted_best_scores().add_columns(func.count()).where(orm.BestScore.user_id == user.id)
+    )
+    rank = rank_of(db, user)
+    learners = db.scalar(select(func.count()).where(orm.Total.module_id == ALL_MODULES))
     return {
         "name": user.name,
         "display_name": user.display_name or user.name,
         "bio": user.bio,
-        "score": sum(row.score for row in best.values()),
-        "solved": sum(1 for row in best.values() if row.solved),
-        "attempted": len(best),
+        "score": total.score if total else 0.0,
+        "solved": total.solved if total else 0,
+        "attempted": attempted,
         "submissions": submissions,
-        "rank": rank_of(db, user),
+        "rank": rank,
+        # "top 5%": the share of ranked learners at or above this one
+        "percentile": round(100 * rank / learners, 1) if rank else None,
         "joined": user.created.isoformat() + "Z",
     }

@@ -153,6 +153,7 @@ class Client:
             )
         except HTTPClientError as e:
             response = e.response
+        self.last_response = response
         text = response.body.decode() if response.body else ""
         try:
             data = json.loads(text) if text else None
@@ -259,9 +260,12 @@ async def grader(request, grader_env, fake_hub, monkeypatch):
     )
     yield app
     server.stop()
+    app.watch.stop()
     await app.queue.stop()
     await app.executor.close()
     app.engine.dispose()
+    app.writer_engine.dispose()
+    app.db_pool.shutdown()
     GraderApp.clear_instance()
 
 

@@ -117,6 +117,10 @@ class PostgresServer:
         self.admin_sql(f'CREATE DATABASE "{name}" OWNER {ROLE}')
         return self.url(name)
 
+    def restart(self) -> None:
+        """Stop the server at once (as a crash would) and start it again."""
+        self._run("pg_ctl", "restart", "-D", str(self.data_dir), "-m", "immediate", "-w")
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")

@@ -82,6 +82,7 @@ def start_replica(db_url, name, started, log, workers=2, lease_seconds=300.0):
     config.GradingQueue.workers = workers
     config.GradingQueue.poll_interval = 0.1  # other replicas' work is found by polling
     config.GradingQueue.lease_seconds = lease_seconds
+    config.GradingQueue.max_queued_per_learner = 100  # seed() queues several per learner
     app = GraderApp(db_url=db_url, config=config)
     app.initialize([])
     app.queue.executor = RecordingExecutor(app.executor, name, started, log)
@@ -355,7 +356,7 @@ def test_claim_next_never_hands_one_row_to_two_workers_on_postgresql(grader_env,
     dbutil.upgrade(postgres_url)
     engine = dbutil.make_engine(postgres_url)
     sessions = dbutil.make_session_factory(engine)
-    queue = GradingQueue(sessions, executor=None)
+    queue = GradingQueue(sessions, executor=None, max_queued_per_learner=200)
     with sessions() as db:
         module = orm.Module(slug="m", title="M")
         question = create_question(

@@ -35,6 +35,7 @@ import tempfile
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from traitlets import Float, Integer, List, Unicode, default
 
@@ -93,6 +94,24 @@ class SandboxSlot:
         """Whether the kernel killed a process of this sandbox over its memory limit
         (read it inside ``reserve_sandboxes``: the cgroup is gone after)."""
         return self.cgroup is not None and self.cgroup.oom_killed()
+
+
+SANDBOX_DIR_PREFIX = "coursehub-sandbox-"
+
+
+def remove_leftover_sandbox_dirs() -> None:
+    """Remove the sandbox program folders of grader processes that were killed (atexit
+    never ran): each is named after its process's pid."""
+    for path in Path(tempfile.gettempdir()).glob(f"{SANDBOX_DIR_PREFIX}*"):
+        pid = path.name[len(SANDBOX_DIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, another user's
 
 
 class BubblewrapExecutor(Executor):
@@ -247,7 +266,8 @@ class BubblewrapExecutor(Executor):
         # one copy per process, shared by every executor in it
         cls = BubblewrapExecutor
         if cls._sandbox_dir is None or not os.path.exists(cls._sandbox_dir):
-            directory = tempfile.mkdtemp(prefix="coursehub-sandbox-")
+            remove_leftover_sandbox_dirs()
+            directory = tempfile.mkdtemp(prefix=f"{SANDBOX_DIR_PREFIX}{os.getpid()}-")
             os.chmod(directory, 0o755)
             for name, source in sandbox_sources().items():
                 path = os.path.join(directory, f"{name}.py")

@@ -5,11 +5,18 @@ Modelled on JupyterHub's `apihandlers/base.py`: JSON errors `{"status", "message
 rolled back in `finish()` if a handler left it dirty. Identity and scopes come from the
 Hub through `HubOAuthenticated` (token header or the Hub's OAuth cookie); handlers check
 scopes, never role or group names.
+
+Nothing that touches the database runs on the event loop: a handler method marked
+:func:`blocking` runs whole in the service's database threads (`GraderApp.db_threads`),
+and its response is sent from the loop once it returns. The loop only parses requests,
+sends responses and streams events, so a slow query or a gradebook export delays nobody
+else's request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from http.client import responses
 
@@ -29,6 +36,39 @@ MAX_SMALL_BODY_BYTES = 1024 * 1024
 # A body's shape: a notebook's limits, one level down, beside a few small fields.
 MAX_BODY_DEPTH = MAX_JSON_DEPTH + 1
 MAX_BODY_CONTAINERS = MAX_JSON_CONTAINERS + 1000
+
+
+class LimitError(web.HTTPError):
+    """A limit refused the request (429, 413); ``retry_after`` seconds, if it says when."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None):
+        super().__init__(status, "%s", message)
+        self.retry_after = retry_after
+
+
+def blocking(method):
+    """Run a handler method in the database threads; what it answers (:meth:`write_json`,
+    :meth:`no_content`) is sent from the event loop after it returns. HTTP errors it
+    raises become the usual JSON errors."""
+
+    @functools.wraps(method)
+    async def in_db_thread(self, *args, **kwargs):
+        self._deferred = []
+
+        def run():
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self.close_db()  # in the thread: ending the transaction is a round trip
+
+        try:
+            await self.in_db(run)
+        finally:
+            deferred, self._deferred = self._deferred, None
+        for send in deferred:
+            send()
+
+    return in_db_thread
 
 
 class APIHandler(HubOAuthenticated, web.RequestHandler):
@@ -52,6 +92,13 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         return self.grader.executor
 
     _db = None
+    _deferred = None  # responses of a @blocking method, sent when it returns
+
+    async def in_db(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the database threads (with this request's session,
+        used by one thread at a time)."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.grader.db_pool, call)
 
     async def prepare(self):
         # identify the caller up front, asynchronously: HubAuthenticated's synchronous
@@ -85,12 +132,15 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
 
-    def finish(self, *args, **kwargs):
+    def close_db(self):
         if self._db is not None:
             if self._db.in_transaction():
                 self._db.rollback()
             self._db.close()
             self._db = None
+
+    def finish(self, *args, **kwargs):
+        self.close_db()  # a no-op after a @blocking method, which closed it in its thread
         return super().finish(*args, **kwargs)
 
     def write_error(self, status_code, **kwargs):
@@ -101,12 +151,32 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             reason = getattr(exception, "log_message", None) or getattr(exception, "reason", None)
             if reason and isinstance(exception, web.HTTPError):
                 message = reason % exception.args if exception.args else reason
+        if exc_info and getattr(exc_info[1], "retry_after", None):
+            self.set_header("Retry-After", str(exc_info[1].retry_after))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps({"status": status_code, "message": message}))
 
     def write_json(self, model, status: int = 200):
+        if self._deferred is not None:  # in a @blocking method: sent on the loop
+            body = json.dumps(model, default=_json_default)
+            self._deferred.append(lambda: self._send(body, status))
+            return
+        self._send(json.dumps(model, default=_json_default), status)
+
+    def no_content(self):
+        """204, from anywhere a write_json may be."""
+        if self._deferred is not None:
+            self._deferred.append(self.no_content_now)
+            return
+        self.no_content_now()
+
+    def no_content_now(self):
+        self.set_status(204)
+        self.finish()
+
+    def _send(self, body: str, status: int):
         self.set_status(status)
-        self.finish(json.dumps(model, default=_json_default))
+        self.finish(body)
 
     def get_json_body(
         self, max_bytes: int = MAX_SMALL_BODY_BYTES, what: str = "request body"

@@ -19,7 +19,7 @@ class HealthAPIHandler(APIHandler):
 
     async def get(self):
         checks = {
-            "database": self._check_database(),
+            "database": await self.in_db(self._check_database),
             "executor": await self._check_executor(),
             "hub": await self._check_hub(),
         }
@@ -33,11 +33,12 @@ class HealthAPIHandler(APIHandler):
     def _check_database(self) -> str:
         try:
             self.db.execute(text("SELECT 1"))
-            self.db.rollback()
             return "ok"
         except Exception as e:
             app_log.warning("health: database: %s", e)
             return "unavailable"
+        finally:
+            self.close_db()
 
     async def _check_executor(self) -> str:
         # checking starts a sandbox: anyone may ask for health, so answer from a recent

@@ -8,7 +8,7 @@ from tornado import web
 
 from .. import orm
 from ..scopes import AUTHOR_SCOPE
-from .base import APIHandler
+from .base import APIHandler, blocking
 from .validation import optional_text, required_slug, required_text
 
 
@@ -25,12 +25,14 @@ def module_model(module: orm.Module) -> dict:
 
 class ModuleListAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self):
         self.learner()
         modules = self.db.scalars(select(orm.Module).order_by(orm.Module.position, orm.Module.id))
         self.write_json({"modules": [module_model(m) for m in modules]})
 
     @web.authenticated
+    @blocking
     def post(self):
         self.require_scope(AUTHOR_SCOPE)
         body = self.get_json_body()
@@ -57,11 +59,13 @@ class ModuleListAPIHandler(APIHandler):
 
 class ModuleAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self, module_ref):
         self.learner()
         self.write_json(module_model(self.find_module(module_ref)))
 
     @web.authenticated
+    @blocking
     def put(self, module_ref):
         self.require_scope(AUTHOR_SCOPE)
         module = self.find_module(module_ref)
@@ -76,6 +80,7 @@ class ModuleAPIHandler(APIHandler):
         self.write_json(module_model(module))
 
     @web.authenticated
+    @blocking
     def delete(self, module_ref):
         self.require_scope(AUTHOR_SCOPE)
         module = self.find_module(module_ref)
@@ -83,8 +88,7 @@ class ModuleAPIHandler(APIHandler):
             raise web.HTTPError(409, "module still holds questions: retire them first")
         self.db.delete(module)
         self.db.commit()
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 def _position(body: dict, default: int) -> int:

@@ -9,8 +9,6 @@ validating it, making the student version and storing it run in worker threads.
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tornado import web
@@ -18,7 +16,7 @@ from tornado import web
 from .. import orm, scores
 from ..authoring import QuestionError, QuestionFields, create_question, replace_notebook
 from ..scopes import AUTHOR_SCOPE
-from .base import MAX_NOTEBOOK_BYTES, APIHandler
+from .base import MAX_NOTEBOOK_BYTES, APIHandler, blocking
 from .validation import optional_text, required_slug, required_text, tag_list
 
 
@@ -42,6 +40,7 @@ def question_summary(question: orm.Question, best: orm.BestScore | None) -> dict
 
 class QuestionListAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self):
         user = self.learner()
         query = (
@@ -66,9 +65,10 @@ class QuestionListAPIHandler(APIHandler):
         self.write_json({"questions": [question_summary(q, best.get(q.id)) for q in questions]})
 
     @web.authenticated
-    async def post(self):
+    @blocking
+    def post(self):
         self.require_scope(AUTHOR_SCOPE)
-        body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
+        body = self.get_json_body(MAX_NOTEBOOK_BYTES)
         module_ref = body.get("module")
         if module_ref is None or isinstance(module_ref, bool | list | dict):
             raise web.HTTPError(400, "module is required: a module id or slug")
@@ -90,8 +90,7 @@ class QuestionListAPIHandler(APIHandler):
         if exists is not None:
             raise web.HTTPError(409, f"module {module.slug} has a question {fields.slug!r}")
         try:
-            # the handler's session, handed to the thread while the handler waits
-            question = await asyncio.to_thread(self._create, module, fields, body["notebook"])
+            question = self._create(module, fields, body["notebook"])
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
         except IntegrityError:
@@ -108,6 +107,7 @@ class QuestionListAPIHandler(APIHandler):
 
 class QuestionAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self, question_id):
         user = self.learner()
         question = self.find_question(question_id)
@@ -117,10 +117,11 @@ class QuestionAPIHandler(APIHandler):
         self.write_json(model)
 
     @web.authenticated
-    async def put(self, question_id):
+    @blocking
+    def put(self, question_id):
         self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id)
-        body = await self.read_json_body(MAX_NOTEBOOK_BYTES)
+        body = self.get_json_body(MAX_NOTEBOOK_BYTES)
         try:
             if "title" in body:
                 question.title = required_text(body, "title")
@@ -131,27 +132,30 @@ class QuestionAPIHandler(APIHandler):
             if "tags" in body:
                 question.tags = tag_list(body)
             if "notebook" in body:
-                await asyncio.to_thread(replace_notebook, question, body["notebook"])
-            await asyncio.to_thread(self.db.commit)
+                replace_notebook(question, body["notebook"])
+            self.db.commit()
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
         self.write_json(question_summary(question, None))
 
     @web.authenticated
+    @blocking
     def delete(self, question_id):
         """Retire: learners no longer see it; submissions and scores stay."""
         self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id)
         question.retired = True
+        self.db.flush()
+        scores.rebuild_totals(self.db)  # its scores leave every total
         self.db.commit()
-        self.set_status(204)
-        self.finish()
+        self.no_content()
 
 
 class QuestionSourceAPIHandler(APIHandler):
     """The source notebook (solutions, hidden tests): instructors only."""
 
     @web.authenticated
+    @blocking
     def get(self, question_id):
         self.require_scope(AUTHOR_SCOPE)
         question = self.find_question(question_id, include_retired=True)
@@ -162,6 +166,7 @@ class QuestionSourceAPIHandler(APIHandler):
 
 class QuestionFiltersAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self):
         self.learner()
         questions = self.db.scalars(select(orm.Question).where(orm.Question.retired.is_(False)))

@@ -1,21 +1,24 @@
-"""Progress, profiles, leaderboards and the gradebook: read-only views of best scores."""
+"""Progress, profiles, leaderboards and the gradebook: read-only views of best scores.
+
+`gradebook.csv` is streamed: a page of learners is read (in a thread), written and
+flushed before the next is read, so an export of any size takes constant memory and
+never holds the event loop. The JSON gradebook is paged the same way (`after`, `limit`).
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from sqlalchemy import select
 from tornado import web
+from tornado.iostream import StreamClosedError
 
-from .. import orm, scores
+from .. import gradebook, orm, scores
 from ..scopes import AUTHOR_SCOPE
-from .base import APIHandler
+from .base import APIHandler, blocking
 from .validation import optional_text
 
 
 class ProgressAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self, name=None):
         user = self.learner()
         if name and name != user.name:
@@ -31,11 +34,13 @@ class ProfileAPIHandler(APIHandler):
     """The requesting learner's own profile: read and edit."""
 
     @web.authenticated
+    @blocking
     def get(self):
         user = self.learner()
         self.write_json(scores.profile(self.db, user))
 
     @web.authenticated
+    @blocking
     def patch(self):
         user = self.learner()
         body = self.get_json_body()
@@ -54,6 +59,7 @@ class PublicProfileAPIHandler(APIHandler):
     """Anyone signed in reads the public part of anyone's profile."""
 
     @web.authenticated
+    @blocking
     def get(self, name):
         self.learner()
         user = orm.User.find(self.db, name)
@@ -64,6 +70,7 @@ class PublicProfileAPIHandler(APIHandler):
 
 class LeaderboardAPIHandler(APIHandler):
     @web.authenticated
+    @blocking
     def get(self):
         self.learner()
         module_ref = self.get_query_argument("module", None)
@@ -83,56 +90,47 @@ class LeaderboardAPIHandler(APIHandler):
 
 
 class GradebookAPIHandler(APIHandler):
-    """Best scores by learner and question, as JSON or CSV (`gradebook.csv`)."""
+    """Best scores by learner and question: `gradebook.csv` (every learner, streamed) or
+    JSON, a page of learners at a time (`?after=<last user of the previous page>`)."""
 
     @web.authenticated
-    def get(self, as_csv=None):
+    async def get(self, as_csv=None):
         self.require_scope(AUTHOR_SCOPE)
-        questions = self.db.scalars(
-            select(orm.Question)
-            .join(orm.Module)
-            .where(orm.Question.retired.is_(False))
-            .order_by(orm.Module.position, orm.Question.position, orm.Question.id)
-        ).all()
-        best = self.db.scalars(select(orm.BestScore)).all()
-        by_user: dict[int, dict[int, float]] = {}
-        for row in best:
-            by_user.setdefault(row.user_id, {})[row.question_id] = row.score
-        users = self.db.scalars(select(orm.User).order_by(orm.User.name)).all()
-        rows = [
-            {
-                "user": u.name,
-                "scores": {str(q.id): by_user.get(u.id, {}).get(q.id) for q in questions},
-                "total": sum(by_user.get(u.id, {}).values()),
-            }
-            for u in users
-            if u.id in by_user
-        ]
-        columns = [
-            {"id": q.id, "slug": f"{q.module.slug}/{q.slug}", "points": q.max_score}
-            for q in questions
-        ]
         if as_csv:
-            self.set_header("Content-Type", "text/csv; charset=UTF-8")
-            self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(["user", *[c["slug"] for c in columns], "total"])
-            for row in rows:
-                writer.writerow(
-                    [
-                        row["user"],
-                        *[_blank(row["scores"][str(c["id"])]) for c in columns],
-                        row["total"],
-                    ]
-                )
-            self.finish(out.getvalue())
+            await self._stream_csv()
             return
-        self.write_json({"questions": columns, "learners": rows})
+        limit = self.int_argument("limit", default=gradebook.PAGE_SIZE, minimum=1, maximum=5000)
+        after = self.get_query_argument("after", None)
+        cols, learners = await self.in_db(self._page, after, limit)
+        model = {"questions": cols, "learners": learners}
+        if len(learners) == limit:
+            model["next"] = learners[-1]["user"]  # pass as ?after= for the next page
+        self.write_json(model)
 
+    def _page(self, after, limit, cols=None):
+        with self.grader.session_factory() as db:
+            if cols is None:
+                cols = gradebook.columns(db)
+            ids = [c["id"] for c in cols]
+            return cols, gradebook.learners_page(db, ids, after, limit)
 
-def _blank(value):
-    return "" if value is None else value
+    async def _stream_csv(self):
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
+        cols, learners = await self.in_db(self._page, None, gradebook.PAGE_SIZE)
+        self.write(gradebook.csv_header(cols))
+        try:
+            while learners:
+                self.write(gradebook.csv_rows(cols, learners))
+                await self.flush()  # sent before the next page is read
+                if len(learners) < gradebook.PAGE_SIZE:
+                    break
+                _, learners = await self.in_db(
+                    self._page, learners[-1]["user"], gradebook.PAGE_SIZE, cols
+                )
+        except StreamClosedError:
+            return
+        self.finish()
 
 
 default_handlers = [

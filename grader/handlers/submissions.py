@@ -1,33 +1,32 @@
 """Submissions: a learner's notebook goes in, a queued grading job comes out.
 
 POST answers 202 only once the notebook is committed to the database (the queue is
-durable); the result is read back with GET while the learner's front end polls.
+durable); the result is pushed on `submissions/{id}/events` (see events.py), or read
+back with GET. A status read loads no notebook and writes nothing.
 
-A submission may be many MiB: decoding, checking and storing it run in worker threads,
-so the event loop goes on answering everyone else meanwhile. Over
-:data:`MAX_NOTEBOOK_BYTES` it is refused (413) before anything is decoded; a notebook
-that fits but breaks a limit on its shape (cells, nesting, code cell length, see
-:mod:`grader.notebooks`) is a 400 naming the limit.
+A submission may be many MiB: the handlers run in the database threads, where it is
+decoded, checked and stored, so the event loop goes on answering everyone else
+meanwhile. Over :data:`MAX_NOTEBOOK_BYTES` it is refused (413) before anything is
+decoded; a notebook that fits but breaks a limit on its shape (cells, nesting, code
+cell length, see :mod:`grader.notebooks`) is a 400 naming the limit. A learner with
+too many submissions waiting gets a 429 (with Retry-After), one over their storage
+quota a 413 (see :mod:`grader.queue`).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from tornado import web
 
 from .. import orm
-from ..notebooks import NotebookFormatError, read_notebook
-from .base import MAX_NOTEBOOK_BYTES, APIHandler, isoformat
+from ..questiontypes import question_type
+from ..queue import QueueLimit
+from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
 
-# what a response needs of a submission: never its notebook (up to 16 MiB of JSON to
-# decode, on the event loop, for every poll of a learner's front end)
-WITHOUT_NOTEBOOK = defer(orm.Submission.notebook)
+FINAL = ("graded", "error")
 
 
-def submission_model(submission: orm.Submission) -> dict:
+def submission_model(submission: orm.Submission, position=None, wait=None) -> dict:
     return {
         "id": submission.id,
         "question": submission.question_id,
@@ -39,31 +38,62 @@ def submission_model(submission: orm.Submission) -> dict:
         "error": submission.error,
         "created": isoformat(submission.created),
         "finished": isoformat(submission.finished),
+        # while queued: 1 = next to be graded, and roughly how many seconds until graded
+        "queue_position": position,
+        "estimated_wait": wait,
     }
+
+
+class SubmissionReader:
+    """One submission as its owner (or an instructor) may read it, with its place in
+    the queue: shared by GET and the event stream."""
+
+    def read_submission(self, submission_id) -> dict:
+        user = self.learner()
+        submission = self.db.get(orm.Submission, int(submission_id))
+        # someone else's submission is "not found", not "forbidden": ids reveal nothing
+        if submission is None or (submission.user_id != user.id and not self.is_author):
+            raise web.HTTPError(404, f"no such submission: {submission_id}")
+        position = wait = None
+        if submission.status == "queued":
+            position = self.queue.positions(self.db, [submission.id]).get(submission.id)
+            if position is not None:
+                wait = self.queue.estimated_wait(self.db, position)
+        return submission_model(submission, position, wait)
 
 
 class SubmissionListAPIHandler(APIHandler):
     @web.authenticated
-    async def post(self):
+    @blocking
+    def post(self):
         user = self.learner()
-        body = await self.read_json_body(MAX_NOTEBOOK_BYTES, "submission")
+        body = self.get_json_body(MAX_NOTEBOOK_BYTES, "submission")
         if "question" not in body:
             raise web.HTTPError(400, "question is required: the id of the question answered")
         question = self.find_question(body["question"])
         if "notebook" not in body:
             raise web.HTTPError(400, "notebook is required: the learner's notebook")
         try:
-            notebook = await asyncio.to_thread(read_notebook, body["notebook"])
-        except NotebookFormatError as e:
+            notebook = question_type(question.type).read_answer(body["notebook"])
+        except ValueError as e:
             raise web.HTTPError(400, f"notebook: {e}") from None
-        submission = await self.queue.submit(self.db, user, question, notebook)
+        with self.grader.writer_factory() as db:
+            try:
+                # the body's size stands for the notebook's: it is nearly all of it
+                submission = self.queue.enqueue(
+                    db, user, question, notebook, size=len(self.request.body)
+                )
+            except QueueLimit as e:
+                raise LimitError(e.status, str(e), retry_after=e.retry_after) from None
+        self._deferred.append(self.grader.wake_workers)
         self.set_header("Location", f"{self.request.path}/{submission.id}")
         self.write_json({"id": submission.id, "status": submission.status}, status=202)
 
     @web.authenticated
+    @blocking
     def get(self):
         user = self.learner()
-        query = select(orm.Submission).options(WITHOUT_NOTEBOOK).order_by(orm.Submission.id.desc())
+        query = select(orm.Submission).order_by(orm.Submission.id.desc())
         # everyone's own history by default; instructors may name a learner, or "*"
         name = self.get_query_argument("user", None) or user.name
         if name != user.name and not self.is_author:
@@ -82,15 +112,11 @@ class SubmissionListAPIHandler(APIHandler):
         self.write_json({"submissions": [submission_model(s) for s in rows]})
 
 
-class SubmissionAPIHandler(APIHandler):
+class SubmissionAPIHandler(SubmissionReader, APIHandler):
     @web.authenticated
+    @blocking
     def get(self, submission_id):
-        user = self.learner()
-        submission = self.db.get(orm.Submission, int(submission_id), options=[WITHOUT_NOTEBOOK])
-        # someone else's submission is "not found", not "forbidden": ids reveal nothing
-        if submission is None or (submission.user_id != user.id and not self.is_author):
-            raise web.HTTPError(404, f"no such submission: {submission_id}")
-        self.write_json(submission_model(submission))
+        self.write_json(self.read_submission(submission_id))
 
 
 default_handlers = [
