@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import nbformat
 import pytest
 import tornado.httpserver
+import tornado.iostream
 import tornado.testing
 import tornado.web
 
@@ -141,9 +142,90 @@ class FakeGraderHandler(tornado.web.RequestHandler):
             self.reply(404, {"status": 404, "message": f"No such resource: {path}"})
 
 
+def submission_event(status: str, **fields) -> bytes:
+    """One message of the grader's submission event stream."""
+    data = {
+        "id": 41,
+        "question": 7,
+        "user": "ada",
+        "status": status,
+        "score": None,
+        "max_score": None,
+        "tests": [],
+        "error": None,
+        "created": "2025-01-01T10:00:00Z",
+        "finished": None,
+        "queue_position": None,
+        "estimated_wait": None,
+        **fields,
+    }
+    return f"event: submission\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class FakeEventsHandler(FakeGraderHandler):
+    """The grader's ``submissions/{id}/events``: server-sent events, paced by the test.
+
+    41 sends "queued", waits for the test to say it has read it (``grader.release``),
+    then "running" in two pieces cut mid-line, a keep-alive comment and "graded".
+    42 sends "queued", then a keep-alive comment every 50 ms until the connection
+    closes; 43 too, but says nothing between the two until ``grader.release``.
+    """
+
+    def on_connection_close(self):
+        self.grader.stream_closed.set()
+
+    async def wait_for_release(self):
+        try:
+            await asyncio.wait_for(self.grader.release.wait(), 5)
+        except TimeoutError:
+            pass  # the test's assertions say what went wrong
+
+    async def send(self, piece: bytes, name: str | None = None):
+        self.write(piece)
+        await self.flush()
+        if name:
+            self.grader.sent.append(name)
+
+    async def get(self, submission_id):
+        if not self.record():
+            return
+        if submission_id == "down":
+            self.set_status(503)
+            self.finish("<html><body>Service Unavailable</body></html>")
+            return
+        if submission_id not in ("41", "42", "43"):
+            self.reply(404, {"status": 404, "message": f"No submission {submission_id}"})
+            return
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-store")
+        await self.send(submission_event("queued", queue_position=2, estimated_wait=12.5), "queued")
+        if submission_id == "41":
+            await self.wait_for_release()
+            running = submission_event("running")
+            await self.send(running[:20])
+            await asyncio.sleep(0.05)
+            await self.send(running[20:], "running")
+            await self.send(b": keep-alive\n\n")
+            await self.send(submission_event("graded", score=1.0, max_score=1.0), "graded")
+            self.finish()
+            return
+        if submission_id == "43":
+            await self.wait_for_release()
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            try:
+                await self.send(b": keep-alive\n\n")
+            except tornado.iostream.StreamClosedError:
+                return
+
+
 class FakeGrader:
     def __init__(self):
         self.requests = []
+        # The submission event streams: what was sent, and the test's go-ahead.
+        self.sent = []
+        self.release = asyncio.Event()
+        self.stream_closed = asyncio.Event()
 
 
 @pytest.fixture
@@ -151,7 +233,14 @@ def grader(jp_asyncio_loop):
     """A real HTTP server on the test's event loop standing in for the grader."""
     fake = FakeGrader()
     app = tornado.web.Application(
-        [(r"/services/grader/api/v1/(.*)", FakeGraderHandler, {"grader": fake})]
+        [
+            (
+                r"/services/grader/api/v1/submissions/([^/]+)/events",
+                FakeEventsHandler,
+                {"grader": fake},
+            ),
+            (r"/services/grader/api/v1/(.*)", FakeGraderHandler, {"grader": fake}),
+        ]
     )
     sock, port = tornado.testing.bind_unused_port()
 
@@ -379,3 +468,130 @@ def test_concurrent_opens_write_once(jp_fetch, jp_asyncio_loop, jp_root_dir):
     responses = jp_asyncio_loop.run_until_complete(open_twice())
     assert sorted(r.code for r in responses) == [200, 201]
     assert (jp_root_dir / "python-basics" / "double.ipynb").exists()
+
+
+class EventReader:
+    """What a browser reads of an event stream: the pieces, and the messages parsed."""
+
+    def __init__(self, on_message=None):
+        self.pieces = []
+        self.messages = []
+        self.text = ""
+        self.on_message = on_message
+
+    def __call__(self, piece: bytes):
+        self.pieces.append(piece)
+        self.text += piece.decode()
+        while "\n\n" in self.text:
+            block, self.text = self.text.split("\n\n", 1)
+            lines = [line for line in block.split("\n") if not line.startswith(":")]
+            if not lines:
+                continue
+            fields = dict(line.split(": ", 1) for line in lines)
+            self.messages.append((fields["event"], json.loads(fields["data"])))
+            if self.on_message:
+                self.on_message(self)
+
+
+def test_submission_events_are_relayed_as_they_come(jp_fetch, jp_asyncio_loop, grader):
+    seen_when_first_arrived = []
+
+    def on_message(reader):
+        if len(reader.messages) == 1:
+            seen_when_first_arrived.extend(grader.sent)
+            grader.release.set()
+
+    reader = EventReader(on_message)
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch("coursehub/api/submissions/41/events", streaming_callback=reader)
+    )
+    assert response.code == 200
+    assert response.headers["Content-Type"] == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    # The first event reached the browser before the grader sent the others.
+    assert seen_when_first_arrived == ["queued"]
+    assert [(event, data["status"]) for event, data in reader.messages] == [
+        ("submission", "queued"),
+        ("submission", "running"),
+        ("submission", "graded"),
+    ]
+    queued = reader.messages[0][1]
+    assert (queued["queue_position"], queued["estimated_wait"]) == (2, 12.5)
+    assert reader.messages[2][1]["score"] == 1.0
+    assert len(reader.pieces) > 1
+    assert grader.requests[-1]["path"] == "submissions/41/events"
+    assert grader.requests[-1]["authorization"] == f"token {SERVER_TOKEN}"
+
+
+@pytest.mark.parametrize(
+    "submission_id, status, words",
+    [
+        ("99", 404, "No submission 99"),
+        ("down", 503, "The grading service is unavailable"),
+    ],
+)
+def test_submission_events_refused_before_the_stream_is_json(api, submission_id, status, words):
+    got_status, data = api("GET", f"submissions/{submission_id}/events")
+    assert (got_status, data["status"]) == (status, status)
+    assert words in data["message"]
+
+
+def test_submission_events_with_the_grader_down(api, extension):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    extension.grader_client.grader_url = f"http://127.0.0.1:{port}/services/grader/"
+    status, data = api("GET", "submissions/41/events")
+    assert (status, data["status"]) == (503, 503)
+    assert "grading service cannot be reached" in data["message"]
+
+
+def test_submission_events_refused_for_the_servers_token(api, extension):
+    extension.grader_client.api_token = "not-the-servers-token"
+    assert api("GET", "submissions/41/events") == (403, {"status": 403, "message": "Invalid token"})
+
+
+def test_browser_leaving_stops_the_upstream_stream(
+    jp_asyncio_loop, http_server, jp_http_port, jp_base_url, jp_auth_header, grader
+):
+    async def scenario():
+        # A browser, as plain as can be: read the first event, then hang up.
+        reader, writer = await asyncio.open_connection("127.0.0.1", jp_http_port)
+        headers = {"Host": f"127.0.0.1:{jp_http_port}", **jp_auth_header}
+        writer.write(
+            f"GET {jp_base_url}coursehub/api/submissions/42/events HTTP/1.1\r\n".encode()
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in headers.items())
+            + b"\r\n"
+        )
+        received = await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        while b"event: submission" not in received:
+            received += await asyncio.wait_for(reader.readuntil(b"\n\n"), 5)
+        writer.close()
+        await writer.wait_closed()
+        # The fake grader would go on sending keep-alives for 10 s.
+        await asyncio.wait_for(grader.stream_closed.wait(), 5)
+        return received
+
+    received = jp_asyncio_loop.run_until_complete(scenario())
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert b'"status": "queued"' in received
+    assert grader.sent == ["queued"]
+
+
+def test_a_quiet_grader_stream_is_given_up(jp_fetch, jp_asyncio_loop, grader, extension):
+    extension.grader_client.stream_idle_timeout = 0.3
+    reader = EventReader()
+
+    async def scenario():
+        response = await jp_fetch("coursehub/api/submissions/43/events", streaming_callback=reader)
+        # The browser's stream ended while the grader was quiet...
+        assert not grader.stream_closed.is_set()
+        # ...and the upstream request ends at the grader's next keep-alive.
+        grader.release.set()
+        await asyncio.wait_for(grader.stream_closed.wait(), 5)
+        return response
+
+    response = jp_asyncio_loop.run_until_complete(scenario())
+    assert response.code == 200
+    assert [data["status"] for _, data in reader.messages] == ["queued"]

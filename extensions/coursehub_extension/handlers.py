@@ -6,6 +6,7 @@ server's contents manager, so they honour the server's root directory and its ru
 Errors are JSON ``{"status", "message"}``, like JupyterHub's and the grader's APIs.
 """
 
+import asyncio
 import json
 from http.client import responses
 
@@ -123,6 +124,62 @@ class SubmissionListHandler(GraderProxyHandler):
 
 class SubmissionHandler(GraderProxyHandler):
     grader_path = "submissions/{}"
+
+
+class SubmissionEventsHandler(CoursehubAPIHandler):
+    """A submission's progress as server-sent events, relayed from the grader as they come.
+
+    The grader sends the submission (``event: submission``, its JSON as ``data``) at once,
+    then on every change (status, or place in the queue), and ends the stream after
+    ``graded`` or ``error``. Each piece is written and flushed to the browser as it
+    arrives. A refusal before the stream starts (403, 404, the grader down) is the usual
+    JSON error with the grader's status. When the browser goes away, the request to the
+    grader is stopped (see :meth:`GraderClient.stream`).
+    """
+
+    def initialize(self, *args, **kwargs):
+        super().initialize(*args, **kwargs)
+        self.browser_gone = asyncio.Event()
+        self.streaming = False
+
+    def on_connection_close(self):
+        super().on_connection_close()
+        self.browser_gone.set()
+
+    @authorized
+    async def get(self, submission_id):
+        path = f"submissions/{url_escape(submission_id, plus=False)}/events"
+        try:
+            await self.grader.stream(path, self.relay, stop=self.browser_gone)
+        except GraderError as e:
+            if not self.streaming:
+                raise api_error(e.status, e.message) from None
+            # The browser reconnects or falls back to polling; nothing to answer.
+            self.log.warning("coursehub: event stream of submission %s: %s", submission_id, e)
+        if not self.browser_gone.is_set():
+            self.start_stream()
+            self.finish(set_content_type="text/event-stream")
+
+    def start_stream(self):
+        """Send the event stream's headers, once."""
+        if self.streaming:
+            return
+        self.streaming = True
+        self.set_header("Content-Type", "text/event-stream")
+        self.set_header("Cache-Control", "no-store")
+        # nginx and some proxies buffer responses unless told not to.
+        self.set_header("X-Accel-Buffering", "no")
+
+    def relay(self, chunk: bytes):
+        """Write a piece through to the browser at once."""
+        self.start_stream()
+        self.write(chunk)
+        self.flush().add_done_callback(self._flushed)
+
+    def _flushed(self, flushing):
+        if flushing.exception() is not None:
+            # Writing failed: the browser is gone, perhaps before tornado noticed.
+            self.browser_gone.set()
 
 
 class ProgressHandler(GraderProxyHandler):
@@ -245,6 +302,7 @@ default_handlers = [
     (r"coursehub/api/questions/([^/]+)/submit", QuestionSubmitHandler),
     (r"coursehub/api/questions/([^/]+)", QuestionHandler),
     (r"coursehub/api/submissions", SubmissionListHandler),
+    (r"coursehub/api/submissions/([^/]+)/events", SubmissionEventsHandler),
     (r"coursehub/api/submissions/([^/]+)", SubmissionHandler),
     (r"coursehub/api/progress", ProgressHandler),
     (r"coursehub/api/profile", ProfileHandler),

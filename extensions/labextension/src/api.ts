@@ -6,6 +6,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { errorMessage } from './format';
+import { ITextStream, textStream } from './sse';
 import {
   ILeaderboard,
   IModule,
@@ -16,6 +17,12 @@ import {
   IQuestionFilters,
   ISubmission
 } from './types';
+
+/**
+ * An event stream that says nothing for this long is taken for dead: the grader sends
+ * a keep-alive comment every 15 s or so, and the server extension relays it.
+ */
+const STREAM_IDLE_MS = 45_000;
 
 export class CoursehubError extends Error {
   constructor(
@@ -38,14 +45,7 @@ export class CoursehubAPI {
   constructor(private settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
 
   async request<T>(path: string, init: RequestInit = {}): Promise<T> {
-    const url = `${this.settings.baseUrl.replace(/\/?$/, '/')}coursehub/api/${path}`;
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, this.settings);
-    } catch (e) {
-      // a NetworkError: the server (or the network) is down
-      throw new CoursehubError(errorMessage(0, ''), 0);
-    }
+    const response = await this.send(path, init);
     const text = await response.text();
     if (!response.ok) {
       throw new CoursehubError(errorMessage(response.status, text), response.status);
@@ -60,6 +60,17 @@ export class CoursehubAPI {
         `The server answered with something that is not JSON (status ${response.status}).`,
         response.status
       );
+    }
+  }
+
+  /** The response to `<baseUrl>coursehub/api/<path>`, whatever its status. */
+  private async send(path: string, init: RequestInit): Promise<Response> {
+    const url = `${this.settings.baseUrl.replace(/\/?$/, '/')}coursehub/api/${path}`;
+    try {
+      return await ServerConnection.makeRequest(url, init, this.settings);
+    } catch (e) {
+      // a NetworkError (an aborted request too): the server (or the network) is down
+      throw new CoursehubError(errorMessage(0, ''), 0);
     }
   }
 
@@ -93,6 +104,27 @@ export class CoursehubAPI {
 
   submission(id: number | string): Promise<ISubmission> {
     return this.request<ISubmission>(`submissions/${encodeURIComponent(String(id))}`);
+  }
+
+  /**
+   * The submission's server-sent events (`event: submission` on every change), read
+   * as text as they arrive; `signal` closes the stream.
+   */
+  async submissionEvents(id: number | string, signal?: AbortSignal): Promise<ITextStream> {
+    const response = await this.send(`submissions/${encodeURIComponent(String(id))}/events`, {
+      headers: { Accept: 'text/event-stream' },
+      signal
+    });
+    if (!response.ok) {
+      const text = await response.text();
+      throw new CoursehubError(errorMessage(response.status, text), response.status);
+    }
+    const type = response.headers.get('Content-Type') ?? '';
+    if (!response.body || !type.startsWith('text/event-stream')) {
+      response.body?.cancel().catch(() => undefined);
+      throw new CoursehubError('The server did not answer with an event stream.', response.status);
+    }
+    return textStream(response.body, STREAM_IDLE_MS);
   }
 
   progress(): Promise<IProgress> {

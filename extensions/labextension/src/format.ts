@@ -1,6 +1,7 @@
 /**
- * Pure helpers: number and score formatting, question filters and grouping,
- * leaderboard paging, error messages. No JupyterLab import, so they are unit-tested.
+ * Pure helpers: number and score formatting, a queued submission's place and wait,
+ * question filters and grouping, leaderboard paging, error messages. No JupyterLab
+ * import, so they are unit-tested.
  */
 import { IModule, IQuestion } from './types';
 
@@ -34,6 +35,52 @@ export function clampPercent(percent: number | null | undefined): number {
     return 0;
   }
   return Math.min(100, Math.max(0, percent));
+}
+
+const ORDINAL_SUFFIXES: Record<number, string> = { 1: 'st', 2: 'nd', 3: 'rd' };
+
+/** 1 -> "1st", 2 -> "2nd", 3 -> "3rd", 11 -> "11th", 22 -> "22nd". */
+export function ordinal(n: number): string {
+  const lastTwo = n % 100;
+  const suffix = lastTwo >= 11 && lastTwo <= 13 ? 'th' : (ORDINAL_SUFFIXES[n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
+
+/**
+ * An estimated wait, rounded up as a learner would say it: "a few seconds", "about
+ * 15 s" (in steps of 5 s), "about 2 min", "about 2 h".
+ */
+export function formatWait(seconds: number): string {
+  if (seconds < 5) {
+    return 'a few seconds';
+  }
+  const rounded = Math.ceil(seconds / 5) * 5;
+  if (rounded < 60) {
+    return `about ${rounded} s`;
+  }
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 90) {
+    return `about ${minutes} min`;
+  }
+  return `about ${Math.round(seconds / 3600)} h`;
+}
+
+/**
+ * Where a queued submission stands: "3rd in line, about 15 s", "next in line", "about
+ * 1 min"; '' when neither the place nor the wait is known.
+ */
+export function queueText(
+  position: number | null | undefined,
+  waitSeconds: number | null | undefined
+): string {
+  const parts: string[] = [];
+  if (typeof position === 'number' && Number.isInteger(position) && position >= 1) {
+    parts.push(position === 1 ? 'next in line' : `${ordinal(position)} in line`);
+  }
+  if (typeof waitSeconds === 'number' && Number.isFinite(waitSeconds) && waitSeconds >= 0) {
+    parts.push(formatWait(waitSeconds));
+  }
+  return parts.join(', ');
 }
 
 /** The learner's best score on a question: "best 1 / 3" or "not attempted". */

@@ -5,13 +5,14 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import { formatScore } from './format';
-import { IResultState, INITIAL_STATE, isFinal, statusText } from './results';
+import { IResultState, INITIAL_STATE, isFinal, queueDetail, statusText } from './results';
 import { coursehubIcon } from './panel';
 
 export class ResultsWidget extends ReactWidget {
   private state: IResultState = INITIAL_STATE;
-  /** Incremented by every new submission, so an older polling loop stops. */
+  /** Incremented by every new submission, so an older loop stops. */
   run = 0;
+  private following = new AbortController();
 
   constructor(
     readonly questionId: string,
@@ -23,6 +24,22 @@ export class ResultsWidget extends ReactWidget {
     this.title.icon = coursehubIcon;
     this.title.closable = true;
     this.setQuestionTitle(questionTitle);
+  }
+
+  /**
+   * Begin showing a new submission: the older one's event stream is closed. Returns
+   * the signal that closes this one's, aborted by the next run or closing the view.
+   */
+  startRun(): AbortSignal {
+    this.following.abort();
+    this.following = new AbortController();
+    this.run++;
+    return this.following.signal;
+  }
+
+  dispose(): void {
+    this.following.abort();
+    super.dispose();
   }
 
   setQuestionTitle(title: string): void {
@@ -44,6 +61,7 @@ export class ResultsWidget extends ReactWidget {
 function ResultsView({ state, title }: { state: IResultState; title: string }): JSX.Element {
   const s = state.submission;
   const graded = state.phase === 'graded' && s !== null;
+  const queue = queueDetail(state);
   return (
     <div className="ch-results" data-testid="ch-results" aria-busy={!isFinal(state)}>
       <h2 className="ch-results-title">Results: {title}</h2>
@@ -52,6 +70,12 @@ function ResultsView({ state, title }: { state: IResultState; title: string }): 
         <span className={`ch-status ch-status-${state.phase}`} data-testid="ch-status">
           {statusText(state)}
         </span>
+        {queue && (
+          <span className="ch-queue">
+            {' · '}
+            <span data-testid="ch-queue">{queue}</span>
+          </span>
+        )}
         {!isFinal(state) && <span className="ch-spinner" aria-hidden="true" />}
       </p>
       {state.message && (

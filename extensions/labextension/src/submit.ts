@@ -1,6 +1,7 @@
 /**
  * Submitting a coursehub notebook: the toolbar button, the command, and the flow
- * save -> POST submit -> poll -> results view -> refresh the panel.
+ * save -> POST submit -> follow (event stream, else polling) -> results view -> refresh
+ * the panel.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -9,7 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { CoursehubAPI } from './api';
 import { Refresh } from './events';
-import { INITIAL_STATE, pollSubmission, reduce } from './results';
+import { followSubmission, INITIAL_STATE, reduce } from './results';
 import { ResultsWidget } from './resultsWidget';
 
 export const SUBMIT_COMMAND = 'coursehub:submit';
@@ -39,7 +40,8 @@ export class Submitter {
       return;
     }
     const view = this.view(questionId, panel);
-    const run = ++view.run;
+    const signal = view.startRun();
+    const run = view.run;
     const cancelled = () => run !== view.run || view.isDisposed;
     let state = reduce(INITIAL_STATE, { type: 'save' });
     const show = (next: typeof state) => {
@@ -58,7 +60,8 @@ export class Submitter {
       show(reduce(state, { type: 'failed', message: (e as Error).message }));
       return;
     }
-    const final = await pollSubmission(state, {
+    const final = await followSubmission(state, {
+      openStream: id => this.api.submissionEvents(id, signal),
       fetch: id => this.api.submission(id),
       sleep,
       update: show,

@@ -56,6 +56,10 @@ export interface ISubmission {
   max_score: number | null;
   tests: ITestResult[] | null;
   error?: string | null;
+  /** While queued: 1 is the next to be graded; null otherwise. */
+  queue_position?: number | null;
+  /** While queued: the grader's estimate of the wait, in seconds; null when unknown. */
+  estimated_wait?: number | null;
 }
 
 export interface IModuleProgress {

@@ -5,11 +5,14 @@ import {
   formatNumber,
   formatPercent,
   formatScore,
+  formatWait,
   groupByModule,
   NO_FILTERS,
+  ordinal,
   pageInfo,
   pageRequest,
-  pointsText
+  pointsText,
+  queueText
 } from '../src/format';
 import { IModule, IQuestion } from '../src/types';
 
@@ -65,6 +68,36 @@ describe('scores', () => {
     expect(formatPercent(null)).toBe('0%');
     expect(pointsText(1)).toBe('1 point');
     expect(pointsText(3)).toBe('3 points');
+  });
+});
+
+describe('queue', () => {
+  it('says places in line as ordinals', () => {
+    const places = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112];
+    expect(places.map(ordinal).join(' ')).toBe(
+      '1st 2nd 3rd 4th 11th 12th 13th 21st 22nd 23rd 101st 111th 112th'
+    );
+  });
+
+  it('rounds a wait up, in steps a learner would use', () => {
+    expect(formatWait(0)).toBe('a few seconds');
+    expect(formatWait(4.9)).toBe('a few seconds');
+    expect(formatWait(5)).toBe('about 5 s');
+    expect(formatWait(12.5)).toBe('about 15 s');
+    expect(formatWait(55.1)).toBe('about 1 min');
+    expect(formatWait(90)).toBe('about 2 min');
+    expect(formatWait(45 * 60)).toBe('about 45 min');
+    expect(formatWait(3 * 3600)).toBe('about 3 h');
+  });
+
+  it('tells a queued submission its place and wait, whichever is known', () => {
+    expect(queueText(3, 12.5)).toBe('3rd in line, about 15 s');
+    expect(queueText(1, 2)).toBe('next in line, a few seconds');
+    expect(queueText(2, null)).toBe('2nd in line');
+    expect(queueText(null, 70)).toBe('about 1 min');
+    expect(queueText(null, null)).toBe('');
+    expect(queueText(undefined, undefined)).toBe('');
+    expect(queueText(0, -1)).toBe('');
   });
 });
 
