@@ -44,6 +44,9 @@ from .handlers import events, health, modules, questions, scores, submissions
 from .queue import GradingQueue
 from .watch import StatusWatch
 
+# set in the environment of the workers the service starts: they end with it
+SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"
+
 # a little over the 16 MiB a submission may have, so the handler can answer 413 itself
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
@@ -98,6 +101,12 @@ class GraderApp(Application):
         8,
         help="""Threads that run the API's database work (every request's queries), so
         that the event loop only parses requests and sends answers.""",
+    ).tag(config=True)
+
+    api_only = Bool(
+        False,
+        help="""Serve the API and grade nothing here: the workers run as a service of their
+        own (`coursehub-grader worker` replicas in Docker Swarm or Kubernetes).""",
     ).tag(config=True)
 
     worker_processes = Integer(
@@ -292,7 +301,11 @@ class GraderApp(Application):
                         self.log.warning(
                             "grading worker %d ended (%s): starting it again", i, process.returncode
                         )
-                    processes[i] = subprocess.Popen(self.worker_command(), stdin=subprocess.PIPE)
+                    processes[i] = subprocess.Popen(
+                        self.worker_command(),
+                        stdin=subprocess.PIPE,
+                        env={**os.environ, SERVICE_PID_ENV: str(os.getpid())},
+                    )
                     os.set_blocking(processes[i].stdin.fileno(), False)
             self.worker_pipes = [p.stdin for p in processes if p is not None]
             try:
@@ -308,8 +321,8 @@ class GraderApp(Application):
 
     def wake_workers(self):
         """A submission was stored: the workers look for it now, not at their next poll."""
-        if self.worker_processes == 0:
-            self.queue.wake()
+        if self.worker_processes == 0 or self.api_only:
+            self.queue.wake()  # in-process workers; replicas elsewhere poll
             return
         for pipe in self.worker_pipes:
             try:
@@ -323,7 +336,9 @@ class GraderApp(Application):
         self.http_server.listen(self.port or url.port, url.hostname or "127.0.0.1")
         stop = asyncio.Event()
         supervisor = None
-        if self.worker_processes:
+        if self.api_only:
+            self.log.info("API only: grading is left to worker replicas")
+        elif self.worker_processes:
             supervisor = asyncio.create_task(self.supervise_workers(stop))
         else:
             self.queue.start()
@@ -342,7 +357,7 @@ class GraderApp(Application):
         self.watch.stop()
         if supervisor is not None:
             await supervisor
-        else:
+        elif not self.api_only:
             await self.queue.stop()
         await self.executor.close()
         self.engine.dispose()
@@ -355,7 +370,7 @@ class GraderApp(Application):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if not sys.stdin.isatty():
-            loop.add_reader(sys.stdin.fileno(), self._read_wake, loop)
+            loop.add_reader(sys.stdin.fileno(), self._read_wake, loop, stop)
         self.queue.start()
         self.log.info("grading worker %s (pid %d) started", self.queue.worker_id, os.getpid())
         await stop.wait()
@@ -365,11 +380,17 @@ class GraderApp(Application):
         self.engine.dispose()
         self.writer_engine.dispose()
 
-    def _read_wake(self, loop):
+    def _read_wake(self, loop, stop):
         data = os.read(sys.stdin.fileno(), 4096)
-        if not data:  # the service is gone: nobody will wake us, we poll
-            loop.remove_reader(sys.stdin.fileno())
-        self.queue.wake()
+        if data:
+            self.queue.wake()
+            return
+        loop.remove_reader(sys.stdin.fileno())
+        if os.environ.get(SERVICE_PID_ENV):
+            # the service that started us is gone (killed): so are we; the next one starts
+            # its own workers, which take our claims back at once
+            self.log.warning("the grading service ended: this worker stops too")
+            stop.set()
 
     def start(self):
         asyncio.run(self.serve())

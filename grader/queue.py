@@ -614,9 +614,18 @@ class GradingQueue(LoggingConfigurable):
                 .values(status=status, finished=orm.utcnow(), lease_expires=None, **values)
             )
             if result.rowcount != 1:
+                db.rollback()
+                mine = db.scalar(
+                    select(orm.Submission.status).where(
+                        orm.Submission.id == submission_id, orm.Submission.claim == claim
+                    )
+                )
+                if mine in ("graded", "error"):
+                    # a retry after a commit whose answer the outage swallowed: written
+                    self.log.info("submission %s: result was written before", submission_id)
+                    return
                 # our claim was given away (we were taken for dead, or our lease ran out)
                 # and another worker grades it: its result stands
-                db.rollback()
                 self.log.warning("submission %s: claim lost, result discarded", submission_id)
                 return
             if status == "graded":

@@ -40,8 +40,11 @@ def _free_port() -> int:
 class PostgresServer:
     """One PostgreSQL cluster in a temp folder; `start()`, `url(db)`, `stop()`."""
 
-    def __init__(self, bin_dir: Path | None = None):
+    def __init__(self, bin_dir: Path | None = None, crash_safe_commits: bool = False):
         self.bin_dir = bin_dir or pg_bin()
+        # synchronous_commit off loses the last commits when the server is killed (their
+        # WAL was still in its memory): a test that restarts the server needs them kept
+        self.crash_safe_commits = crash_safe_commits
         self.root = Path(tempfile.mkdtemp(prefix="coursehub-test-pg-"))
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "socket"
@@ -81,21 +84,26 @@ class PostgresServer:
         # fsync and friends off: a test cluster need not survive a power cut
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c fsync=off -c full_page_writes=off "
+            f"-c synchronous_commit={'on' if self.crash_safe_commits else 'off'} "
             "-c max_connections=200"
         )
-        try:
-            self._run(
-                "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir),
-                "-l", str(self.log_path), "-o", options,
-            )  # fmt: skip
-        except subprocess.CalledProcessError as e:
-            raise RuntimeError(f"PostgreSQL did not start: {e.stderr}\n{self.log()}") from e
+        self._options = options
+        self._pg_ctl_start()
         self._started = True
         self.admin_sql(
             f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD '{PASSWORD}'",
         )
         return self
+
+    def _pg_ctl_start(self) -> None:
+        try:
+            self._run(
+                "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir),
+                "-l", str(self.log_path), "-o", self._options,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as e:
+            raise RuntimeError(f"PostgreSQL did not start: {e.stderr}\n{self.log()}") from e
 
     def admin_sql(self, sql: str, dbname: str = "postgres") -> None:
         """Run one statement as the superuser over the private unix socket."""
@@ -119,7 +127,8 @@ class PostgresServer:
 
     def restart(self) -> None:
         """Stop the server at once (as a crash would) and start it again."""
-        self._run("pg_ctl", "restart", "-D", str(self.data_dir), "-m", "immediate", "-w")
+        self._run("pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w")
+        self._pg_ctl_start()
 
     def log(self) -> str:
         try:

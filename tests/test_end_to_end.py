@@ -77,17 +77,36 @@ class Learner:
         assert r.status_code == 200, r.text
 
     def submit_and_wait(self, question_id: int, path: str, timeout=60) -> dict:
+        """Submit, then follow the result as the front end does: the server-sent events
+        the extension relays from the grader, through the Hub's proxy."""
         r = self.coursehub("POST", f"questions/{question_id}/submit", json={"path": path})
         assert r.status_code == 202, r.text
-        submission_id = r.json()["id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            r = self.coursehub("GET", f"submissions/{submission_id}")
+        events = self.follow(f"coursehub/api/submissions/{r.json()['id']}/events", timeout)
+        assert events[-1]["status"] in ("graded", "error"), events
+        return events[-1]
+
+    def follow(self, path: str, timeout=60) -> list[dict]:
+        """Every `submission` event of a stream under /user/<name>/ (or another path
+        through the proxy if `path` starts with /), until the stream ends."""
+        url = (
+            self.hub.url + path
+            if path.startswith("/")
+            else f"{self.hub.url}/user/{self.name}/{path}"
+        )
+        events, data = [], []
+        with requests.get(
+            url, headers={"Authorization": f"token {self.token}"}, stream=True, timeout=timeout
+        ) as r:
             assert r.status_code == 200, r.text
-            if r.json()["status"] in ("graded", "error"):
-                return r.json()
-            time.sleep(0.2)
-        raise AssertionError(f"submission {submission_id} not graded in {timeout}s")
+            assert r.headers["Content-Type"].startswith("text/event-stream")
+            for line in r.iter_lines(decode_unicode=True):
+                if line.startswith("data: "):
+                    data.append(line[len("data: ") :])
+                elif line == "" and data:
+                    events.append(json.loads("\n".join(data)))
+                    self.seen.append(data[-1])
+                    data = []
+        return events
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +184,15 @@ def test_learners_solve_submit_and_rank(hub, question):
     result = alice.submit_and_wait(question["id"], path)
     assert result["score"] == 3 and all(t["passed"] for t in result["tests"])
 
-    # another learner cannot read it
+    # another learner cannot read it, nor follow it
     r = bob.coursehub("GET", f"submissions/{result['id']}")
     assert r.status_code in (403, 404), r.text
+    r = bob.coursehub("GET", f"submissions/{result['id']}/events")
+    assert r.status_code == 404, r.text
+
+    # the grader's own stream, straight through the Hub's proxy, ends with the result too
+    direct = alice.follow(f"/services/grader/api/v1/submissions/{result['id']}/events")
+    assert [(e["status"], e["score"]) for e in direct] == [("graded", 3)]
 
     # bob solves it partly; the module leaderboard ranks alice first
     r = bob.coursehub("POST", f"questions/{question['id']}/open")
