@@ -98,14 +98,6 @@ class GraderClient(LoggingConfigurable):
         """The v1 API root, always ending with a slash."""
         return self.grader_url.rstrip("/") + "/api/v1/"
 
-    async def get(self, path: str, params: dict | list | None = None):
-        """GET ``api/v1/<path>`` and return the decoded JSON reply."""
-        return await self.request("GET", path, params=params)
-
-    async def post(self, path: str, body):
-        """POST ``body`` as JSON to ``api/v1/<path>`` and return the decoded reply."""
-        return await self.request("POST", path, body=body)
-
     async def request(self, method: str, path: str, params=None, body=None):
         """Send one request; return the JSON reply or raise :class:`GraderError`.
 

@@ -184,8 +184,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         """The request body as a JSON object, or a 400 naming what is wrong (a 413 if it
         is larger than ``max_bytes``).
 
-        Decodes on the calling thread: for small bodies. A body that may hold a notebook
-        is read with :meth:`read_json_body` instead.
+        Decodes on the calling thread: a handler method marked :func:`blocking` (a
+        database thread) for a body that may hold a notebook.
         """
         if len(self.request.body) > max_bytes:
             raise web.HTTPError(413, f"{what} is larger than {_size(max_bytes)}")
@@ -200,12 +200,6 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         if not isinstance(model, dict):
             raise web.HTTPError(400, "request body must be a JSON object")
         return model
-
-    async def read_json_body(self, max_bytes: int, what: str = "request body") -> dict:
-        """:meth:`get_json_body` for bodies of up to ``max_bytes`` (else a 413), decoded
-        in a worker thread: decoding MiB of JSON takes a noticeable time, during which
-        the event loop keeps answering other requests."""
-        return await asyncio.to_thread(self.get_json_body, max_bytes, what)
 
     # identity and permissions
 
