@@ -1696,6 +1696,9 @@ def _start_service(executor, port, learner_image=None):
     config.GradingQueue.workers = 4
     config.GradingQueue.unavailable_backoff = 0.5
     config.GradingQueue.poll_interval = 0.5
+    # the campaign submits every case of a kind at once, many from one learner
+    config.GradingQueue.max_queued_per_learner = 10_000
+    config.GradingQueue.storage_quota = 2**40
     if executor == "docker":
         config.DockerExecutor.image = learner_image
         config.DockerExecutor.name_prefix = DOCKER_PREFIX
@@ -1752,9 +1755,11 @@ async def campaign(request, tmp_path_factory):
             yield run
         finally:
             server.stop()
+            app.watch.stop()
             await app.queue.stop()
             await app.executor.close()
             app.engine.dispose()
+            app.writer_engine.dispose()
             hub.server.stop()
             GraderApp.clear_instance()
             if executor == "docker":

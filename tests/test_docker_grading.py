@@ -83,9 +83,11 @@ async def docker_grader(grader_env, fake_hub, monkeypatch, learner_image, docker
     yield start
     for app, server in running:
         server.stop()
+        app.watch.stop()
         await app.queue.stop()
         await app.executor.close()
         app.engine.dispose()
+        app.writer_engine.dispose()
     GraderApp.clear_instance()
     left = our_containers(docker_engine)
     for container in left:
@@ -94,7 +96,9 @@ async def docker_grader(grader_env, fake_hub, monkeypatch, learner_image, docker
 
 
 async def test_fifty_submissions_hostile_included_leave_no_container(docker_grader, docker_engine):
-    app, learner, qid, student = await docker_grader("--GradingQueue.workers=2")
+    app, learner, qid, student = await docker_grader(
+        "--GradingQueue.workers=2", "--GradingQueue.max_queued_per_learner=100"
+    )
     answers = [CORRECT, PARTIAL, WRONG] * 14 + list(HOSTILE.values()) * 2
     ids = []
     for source in answers:
