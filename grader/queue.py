@@ -429,35 +429,49 @@ class GradingQueue(LoggingConfigurable):
     def claim_next(self) -> tuple[int, str] | None:
         """Claim the first queued (or abandoned) submission in fair order: (id, claim)."""
         now = orm.utcnow()
+        table = orm.Submission
         claimable = or_(
             # a queued row's lease_expires is when it may be retried (None: at once)
-            (orm.Submission.status == "queued")
-            & (orm.Submission.lease_expires.is_(None) | (orm.Submission.lease_expires <= now)),
-            (orm.Submission.status == "running") & (orm.Submission.lease_expires < now),
+            (table.status == "queued")
+            & (table.lease_expires.is_(None) | (table.lease_expires <= now)),
+            (table.status == "running") & (table.lease_expires < now),
         )
         with self.writer_factory() as db:
+            # Abandoned rows first (a hung worker's), then the queue in fair order: each
+            # a range of the queue index read up to a few rows, never a sort of the queue.
             # On PostgreSQL, rows another worker is claiming right now are skipped rather
             # than waited for (SQLite ignores FOR UPDATE: its writers take turns anyway).
             # The conditional UPDATE below is what guarantees one claim per row either way.
-            candidates = db.scalars(
-                select(orm.Submission.id)
-                .where(claimable)
-                .order_by(orm.Submission.status, orm.Submission.priority, orm.Submission.id)
-                .limit(5)
-                .with_for_update(skip_locked=True)
-            ).all()
+            candidates = (
+                db.scalars(
+                    select(table.id)
+                    .where(table.status == "running", table.lease_expires < now)
+                    .limit(5)
+                    .with_for_update(skip_locked=True)
+                ).all()
+                + db.scalars(
+                    select(table.id)
+                    .where(
+                        table.status == "queued",
+                        table.lease_expires.is_(None) | (table.lease_expires <= now),
+                    )
+                    .order_by(table.priority, table.id)
+                    .limit(5)
+                    .with_for_update(skip_locked=True)
+                ).all()
+            )
             for submission_id in candidates:
                 claim = uuid.uuid4().hex
                 result = db.execute(
-                    update(orm.Submission)
-                    .where(orm.Submission.id == submission_id, claimable)
+                    update(table)
+                    .where(table.id == submission_id, claimable)
                     .values(
                         status="running",
                         claim=claim,
                         worker=self.worker_id,
                         lease_expires=now + timedelta(seconds=self.lease_seconds),
                         started=now,
-                        attempts=orm.Submission.attempts + 1,
+                        attempts=table.attempts + 1,
                     )
                 )
                 db.commit()

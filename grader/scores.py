@@ -10,7 +10,7 @@ ranking index, a rank is a count over it.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy import case, delete, func, literal, select
 
 from . import orm
 from .orm import ALL_MODULES
@@ -215,12 +215,16 @@ def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
     if mine is None:
         return None
     t = orm.Total
-    ahead = or_(
-        t.score > mine.score,
-        and_(t.score == mine.score, t.reached < mine.reached),
-        and_(t.score == mine.score, t.reached == mine.reached, t.user_id < mine.user_id),
+    board_rows = select(func.count()).where(t.module_id == board)
+    # three ranges of the ranking index, each counted without visiting the others
+    ahead = (
+        board_rows.where(t.score > mine.score),
+        board_rows.where(t.score == mine.score, t.reached < mine.reached),
+        board_rows.where(
+            t.score == mine.score, t.reached == mine.reached, t.user_id < mine.user_id
+        ),
     )
-    return 1 + db.scalar(select(func.count()).where(t.module_id == board, ahead))
+    return 1 + sum(db.scalar(query) for query in ahead)
 
 
 def profile(db, user: orm.User) -> dict:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
+from grader.app import GraderApp
 from grader.executors.base import (
     SANDBOX_MODULES,
     CellSpec,
@@ -30,6 +31,7 @@ from grader.executors.base import (
     SandboxUnavailable,
     sandbox_sources,
 )
+from grader.executors.docker import DockerExecutor
 from grader.executors.kubernetes import (
     BUNDLE_KEY,
     GRADING_LABELS,
@@ -54,6 +56,7 @@ from grader.executors.kubernetes import (
 from tests.docker_support import TEST_PREFIX, container_logs
 
 K8S_DIR = Path(__file__).resolve().parent.parent / "images" / "kubernetes"
+SWARM_STACK = K8S_DIR.parent / "swarm" / "stack.yml"
 MARKER = "HIDDEN-TEST-MARKER"
 HIDDEN = f"### BEGIN HIDDEN TESTS\nassert add(2, 2) == 4, '{MARKER}'\n### END HIDDEN TESTS"
 HIDDEN_CELL = CellSpec(HIDDEN, test=True, hidden_lines=((1, 3),))
@@ -299,8 +302,8 @@ def test_grader_manifests_parse_and_agree_with_the_executor():
     # the grader's own pods must not fall under the grading deny-all policy
     assert pod["metadata"]["labels"]["app.kubernetes.io/component"] != "grading"
     grader = pod["spec"]["containers"][0]
-    assert any("KubernetesExecutor" in arg for arg in grader["command"])
     env = {e["name"]: e for e in grader["env"]}
+    assert env["COURSEHUB_EXECUTOR"]["value"].endswith("KubernetesExecutor")
     assert env["COURSEHUB_GRADER_DB_URL"]["value"].startswith("postgresql")
     assert env["PGPASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "coursehub-postgresql"
     token = env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]
@@ -327,6 +330,98 @@ def test_grader_manifests_parse_and_agree_with_the_executor():
     )
     shipped = docs["NetworkPolicy", "coursehub-grading-deny-all"]
     assert shipped == make_grading_network_policy("coursehub")
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """Whether a label selector (`matchLabels`, or a Service's selector) picks `labels`."""
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_grader_api_and_workers_are_deployments_in_step_with_the_swarm_stack(monkeypatch):
+    """The API and the workers as two Deployments, like the Swarm stack's two services
+    (run for real by tests/test_swarm.py): the same commands, one configuration."""
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in load_all("grader.yaml")}
+    api = docs["Deployment", "coursehub-grader"]
+    worker = docs["Deployment", "coursehub-grader-worker"]
+    stack = yaml.safe_load(SWARM_STACK.read_text())["services"]
+    api_container, worker_container = container(api), container(worker)
+
+    # the same command lines as the stack's `grader` and `grader-worker` services
+    assert api_container["command"] == stack["grader"]["command"]
+    assert worker_container["command"] == stack["grader-worker"]["command"]
+    assert worker_container["command"] == ["python", "-m", "grader.cli", "worker"]
+    assert "--GraderApp.api_only=True" in api_container["command"]
+    # one configuration for both, on each platform
+    assert worker_container["env"] == api_container["env"]
+    assert stack["grader-worker"]["environment"] == stack["grader"]["environment"]
+    k8s_env = {e["name"]: e.get("value") for e in api_container["env"]}
+    swarm_env = stack["grader"]["environment"]
+    # only where they must differ: the password (a Secret), the executor's namespace and
+    # image (the stack's COURSEHUB_LEARNER_IMAGE)
+    assert set(k8s_env) - set(swarm_env) == {
+        "PGPASSWORD",
+        "POD_NAMESPACE",
+        "COURSEHUB_SANDBOX_IMAGE",
+    }
+    assert set(swarm_env) - set(k8s_env) == {"COURSEHUB_LEARNER_IMAGE"}
+    for name in swarm_env:
+        if name.startswith("JUPYTERHUB_") and name != "JUPYTERHUB_API_TOKEN":
+            assert k8s_env[name] == swarm_env[name], name
+    # each environment picks its own executor
+    monkeypatch.setenv("COURSEHUB_EXECUTOR", k8s_env["COURSEHUB_EXECUTOR"])
+    assert GraderApp().executor_class is KubernetesExecutor
+    monkeypatch.setenv("COURSEHUB_EXECUTOR", swarm_env["COURSEHUB_EXECUTOR"])
+    assert GraderApp().executor_class is DockerExecutor
+    # the stack's worker has a terminal on stdin; so has the pod (see grader.yaml)
+    assert stack["grader-worker"]["tty"] is True
+    assert worker_container["stdin"] is True and worker_container["tty"] is True
+
+    # same image, account and lock-down; both replicated
+    api_pod, worker_pod = api["spec"]["template"], worker["spec"]["template"]
+    assert worker_container["image"] == api_container["image"]
+    for key in ("serviceAccountName", "securityContext", "volumes"):
+        assert worker_pod["spec"][key] == api_pod["spec"][key], key
+    for key in ("securityContext", "volumeMounts", "resources"):
+        assert worker_container[key] == api_container[key], key
+    assert api["spec"]["replicas"] >= 2 and worker["spec"]["replicas"] >= 2
+    assert "ports" not in worker_container  # nothing to serve
+
+    # each Deployment owns only its pods; the Service and the API's ingress policy pick
+    # the API's; no policy of grading pods applies to either; nothing reaches a worker
+    api_labels, worker_labels = api_pod["metadata"]["labels"], worker_pod["metadata"]["labels"]
+    for deployment, own, other in (
+        (api, api_labels, worker_labels),
+        (worker, worker_labels, api_labels),
+    ):
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        assert selects(selector, own) and not selects(selector, other)
+    service = docs["Service", "coursehub-grader"]["spec"]["selector"]
+    assert selects(service, api_labels) and not selects(service, worker_labels)
+    grader_policy = docs["NetworkPolicy", "coursehub-grader"]["spec"]["podSelector"]["matchLabels"]
+    assert selects(grader_policy, api_labels) and not selects(grader_policy, worker_labels)
+    grading = docs["NetworkPolicy", "coursehub-grading-deny-all"]["spec"]["podSelector"]
+    assert not selects(grading["matchLabels"], api_labels)
+    assert not selects(grading["matchLabels"], worker_labels)
+    worker_policy = docs["NetworkPolicy", "coursehub-grader-worker"]["spec"]
+    assert selects(worker_policy["podSelector"]["matchLabels"], worker_labels)
+    assert worker_policy["policyTypes"] == ["Ingress"] and worker_policy["ingress"] == []
+
+
+async def test_shipped_manifests_are_valid_kubernetes_objects():
+    """Every object of grader.yaml read into the Kubernetes client's own models and
+    written back unchanged: a misspelt or misplaced field would be dropped, a missing
+    required one refused."""
+    client = pytest.importorskip(
+        "kubernetes_asyncio.client", reason="needs kubernetes_asyncio (pip install .[kubernetes])"
+    )
+    api = client.ApiClient()
+    try:
+        for doc in load_all("grader.yaml"):
+            version = doc["apiVersion"].rsplit("/", 1)[-1].capitalize()
+            model = api._ApiClient__deserialize(doc, f"{version}{doc['kind']}")
+            assert api.sanitize_for_serialization(model) == doc, doc["metadata"]["name"]
+    finally:
+        await api.close()
 
 
 def test_z2jh_values_parse_and_point_at_the_grader():
