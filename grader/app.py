@@ -15,6 +15,7 @@ service grades in its own process (tests, the smallest setups).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -71,6 +72,10 @@ class GraderApp(Application):
     name = "coursehub-grader"
     version = __version__
     description = __doc__
+
+    @default("log_level")
+    def _default_log_level(self):
+        return logging.INFO  # one line a request, as JupyterHub logs
 
     # every Configurable of the service, so `--help-all` and `--generate-config` list
     # their options
@@ -369,7 +374,9 @@ class GraderApp(Application):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if not sys.stdin.isatty():
+        if os.environ.get(SERVICE_PID_ENV):
+            # started by a local service: its pipe wakes us (a worker run on its own, by
+            # a service manager, has a /dev/null or a terminal there, and polls)
             loop.add_reader(sys.stdin.fileno(), self._read_wake, loop, stop)
         self.queue.start()
         self.log.info("grading worker %s (pid %d) started", self.queue.worker_id, os.getpid())
@@ -385,12 +392,11 @@ class GraderApp(Application):
         if data:
             self.queue.wake()
             return
+        # the service that started us is gone (killed): so are we; the next one starts
+        # its own workers, which take our claims back at once
         loop.remove_reader(sys.stdin.fileno())
-        if os.environ.get(SERVICE_PID_ENV):
-            # the service that started us is gone (killed): so are we; the next one starts
-            # its own workers, which take our claims back at once
-            self.log.warning("the grading service ended: this worker stops too")
-            stop.set()
+        self.log.warning("the grading service ended: this worker stops too")
+        stop.set()
 
     def start(self):
         asyncio.run(self.serve())

@@ -52,6 +52,18 @@ def make_engine(db_url: str, writer: bool = False) -> Engine:
     return create_engine(db_url, pool_pre_ping=True)
 
 
+def dialect_insert(db, table):
+    """``insert(table)`` of the database's own dialect, for ON CONFLICT (upserts)."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
+        raise NotImplementedError(f"upserts on {dialect}")
+    return insert(table)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .dbutil import dialect_insert
+
 
 def utcnow() -> datetime:
     """Naive UTC timestamps, as SQLite stores them."""
@@ -66,11 +68,17 @@ class User(Base):
 
     @classmethod
     def find_or_create(cls, db, name: str) -> User:
+        """The user, made on first sight. A learner's first requests often come
+        together (and to several replicas): the insert does nothing if another made
+        the row first, instead of failing on the unique name."""
         user = cls.find(db, name)
         if user is None:
-            user = cls(name=name)
-            db.add(user)
-            db.flush()
+            db.execute(
+                dialect_insert(db, cls.__table__)
+                .values(name=name, display_name="", bio="", created=utcnow())
+                .on_conflict_do_nothing(index_elements=[cls.__table__.c.name])
+            )
+            user = cls.find(db, name)
         return user
 
 

@@ -389,6 +389,11 @@ class GradingQueue(LoggingConfigurable):
                 (self.lock_dir / f"{worker_id}.lock").unlink(missing_ok=True)
         return requeued
 
+    def live_workers(self, db) -> int:
+        """Worker processes whose heartbeat is recent."""
+        stale = orm.utcnow() - timedelta(seconds=self.heartbeat_timeout)
+        return db.scalar(select(func.count()).where(orm.Worker.heartbeat >= stale))
+
     def _lock_is_free(self, worker) -> bool:
         """Whether a worker on this host died: nobody holds its lock file any more."""
         if self.lock_dir is None or worker.host != self.host:

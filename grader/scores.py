@@ -13,6 +13,7 @@ from __future__ import annotations
 from sqlalchemy import case, delete, func, literal, select
 
 from . import orm
+from .dbutil import dialect_insert
 from .orm import ALL_MODULES
 
 
@@ -55,7 +56,7 @@ def record_best_score(db, submission: orm.Submission) -> bool:
         "reached": submission.finished or orm.utcnow(),
     }
     table = orm.BestScore.__table__
-    statement = _insert(db, table).values(**values)
+    statement = dialect_insert(db, table).values(**values)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.user_id, table.c.question_id],
         set_={
@@ -66,18 +67,6 @@ def record_best_score(db, submission: orm.Submission) -> bool:
     )
     # RETURNING, not rowcount: drivers differ in what rowcount says of an upsert
     return db.execute(statement.returning(table.c.id)).first() is not None
-
-
-def _insert(db, table):
-    """INSERT with ON CONFLICT (an upsert), in the database's own dialect."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
-        raise NotImplementedError(f"upserts on {dialect}")
-    return insert(table)
 
 
 def _total_columns():
@@ -113,7 +102,7 @@ def update_totals(db, user_id: int, module_ids) -> None:
             continue
         table = orm.Total.__table__
         values = {"score": score, "solved": solved, "reached": reached}
-        statement = _insert(db, table).values(user_id=user_id, module_id=module_id, **values)
+        statement = dialect_insert(db, table).values(user_id=user_id, module_id=module_id, **values)
         db.execute(
             statement.on_conflict_do_update(
                 index_elements=[table.c.module_id, table.c.user_id], set_=values

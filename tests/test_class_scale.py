@@ -12,6 +12,7 @@ import json
 import os
 import random
 import socket
+import time
 from datetime import timedelta
 
 import nbformat
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from grader import gradebook, orm, scores
-from tests.conftest import AUTHOR, LEARN, answer
+from tests.conftest import AUTHOR, LEARN, Client, answer
 
 CORRECT = "def square(x):\n    return x * x"
 
@@ -517,3 +518,65 @@ def test_grader_config_py_is_read(grader_env, tmp_path, monkeypatch):
         app.engine.dispose()
         app.writer_engine.dispose()
         GraderApp.clear_instance()
+
+
+async def test_a_new_learners_first_requests_at_once_all_succeed(grader, square):
+    """Made on first sight by whichever request comes first, never a 500 for the rest."""
+    client = grader.client_for("newcomer")
+    answers = await asyncio.gather(*(client.get("profile") for _ in range(12)))
+    assert [code for code, _ in answers] == [200] * 12
+    with grader.session_factory() as db:
+        assert db.scalar(select(func.count()).where(orm.User.name == "newcomer")) == 1
+
+
+async def test_an_api_only_service_is_healthy_while_a_worker_beats(grader):
+    grader.api_only = True
+    try:
+        code, model = await Client(grader.base_url, None).get("health")
+        assert (code, model["workers"]) == (200, "ok")  # the fixture's queue is a worker
+        assert "executor" not in model
+        with grader.writer_factory() as db:
+            db.query(orm.Worker).update({"heartbeat": orm.utcnow() - timedelta(minutes=5)})
+            db.commit()
+        code, model = await Client(grader.base_url, None).get("health")
+        assert code == 503 and "no grading worker" in model["workers"]
+    finally:
+        grader.api_only = False
+
+
+def test_a_worker_started_on_its_own_grades_and_stops_on_sigterm(grader_env, tmp_path):
+    """As a service manager starts it: stdin is /dev/null, no service around."""
+    import signal
+    import subprocess
+    import sys
+
+    from grader import dbutil
+
+    url = f"sqlite:///{tmp_path / 'solo.sqlite'}"
+    dbutil.upgrade(url)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "worker"],
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        env={**os.environ, "COURSEHUB_GRADER_DB_URL": url},
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine = dbutil.make_engine(url)
+    try:
+        for _ in range(200):
+            with dbutil.make_session_factory(engine)() as db:
+                if db.scalar(select(func.count()).select_from(orm.Worker)):
+                    break
+            assert worker.poll() is None, worker.stderr.read()
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the worker never registered")
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+        with dbutil.make_session_factory(engine)() as db:
+            assert db.scalar(select(func.count()).select_from(orm.Worker)) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        engine.dispose()

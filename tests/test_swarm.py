@@ -201,9 +201,9 @@ def stack(swarm, docker_engine, hub_image, learner_image, tmp_path_factory):
         "COURSEHUB_POSTGRES_IMAGE": POSTGRES_IMAGE,
     }
     # The test's changes to the shipped file, as a second compose file: grading containers
-    # named after the stack, so that the cleanup finds any left behind; request logs
+    # named after the stack, so that the cleanup finds any left behind
     shipped = yaml.safe_load(STACK_FILE.read_text())
-    options = [f"--DockerExecutor.name_prefix={name}-grading-", "--GraderApp.log_level=INFO"]
+    options = [f"--DockerExecutor.name_prefix={name}-grading-"]
     override = {
         "version": shipped["version"],
         "services": {
