@@ -34,16 +34,16 @@ from traitlets import Bool, Integer, List, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, dbutil
-from .content import load_course
 from .executors.base import Executor
 from .executors.bubblewrap import BubblewrapExecutor
 from .executors.cgroups import CgroupLimits
 from .executors.docker import DockerExecutor
 from .executors.kubernetes import KubernetesExecutor
 from .executors.unsandboxed import UnsandboxedExecutor
+from .grading.queue import GradingQueue
+from .grading.watch import StatusWatch
 from .handlers import events, health, modules, questions, scores, submissions
-from .queue import GradingQueue
-from .watch import StatusWatch
+from .instructors.content import load_course
 
 # set in the environment of the workers the service starts: they end with it
 SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"

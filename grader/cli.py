@@ -50,7 +50,7 @@ def main(argv=None):
         dbutil.upgrade(db_url)
         print(f"database at revision {dbutil.head_revision()}")
     elif args.command == "load-course":
-        from .content import CourseError, load_course
+        from .instructors.content import CourseError, load_course
 
         engine = dbutil.make_engine(db_url)
         dbutil.check_schema(engine)

@@ -127,7 +127,7 @@ class Question(Base):
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
-    # which grader.questiontypes entry grades it
+    # which grader.grading.questiontypes entry grades it
     type: Mapped[str] = mapped_column(String(40), default="notebook")
     # deferred: listing questions, modules or progress never decodes a notebook
     source_notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
@@ -146,7 +146,7 @@ class Submission(Base):
 
     The row is the queue entry too: `status` goes queued -> running -> graded | error.
     Queued rows are claimed in `priority` order (fair queueing across learners, see
-    grader.queue). A worker owns a running submission through `claim`; it holds it while
+    grader.grading.queue). A worker owns a running submission through `claim`; it holds it while
     the worker (`worker`, a row of `workers`) is alive, and at most until `lease_expires`.
     """
 

@@ -20,7 +20,9 @@ import pytest
 from sqlalchemy import func, select
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from grader import gradebook, orm, scores
+from grader import orm
+from grader.instructors import gradebook
+from grader.learners import scores
 from tests.conftest import AUTHOR, LEARN, Client, answer
 
 CORRECT = "def square(x):\n    return x * x"

@@ -24,8 +24,8 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading import grade
-from grader.notebooks import read_notebook, student_version, test_specs, validate_source
+from grader.grading.notebooks import read_notebook, student_version, test_specs, validate_source
+from grader.grading.run import grade
 
 COURSE_DIR = Path(__file__).resolve().parents[1] / "course_content" / "python-foundations"
 COURSE = json.loads((COURSE_DIR / "course.json").read_text())

@@ -15,7 +15,7 @@ from conftest import answer, square_question
 from grader.executors.base import SandboxUnavailable
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.docker import ROLE, ROLE_LABEL, DockerExecutor, container_spec
-from grader.grading import grade
+from grader.grading.run import grade
 from tests.docker_support import TEST_PREFIX, container_logs
 
 # our own corner of the test prefix, so other tests' containers never count as ours

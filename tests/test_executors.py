@@ -20,7 +20,7 @@ from grader.executors.base import (
 )
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.unsandboxed import UnsandboxedExecutor
-from grader.grading import grade
+from grader.grading.run import grade
 
 needs_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"

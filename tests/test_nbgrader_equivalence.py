@@ -2,7 +2,7 @@
 
 A small assignment (visible and hidden tests, a partial-credit test) goes through real
 ``nbgrader generate_assignment`` and ``nbgrader autograde``; the same submissions are
-graded by :func:`grader.grading.grade` in a real bubblewrap sandbox, and the per-test
+graded by :func:`grader.grading.run.grade` in a real bubblewrap sandbox, and the per-test
 points and totals are compared with nbgrader's gradebook.
 
 A second assignment ("objects", at the end) has tests that use the learner's objects rather
@@ -24,8 +24,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading import grade
-from grader.notebooks import student_version, validate_source
+from grader.grading.notebooks import student_version, validate_source
+from grader.grading.run import grade
 
 NBGRADER = Path(sys.executable).with_name("nbgrader")
 ASSIGNMENT = "ps1"

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.notebooks import (
+from grader.grading.notebooks import (
     CODE_STUB,
     NotebookFormatError,
     TestSpec,
@@ -337,7 +337,7 @@ def with_extra_cells(total: int) -> dict:
 
 
 def test_notebooks_at_the_limits_are_read():
-    from grader.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
+    from grader.grading.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
 
     nb = with_extra_cells(MAX_CELLS)
     nb["metadata"]["deep"] = nested(MAX_JSON_DEPTH - 2)
@@ -352,7 +352,7 @@ def test_notebooks_at_the_limits_are_read():
 
 
 def test_one_cell_too_many_is_refused_naming_the_limit():
-    from grader.notebooks import MAX_CELLS
+    from grader.grading.notebooks import MAX_CELLS
 
     for data in (with_extra_cells(MAX_CELLS + 1), json.dumps(with_extra_cells(100_000))):
         with pytest.raises(NotebookFormatError, match=f"at most {MAX_CELLS:,} cells"):
@@ -360,7 +360,7 @@ def test_one_cell_too_many_is_refused_naming_the_limit():
 
 
 def test_a_code_cell_too_long_is_refused_naming_the_limit():
-    from grader.notebooks import MAX_CODE_CELL_CHARS
+    from grader.grading.notebooks import MAX_CODE_CELL_CHARS
 
     nb = json.loads(nbformat.writes(source_notebook()))
     nb["cells"][2]["source"] = ["x = 1\n"] + ["y" * MAX_CODE_CELL_CHARS]
@@ -392,7 +392,7 @@ def test_deep_json_is_refused_naming_the_limit_never_a_recursion_error(levels):
 
 def test_deep_json_anywhere_is_refused():
     """In a cell's metadata, in an output, in a list of source lines."""
-    from grader.notebooks import json_shape_problem
+    from grader.grading.notebooks import json_shape_problem
 
     for where in ("metadata", "outputs"):
         nb = json.loads(nbformat.writes(source_notebook()))
@@ -407,7 +407,7 @@ def test_deep_json_anywhere_is_refused():
 
 def test_too_many_arrays_and_objects_are_refused_naming_the_limit():
     """16 MiB of `[]` is 5.6 million lists: refused before anything copies them."""
-    from grader.notebooks import MAX_JSON_CONTAINERS, json_shape_problem
+    from grader.grading.notebooks import MAX_JSON_CONTAINERS, json_shape_problem
 
     nb = json.loads(nbformat.writes(source_notebook()))
     used = 1 + sum(1 for _ in _containers(nb))  # the notebook's own arrays and objects
@@ -431,7 +431,7 @@ def _containers(value):
 def test_decoding_leaves_the_garbage_collector_as_it_found_it():
     import gc
 
-    from grader.notebooks import JSONLimitError, decode_json
+    from grader.grading.notebooks import JSONLimitError, decode_json
 
     assert gc.isenabled()
     assert decode_json('{"a": [1, {"b": null}]}') == {"a": [1, {"b": None}]}

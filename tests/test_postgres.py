@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from traitlets.config import Config
 
 from grader import dbutil, orm
-from grader.authoring import QuestionFields, create_question
-from grader.notebooks import student_version
+from grader.grading.notebooks import student_version
+from grader.instructors.authoring import QuestionFields, create_question
 from tests.conftest import answer, square_question
 
 ANSWERS = {  # answer source -> its score on square_question (1 visible + 2 hidden points)
@@ -288,7 +288,7 @@ def test_results_finishing_at_once_keep_the_learners_best_score(grader_env, shar
     """Two replicas write results for one learner's question in overlapping transactions."""
     import threading
 
-    from grader import scores
+    from grader.learners import scores
 
     dbutil.upgrade(shared_db_url)
     engine = dbutil.make_engine(shared_db_url)
@@ -351,7 +351,7 @@ def test_claim_next_never_hands_one_row_to_two_workers_on_postgresql(grader_env,
     """Many threads (connections) claim at once under READ COMMITTED: no row twice."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from grader.queue import GradingQueue
+    from grader.grading.queue import GradingQueue
 
     dbutil.upgrade(postgres_url)
     engine = dbutil.make_engine(postgres_url)

@@ -4,7 +4,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.executors.base import CellOutcome
-from grader.grading import prepare, report
+from grader.grading.run import prepare, report
 
 
 def meta(gid, **kw):

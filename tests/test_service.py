@@ -11,7 +11,7 @@ import json
 import nbformat
 import pytest
 
-from grader.notebooks import student_version
+from grader.grading.notebooks import student_version
 from tests.conftest import AUTHOR, LEARN, answer, nbgrader_cell, square_question
 
 pytestmark = pytest.mark.sandbox
@@ -293,7 +293,7 @@ async def test_a_queued_submission_survives_a_restart_and_is_graded_once(
     app = fresh_app()
     source = square_question()
     with app.session_factory() as db:
-        from grader.authoring import QuestionFields, create_question
+        from grader.instructors.authoring import QuestionFields, create_question
 
         module = orm.Module(slug="basics", title="Basics")
         db.add(module)
@@ -380,8 +380,8 @@ async def test_a_huge_notebook_is_refused_while_the_service_keeps_answering(grad
     import asyncio
     from urllib.parse import urlparse
 
+    from grader.grading.notebooks import MAX_CELLS
     from grader.handlers.submissions import MAX_NOTEBOOK_BYTES
-    from grader.notebooks import MAX_CELLS
 
     learner = grader.client_for("ann")
     qid = course["question"]["id"]
@@ -421,8 +421,8 @@ async def test_a_huge_notebook_is_refused_while_the_service_keeps_answering(grad
 
 
 async def test_deeply_nested_or_sprawling_json_is_a_400_never_a_500(grader, course):
+    from grader.grading.notebooks import MAX_JSON_CONTAINERS
     from grader.handlers.base import MAX_BODY_CONTAINERS
-    from grader.notebooks import MAX_JSON_CONTAINERS
 
     learner, author = grader.client_for("ann"), course["author"]
     qid = course["question"]["id"]
@@ -460,7 +460,7 @@ async def test_deeply_nested_or_sprawling_json_is_a_400_never_a_500(grader, cour
 
 
 async def test_a_notebook_at_the_limits_is_graded(grader, course):
-    from grader.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
+    from grader.grading.notebooks import MAX_CELLS, MAX_CODE_CELL_CHARS, MAX_JSON_DEPTH
 
     learner, author = grader.client_for("ann"), course["author"]
     qid = course["question"]["id"]

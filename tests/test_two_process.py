@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading import grade, hidden_line_ranges
+from grader.grading.run import grade, hidden_line_ranges
 
 pytestmark = [
     pytest.mark.sandbox,

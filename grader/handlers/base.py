@@ -24,12 +24,12 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from .. import orm
-from ..notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
+from ..grading.notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
 from ..scopes import AUTHOR_SCOPE, LEARN_SCOPE
 
 # Largest request body holding a notebook (a submission, a question's source): larger is
 # a 413 before anything is decoded (the HTTP server itself cuts off a little above this,
-# app.MAX_BODY_BYTES). Limits on a notebook's shape are in grader.notebooks (a 400).
+# app.MAX_BODY_BYTES). Limits on a notebook's shape are in grader.grading.notebooks (a 400).
 MAX_NOTEBOOK_BYTES = 16 * 1024 * 1024
 # Any other body (a module, a profile) is small: decoded on the event loop, up to this.
 MAX_SMALL_BODY_BYTES = 1024 * 1024

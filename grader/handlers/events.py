@@ -3,7 +3,7 @@
 `GET submissions/{id}/events` (text/event-stream) sends the submission at once, then
 again whenever its status or queue position changes, and ends after a final status
 (graded or error). A comment line every `KEEPALIVE_SECONDS` keeps proxies from closing
-a quiet stream. The stream waits on the service's :class:`~grader.watch.StatusWatch`,
+a quiet stream. The stream waits on the service's :class:`~grader.grading.watch.StatusWatch`,
 which looks at all followed submissions together; nothing here runs a query per
 follower on a timer.
 """

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tornado import web
 
-from .. import orm, scores
-from ..authoring import QuestionError, QuestionFields, create_question, replace_notebook
+from .. import orm
+from ..instructors.authoring import QuestionError, QuestionFields, create_question, replace_notebook
+from ..learners import scores
 from ..scopes import AUTHOR_SCOPE
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, blocking
 from .validation import optional_text, required_slug, required_text, tag_list

@@ -10,7 +10,9 @@ from __future__ import annotations
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .. import gradebook, orm, scores
+from .. import orm
+from ..instructors import gradebook
+from ..learners import scores
 from ..scopes import AUTHOR_SCOPE
 from .base import APIHandler, blocking
 from .validation import optional_text

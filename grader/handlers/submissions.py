@@ -8,9 +8,9 @@ A submission may be many MiB: the handlers run in the database threads, where it
 decoded, checked and stored, so the event loop goes on answering everyone else
 meanwhile. Over :data:`MAX_NOTEBOOK_BYTES` it is refused (413) before anything is
 decoded; a notebook that fits but breaks a limit on its shape (cells, nesting, code
-cell length, see :mod:`grader.notebooks`) is a 400 naming the limit. A learner with
+cell length, see :mod:`grader.grading.notebooks`) is a 400 naming the limit. A learner with
 too many submissions waiting gets a 429 (with Retry-After), one over their storage
-quota a 413 (see :mod:`grader.queue`).
+quota a 413 (see :mod:`grader.grading.queue`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from sqlalchemy import select
 from tornado import web
 
 from .. import orm
-from ..questiontypes import question_type
-from ..queue import QueueLimit
+from ..grading.questiontypes import question_type
+from ..grading.queue import QueueLimit
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
 
 FINAL = ("graded", "error")

@@ -31,7 +31,7 @@ from test_nbgrader_equivalence import (  # noqa: E402
 )
 
 from grader.executors.bubblewrap import BubblewrapExecutor  # noqa: E402
-from grader.grading import grade  # noqa: E402
+from grader.grading.run import grade
 
 MIX = ["correct", "partial", "wrong"]
 

@@ -419,7 +419,7 @@ def sandbox_reference(runs: int, concurrency: int):
     question's answers (that script compares the sandbox with nbgrader at length)."""
     from bench_grading import grade_all
 
-    from grader.notebooks import student_version
+    from grader.grading.notebooks import student_version
 
     source = square_question()
     student = student_version(source)

@@ -2,7 +2,7 @@
 
 Builds a database of LEARNERS learners, QUESTIONS questions in MODULES modules and
 SUBMISSIONS graded submissions, with their best scores and leaderboard totals, in bulk
-(Core executemany in chunks; totals by `grader.scores.rebuild_totals`), on a SQLite file
+(Core executemany in chunks; totals by `grader.learners.scores.rebuild_totals`), on a SQLite file
 and on a PostgreSQL cluster of its own. Then it starts the real service on it
 (`coursehub-grader serve --GraderApp.worker_processes=0`, nothing queued: this measures
 reads) with a stand-in Hub answering token lookups, and times requests over HTTP, one at
@@ -47,8 +47,9 @@ from sqlalchemy import Text, column, func, select, table, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from tornado.httpclient import AsyncHTTPClient  # noqa: E402
 
-from grader import dbutil, orm, scores  # noqa: E402
-from grader.authoring import QuestionFields, create_question  # noqa: E402
+from grader import dbutil, orm
+from grader.instructors.authoring import QuestionFields, create_question
+from grader.learners import scores
 from tests.conftest import (  # noqa: E402
     ACCESS,
     AUTHOR,
@@ -523,7 +524,7 @@ def describe(url: str, seed: int = 8) -> Facts:
 def idle_poll_ms(url: str, polls: int = 20) -> list[float]:
     """What each grading worker pays every poll_interval with nothing queued:
     GradingQueue.claim_next on this database, in milliseconds."""
-    from grader.queue import GradingQueue
+    from grader.grading.queue import GradingQueue
 
     reader, writer = dbutil.make_engine(url), dbutil.make_engine(url, writer=True)
     try:
@@ -546,7 +547,7 @@ def idle_poll_ms(url: str, polls: int = 20) -> list[float]:
 def query_costs(url: str, facts: Facts, runs: int = 5) -> dict[str, float]:
     """Where a request's time goes: the grader's own functions on this database, from
     this process (no HTTP, no service), median milliseconds of ``runs``."""
-    from grader import gradebook
+    from grader.instructors import gradebook
 
     engine = dbutil.make_engine(url)
     costs = {}

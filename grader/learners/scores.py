@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from sqlalchemy import case, delete, func, literal, select
 
-from . import orm
-from .dbutil import dialect_insert
-from .orm import ALL_MODULES
+from .. import orm
+from ..dbutil import dialect_insert
+from ..orm import ALL_MODULES
 
 
 def record_graded(db, submission: orm.Submission) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from .executors.base import CellOutcome, CellSpec, Executor
+from ..executors.base import CellOutcome, CellSpec, Executor
 from .notebooks import (
     BEGIN_HIDDEN,
     END_HIDDEN,

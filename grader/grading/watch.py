@@ -15,7 +15,7 @@ from sqlalchemy import select
 from traitlets import Float
 from traitlets.config import LoggingConfigurable
 
-from . import orm
+from .. import orm
 
 
 class StatusWatch(LoggingConfigurable):

@@ -12,7 +12,7 @@ import io
 
 from sqlalchemy import exists, select
 
-from . import orm
+from .. import orm
 
 PAGE_SIZE = 1000
 

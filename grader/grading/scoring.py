@@ -24,7 +24,7 @@ import re
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
-from .executors.base import REASONS, CellOutcome
+from ..executors.base import REASONS, CellOutcome
 from .notebooks import _meta, grade_id, is_solution, is_test
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -93,7 +93,7 @@ def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool
     """Points and feedback for every autograded test cell of the executed notebook.
 
     ``hidden`` maps a test's grade_id to whether it has hidden tests (from the
-    *source* notebook's :func:`~grader.notebooks.test_specs`).
+    *source* notebook's :func:`~grader.grading.notebooks.test_specs`).
     """
     from nbgrader.utils import determine_grade
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import orm
-from .questiontypes import question_type
+from .. import orm
+from ..grading.questiontypes import question_type
 
 DIFFICULTIES = ("easy", "medium", "hard")
 

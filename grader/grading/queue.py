@@ -55,8 +55,9 @@ from sqlalchemy.exc import DBAPIError
 from traitlets import Float, Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
-from . import orm, scores
-from .executors.base import SandboxFailure, SandboxUnavailable
+from .. import orm
+from ..executors.base import SandboxFailure, SandboxUnavailable
+from ..learners import scores
 from .notebooks import NotebookFormatError
 from .questiontypes import question_type
 

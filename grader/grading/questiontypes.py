@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from .grading import GradingReport, grade
 from .notebooks import read_notebook, student_version, test_specs, validate_source
+from .run import GradingReport, grade
 
 
 @dataclass

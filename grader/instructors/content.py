@@ -16,7 +16,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from . import orm, scores
+from .. import orm
+from ..learners import scores
 from .authoring import QuestionError, QuestionFields, create_question, replace_notebook
 
 log = logging.getLogger(__name__)

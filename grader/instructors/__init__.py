@@ -1,0 +1,1 @@
+"""What instructors make and read: authoring questions, loading courses, the gradebook."""

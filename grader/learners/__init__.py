@@ -1,0 +1,1 @@
+"""What learners see of their results: best scores, totals, progress, profiles, leaderboards."""
