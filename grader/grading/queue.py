@@ -238,6 +238,8 @@ class GradingQueue(LoggingConfigurable):
         ).all()
         if not mine:
             return {}
+        if len(mine) <= 2:  # one learner's status read: counts, not the queue's head
+            return {i: self._position(db, p, i) for p, i in mine}
         head = [
             tuple(row)
             for row in db.execute(
@@ -253,17 +255,21 @@ class GradingQueue(LoggingConfigurable):
             if index < len(head) and head[index] == (priority, submission_id):
                 positions[submission_id] = index + 1
                 continue
-            ahead = db.scalar(
-                select(func.count()).where(
-                    table.status == "queued",
-                    or_(
-                        table.priority < priority,
-                        (table.priority == priority) & (table.id < submission_id),
-                    ),
-                )
-            )
-            positions[submission_id] = ahead + 1
+            positions[submission_id] = self._position(db, priority, submission_id)
         return positions
+
+    def _position(self, db, priority: float, submission_id: int) -> int:
+        table = orm.Submission
+        ahead = db.scalar(
+            select(func.count()).where(
+                table.status == "queued",
+                or_(
+                    table.priority < priority,
+                    (table.priority == priority) & (table.id < submission_id),
+                ),
+            )
+        )
+        return ahead + 1
 
     _average = (0.0, None)  # (when computed, seconds)
 
@@ -286,12 +292,17 @@ class GradingQueue(LoggingConfigurable):
 
     def estimated_wait(self, db, position: int) -> float | None:
         """Seconds until a submission at ``position`` is graded, roughly."""
+        return self.wait_estimator(db)(position)
+
+    def wait_estimator(self, db):
+        """``position -> seconds or None``, from recent gradings and how many run now:
+        read once, applied to every followed submission."""
         average = self.average_grading_seconds(db)
         if average is None:
-            return None
+            return lambda position: None
         running = db.scalar(select(func.count()).where(orm.Submission.status == "running"))
         lanes = max(running, 1)
-        return round(average * (1 + (position - 1) // lanes) + average, 1)
+        return lambda position: round(average * (1 + (position - 1) // lanes) + average, 1)
 
     # workers
 

@@ -220,8 +220,10 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     def learner(self) -> orm.User:
         """The requesting Hub user as a grader user (created on first sight)."""
         self.require_scope(LEARN_SCOPE)
-        user = orm.User.find_or_create(self.db, self.current_user["name"])
-        self.db.commit()
+        user = orm.User.find(self.db, self.current_user["name"])
+        if user is None:
+            user = orm.User.find_or_create(self.db, self.current_user["name"])
+            self.db.commit()
         return user
 
     # lookups that raise 404

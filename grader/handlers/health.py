@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from sqlalchemy import text
@@ -11,7 +12,8 @@ from tornado.log import app_log
 from ..executors.base import SandboxUnavailable
 from .base import APIHandler
 
-EXECUTOR_CHECK_SECONDS = 5.0
+# the executor and the Hub are asked at most this often; requests between get the answer
+CHECK_SECONDS = 5.0
 
 
 class HealthAPIHandler(APIHandler):
@@ -54,19 +56,28 @@ class HealthAPIHandler(APIHandler):
 
     async def _check_executor(self) -> str:
         # checking starts a sandbox: anyone may ask for health, so answer from a recent
-        # check rather than start one a request
-        cache = self.settings.setdefault("executor_health", {})
-        now = time.monotonic()
-        if now - cache.get("checked", -EXECUTOR_CHECK_SECONDS) < EXECUTOR_CHECK_SECONDS:
-            return cache["result"]
-        try:
-            result = await self.executor.check()
-        except SandboxUnavailable as e:
-            result = f"unavailable: {e}"
-        cache.update(checked=now, result=result)
-        return result
+        # check rather than start one a request (and one check at a time)
+        return await self._recent("executor", self._probe_executor)
 
     async def _check_hub(self) -> str:
+        return await self._recent("hub", self._probe_hub)
+
+    async def _recent(self, name: str, probe) -> str:
+        cache = self.settings.setdefault("health_checks", {})
+        entry = cache.setdefault(name, {"checked": -CHECK_SECONDS, "lock": asyncio.Lock()})
+        async with entry["lock"]:
+            if time.monotonic() - entry["checked"] >= CHECK_SECONDS:
+                entry["result"] = await probe()
+                entry["checked"] = time.monotonic()
+        return entry["result"]
+
+    async def _probe_executor(self) -> str:
+        try:
+            return await self.executor.check()
+        except SandboxUnavailable as e:
+            return f"unavailable: {e}"
+
+    async def _probe_hub(self) -> str:
         try:
             response = await AsyncHTTPClient().fetch(
                 self.hub_auth.api_url.rstrip("/") + "/", request_timeout=5, raise_error=False

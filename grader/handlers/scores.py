@@ -104,32 +104,40 @@ class GradebookAPIHandler(APIHandler):
         limit = self.int_argument("limit", default=gradebook.PAGE_SIZE, minimum=1, maximum=5000)
         after = self.get_query_argument("after", None)
         cols, learners = await self.in_db(self._page, after, limit)
-        model = {"questions": cols, "learners": learners}
+        model = {
+            "questions": cols,
+            "learners": gradebook.as_json([c["id"] for c in cols], learners),
+        }
         if len(learners) == limit:
-            model["next"] = learners[-1]["user"]  # pass as ?after= for the next page
+            model["next"] = learners[-1][0]  # pass as ?after= for the next page
         self.write_json(model)
 
     def _page(self, after, limit, cols=None):
         with self.grader.session_factory() as db:
             if cols is None:
                 cols = gradebook.columns(db)
-            ids = [c["id"] for c in cols]
-            return cols, gradebook.learners_page(db, ids, after, limit)
+            return cols, gradebook.learners_page(db, [c["id"] for c in cols], after, limit)
+
+    def _csv_page(self, after, cols):
+        """(CSV text of the page of learners after ``after``, its last name or None)."""
+        _, learners = self._page(after, gradebook.PAGE_SIZE, cols)
+        last = learners[-1][0] if len(learners) == gradebook.PAGE_SIZE else None
+        return gradebook.csv_rows(learners), last
 
     async def _stream_csv(self):
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
         self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
-        cols, learners = await self.in_db(self._page, None, gradebook.PAGE_SIZE)
+        cols, _ = await self.in_db(self._page, None, 0)
         self.write(gradebook.csv_header(cols))
+        after = None
         try:
-            while learners:
-                self.write(gradebook.csv_rows(cols, learners))
+            while True:
+                # read and formatted in a database thread; the loop only sends it
+                text, after = await self.in_db(self._csv_page, after, cols)
+                self.write(text)
                 await self.flush()  # sent before the next page is read
-                if len(learners) < gradebook.PAGE_SIZE:
+                if after is None:
                     break
-                _, learners = await self.in_db(
-                    self._page, learners[-1]["user"], gradebook.PAGE_SIZE, cols
-                )
         except StreamClosedError:
             return
         self.finish()

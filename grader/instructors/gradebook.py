@@ -31,9 +31,10 @@ def columns(db) -> list[dict]:
     ]
 
 
-def learners_page(db, question_ids: list[int], after: str | None, limit: int) -> list[dict]:
-    """Up to ``limit`` learners with a best score, by name after ``after``: their scores
-    on ``question_ids`` (None where they have none) and the total of those."""
+def learners_page(db, question_ids: list[int], after: str | None, limit: int) -> list[tuple]:
+    """Up to ``limit`` learners with a best score, by name after ``after``: (name, their
+    scores on ``question_ids`` in that order (None where they have none), the total of
+    those)."""
     query = (
         select(orm.User.id, orm.User.name)
         .where(exists().where(orm.BestScore.user_id == orm.User.id))
@@ -45,44 +46,42 @@ def learners_page(db, question_ids: list[int], after: str | None, limit: int) ->
     users = db.execute(query).all()
     if not users:
         return []
-    wanted = set(question_ids)
-    by_user: dict[int, dict[int, float]] = {user_id: {} for user_id, _ in users}
+    column = {question_id: i for i, question_id in enumerate(question_ids)}
+    rows = {user_id: [None] * len(question_ids) for user_id, _ in users}
     best = db.execute(
         select(orm.BestScore.user_id, orm.BestScore.question_id, orm.BestScore.score).where(
-            orm.BestScore.user_id.in_(list(by_user))
+            orm.BestScore.user_id.in_(list(rows))
         )
     )
     for user_id, question_id, score in best:
-        if question_id in wanted:
-            by_user[user_id][question_id] = score
+        i = column.get(question_id)
+        if i is not None:
+            rows[user_id][i] = score
     return [
-        {
-            "user": name,
-            "scores": {str(q): by_user[user_id].get(q) for q in question_ids},
-            "total": sum(by_user[user_id].values()),
-        }
+        (name, rows[user_id], sum(s for s in rows[user_id] if s is not None))
         for user_id, name in users
     ]
 
 
+def as_json(question_ids: list[int], learners: list[tuple]) -> list[dict]:
+    keys = [str(q) for q in question_ids]
+    return [
+        {"user": name, "scores": dict(zip(keys, scores, strict=True)), "total": total}
+        for name, scores, total in learners
+    ]
+
+
 def csv_header(cols: list[dict]) -> str:
-    return _csv_line(["user", *[c["slug"] for c in cols], "total"])
+    return _csv_text([["user", *[c["slug"] for c in cols], "total"]])
 
 
-def csv_rows(cols: list[dict], learners: list[dict]) -> str:
+def csv_rows(learners: list[tuple]) -> str:
+    return _csv_text(
+        [name, *["" if s is None else s for s in scores], total] for name, scores, total in learners
+    )
+
+
+def _csv_text(rows) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
-    for row in learners:
-        scores = row["scores"]
-        writer.writerow([row["user"], *[_blank(scores[str(c["id"])]) for c in cols], row["total"]])
+    csv.writer(out).writerows(rows)
     return out.getvalue()
-
-
-def _csv_line(values) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(values)
-    return out.getvalue()
-
-
-def _blank(value):
-    return "" if value is None else value

@@ -10,6 +10,8 @@ ranking index, a rank is a count over it.
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import case, delete, func, literal, select
 
 from .. import orm
@@ -174,20 +176,45 @@ RANKING = (orm.Total.score.desc(), orm.Total.reached.asc(), orm.Total.user_id.as
 
 def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[list[dict], int]:
     board = ALL_MODULES if module_id is None else module_id
-    rows = db.execute(
-        select(orm.User.name, orm.Total.score, orm.Total.solved)
-        .join(orm.User, orm.User.id == orm.Total.user_id)
+    # the page's learners from the ranking index alone (a deep page skips index entries,
+    # never rows), then their names and totals for those few
+    page = (
+        select(orm.Total.user_id)
         .where(orm.Total.module_id == board)
         .order_by(*RANKING)
         .offset(offset)
         .limit(limit)
+    ).subquery()
+    rows = db.execute(
+        select(orm.User.name, orm.Total.score, orm.Total.solved)
+        .join(page, page.c.user_id == orm.Total.user_id)
+        .join(orm.User, orm.User.id == orm.Total.user_id)
+        .where(orm.Total.module_id == board)
+        .order_by(*RANKING)
     ).all()
-    total = db.scalar(select(func.count()).where(orm.Total.module_id == board))
     entries = [
         {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved}
         for i, row in enumerate(rows)
     ]
-    return entries, total
+    return entries, board_size(db, board)
+
+
+# (database, board) -> (when counted, learners on it). Counting a board of 100k learners
+# takes milliseconds on every leaderboard page and profile; its size may be a few seconds
+# old there. A board under EXACT_BOARD_SIZE learners is counted each time (cheap).
+_board_sizes: dict[tuple[str, int], tuple[float, int]] = {}
+BOARD_SIZE_SECONDS = 5.0
+EXACT_BOARD_SIZE = 10_000
+
+
+def board_size(db, board: int) -> int:
+    """How many learners are on a board."""
+    key = (str(db.get_bind().url), board)
+    counted, size = _board_sizes.get(key, (-BOARD_SIZE_SECONDS, 0))
+    if size < EXACT_BOARD_SIZE or time.monotonic() - counted >= BOARD_SIZE_SECONDS:
+        size = db.scalar(select(func.count()).where(orm.Total.module_id == board))
+        _board_sizes[key] = (time.monotonic(), size)
+    return size
 
 
 def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | None:
@@ -226,7 +253,7 @@ def profile(db, user: orm.User) -> dict:
         _counted_best_scores().add_columns(func.count()).where(orm.BestScore.user_id == user.id)
     )
     rank = rank_of(db, user)
-    learners = db.scalar(select(func.count()).where(orm.Total.module_id == ALL_MODULES))
+    learners = max(board_size(db, ALL_MODULES), rank or 0)
     return {
         "name": user.name,
         "display_name": user.display_name or user.name,
