@@ -167,20 +167,26 @@ def make_course(db, modules=2, per_module=3):
     return questions
 
 
+def graded(user, question, score: float, finished) -> orm.Submission:
+    """A graded submission's row, as a worker leaves it (out of 4 points)."""
+    return orm.Submission(
+        user_id=user.id,
+        question_id=question.id,
+        question_version=1,
+        notebook={},
+        status="graded",
+        score=score,
+        max_score=4.0,
+        finished=finished,
+    )
+
+
 def grade_randomly(db, rng, users, questions, steps, finished=None):
     """`steps` graded submissions with random scores, recorded as the queue does."""
     for step in range(steps):
         user, question = rng.choice(users), rng.choice(questions)
-        submission = orm.Submission(
-            user_id=user.id,
-            question_id=question.id,
-            question_version=1,
-            notebook={},
-            status="graded",
-            score=float(rng.randint(0, 4)),
-            max_score=4.0,
-            finished=(finished or orm.utcnow()) + timedelta(seconds=step),
-        )
+        finished_at = (finished or orm.utcnow()) + timedelta(seconds=step)
+        submission = graded(user, question, float(rng.randint(0, 4)), finished_at)
         db.add(submission)
         db.flush()
         scores.record_graded(db, submission)
@@ -232,16 +238,7 @@ async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
         db.commit()
         ids = []
         for question in questions:
-            submission = orm.Submission(
-                user_id=user.id,
-                question_id=question.id,
-                question_version=1,
-                notebook={},
-                status="graded",
-                score=4.0,
-                max_score=4.0,
-                finished=orm.utcnow(),
-            )
+            submission = graded(user, question, 4.0, orm.utcnow())
             db.add(submission)
             db.commit()
             ids.append(submission.id)

@@ -237,10 +237,9 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-@pytest.mark.parametrize(
-    "service", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-async def test_killed_mid_run_and_restarted_grades_everything_exactly_once(service):
+async def start_and_submit_everyone(service):
+    """Start the service, submit for everyone, return once grading is under way:
+    (expected scores by submission id, submissions by status at that moment)."""
     service.start()
     await healthy(service)
     expected = await submit_everyone(service)
@@ -249,7 +248,14 @@ async def test_killed_mid_run_and_restarted_grades_everything_exactly_once(servi
         c = counts(service.db_url)
         return c.get("graded", 0) >= 10 and c.get("running", 0) >= 1 and c
 
-    at_kill = await wait_for(some_graded_some_running, 120, "grading under way", service)
+    return expected, await wait_for(some_graded_some_running, 120, "grading under way", service)
+
+
+@pytest.mark.parametrize(
+    "service", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_killed_mid_run_and_restarted_grades_everything_exactly_once(service):
+    expected, at_kill = await start_and_submit_everyone(service)
     pids = process_tree(service.process.pid)
     service.kill()
     assert at_kill.get("queued", 0) + at_kill.get("running", 0) > 0
@@ -273,15 +279,7 @@ async def test_killed_mid_run_and_restarted_grades_everything_exactly_once(servi
 @pytest.mark.postgres
 @pytest.mark.parametrize("service", ["postgresql"], indirect=True)
 async def test_a_database_restart_mid_grading_loses_and_doubles_nothing(service):
-    service.start()
-    await healthy(service)
-    expected = await submit_everyone(service)
-
-    def some_graded():
-        c = counts(service.db_url)
-        return c.get("graded", 0) >= 10 and c.get("running", 0) >= 1
-
-    await wait_for(some_graded, 120, "grading under way", service)
+    expected, _ = await start_and_submit_everyone(service)
     await asyncio.to_thread(service.pg.restart)
     restarted = time.monotonic()
 

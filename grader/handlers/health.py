@@ -63,13 +63,25 @@ class HealthAPIHandler(APIHandler):
         return await self._recent("hub", self._probe_hub)
 
     async def _recent(self, name: str, probe) -> str:
-        cache = self.settings.setdefault("health_checks", {})
-        entry = cache.setdefault(name, {"checked": -CHECK_SECONDS, "lock": asyncio.Lock()})
-        async with entry["lock"]:
-            if time.monotonic() - entry["checked"] >= CHECK_SECONDS:
-                entry["result"] = await probe()
-                entry["checked"] = time.monotonic()
+        """The last answer of ``probe``; once it is older than CHECK_SECONDS, the probe
+        runs again in the background (one at a time) and this request does not wait
+        for it. Only the very first request waits for an answer."""
+        checks = self.settings.setdefault("health_checks", {})
+        entry = checks.get(name)
+        if entry is None:
+            entry = checks[name] = {"checked": time.monotonic(), "task": None}
+            entry["result"] = await probe()
+        elif time.monotonic() - entry["checked"] >= CHECK_SECONDS and entry["task"] is None:
+            entry["task"] = asyncio.ensure_future(self._refresh(entry, probe))
         return entry["result"]
+
+    @staticmethod
+    async def _refresh(entry: dict, probe):
+        try:
+            entry["result"] = await probe()
+        finally:
+            entry["checked"] = time.monotonic()
+            entry["task"] = None
 
     async def _probe_executor(self) -> str:
         try:

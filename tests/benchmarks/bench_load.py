@@ -44,6 +44,7 @@ from bench_scale import (  # noqa: E402
     HubThread,
     children,
     machine_load,
+    on_each_database,
     percentile,
     proc_status,
 )
@@ -52,7 +53,7 @@ from tornado.httpclient import AsyncHTTPClient  # noqa: E402
 
 from grader import dbutil, orm  # noqa: E402
 from tests.conftest import ACCESS, AUTHOR, LEARN, answer, square_question  # noqa: E402
-from tests.pg_support import PostgresServer, postgres_missing_reason  # noqa: E402
+from tests.pg_support import PostgresServer  # noqa: E402
 from tests.test_postgres import ANSWERS  # noqa: E402
 
 # issue 8's goal: throughput at the largest N at least this share of that at the smallest
@@ -502,21 +503,7 @@ def main() -> int:
     if args.sandbox_runs:
         lanes = max(args.worker_processes, 1) * args.gradings_per_worker
         sandbox_reference(args.sandbox_runs, lanes)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    pg = None
-    try:
-        for kind in kinds:
-            if kind == "postgresql" and pg is None:
-                reason = postgres_missing_reason()
-                if reason:
-                    print(f"PostgreSQL skipped: {reason}")
-                    continue
-                pg = PostgresServer()
-                pg.start()
-            run_db(kind, ns, args, pg)
-    finally:
-        if pg is not None:
-            pg.stop()
+    on_each_database(args.db, lambda kind, pg: run_db(kind, ns, args, pg))
     return 0
 
 
