@@ -579,3 +579,25 @@ def test_a_worker_started_on_its_own_grades_and_stops_on_sigterm(grader_env, tmp
         if worker.poll() is None:
             worker.kill()
         engine.dispose()
+
+
+async def test_a_claim_whose_commit_answer_was_lost_is_queued_again(grader, square):
+    """The database committed a claim but the worker never heard (the connection broke
+    at that moment): the worker's heartbeat finds a claim of its own it does not hold
+    and queues the submission again, long before its lease would end."""
+    await grader.queue.stop()
+    ann = grader.client_for("ann")
+    submission_id = await submit_ok(ann, square)
+    grader.queue.register_worker()
+    with grader.writer_factory() as db:
+        submission = db.get(orm.Submission, submission_id)
+        submission.status, submission.claim = "running", "answer-lost"
+        submission.worker = grader.queue.worker_id
+        submission.lease_expires = orm.utcnow() + timedelta(hours=1)
+        db.commit()
+    grader.queue.heartbeat()
+    with grader.session_factory() as db:
+        assert db.get(orm.Submission, submission_id).status == "queued"
+    grader.queue.unregister_worker()
+    grader.queue.start()
+    assert (await ann.wait_graded(submission_id))["score"] == 3

@@ -182,7 +182,11 @@ async def wait_for(predicate, timeout, what, service):
         if value:
             return value
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} within {timeout}s:\n{service.log()}")
+    try:
+        now = counts(service.db_url)
+    except Exception as e:
+        now = e
+    raise AssertionError(f"{what} within {timeout}s (now: {now}):\n{service.log()}")
 
 
 def check_graded_exactly_once(db_url, expected: dict[int, float]):

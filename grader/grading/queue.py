@@ -150,6 +150,9 @@ class GradingQueue(LoggingConfigurable):
         self.host = socket.gethostname()
         self._lock_file = None
         self._hooks = None
+        # claims this worker holds now (a claim whose commit's answer an outage lost is
+        # found by the heartbeat: ours in the table, not in here)
+        self._active_claims: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._closing = False
@@ -368,7 +371,20 @@ class GradingQueue(LoggingConfigurable):
                 # another process took us for dead (a long database outage): come back
                 # under the same id; our claims may have been given away meanwhile
                 db.add(orm.Worker(id=self.worker_id, host=self.host, pid=os.getpid()))
+            # claims of ours that we do not know of: their commit succeeded while its
+            # answer was lost (the database went away at that moment). Queued again.
+            forgotten = db.execute(
+                update(orm.Submission)
+                .where(
+                    orm.Submission.worker == self.worker_id,
+                    orm.Submission.status == "running",
+                    orm.Submission.claim.not_in(list(self._active_claims)),
+                )
+                .values(status="queued", claim=None, worker=None, lease_expires=None)
+            )
             db.commit()
+        if forgotten.rowcount:
+            self.log.warning("%d claims lost in an outage are queued again", forgotten.rowcount)
 
     def requeue_dead_workers(self) -> int:
         """Queue again the claims of workers known dead; returns how many."""
@@ -437,11 +453,17 @@ class GradingQueue(LoggingConfigurable):
                 continue
             try:
                 await self.grade_claimed(*claimed)
+                self._active_claims.discard(claimed[1])
             except Exception:
                 # e.g. the database stayed away longer than write_retry_seconds: the worker
-                # lives on; the submission is queued again (lease, or this worker's claims
-                # given back when it restarts)
+                # lives on, and gives the submission back (else its lease returns it)
                 self.log.exception("worker %d: submission %s not finished", number, claimed[0])
+                try:
+                    await self._across_outage("giving it back", claimed[0], self._release, *claimed)
+                except Exception:
+                    self.log.exception(
+                        "submission %s stays claimed until its lease ends", claimed[0]
+                    )
 
     def claim_next(self) -> tuple[int, str] | None:
         """Claim the first queued (or abandoned) submission in fair order: (id, claim)."""
@@ -479,21 +501,29 @@ class GradingQueue(LoggingConfigurable):
             )
             for submission_id in candidates:
                 claim = uuid.uuid4().hex
-                result = db.execute(
-                    update(table)
-                    .where(table.id == submission_id, claimable)
-                    .values(
-                        status="running",
-                        claim=claim,
-                        worker=self.worker_id,
-                        lease_expires=now + timedelta(seconds=self.lease_seconds),
-                        started=now,
-                        attempts=table.attempts + 1,
+                self._active_claims.add(claim)  # before it can be in the table
+                try:
+                    result = db.execute(
+                        update(table)
+                        .where(table.id == submission_id, claimable)
+                        .values(
+                            status="running",
+                            claim=claim,
+                            worker=self.worker_id,
+                            lease_expires=now + timedelta(seconds=self.lease_seconds),
+                            started=now,
+                            attempts=table.attempts + 1,
+                        )
                     )
-                )
-                db.commit()
+                    db.commit()
+                except Exception:
+                    # committed or not, it is not ours to grade: the heartbeat gives it
+                    # back if it was
+                    self._active_claims.discard(claim)
+                    raise
                 if result.rowcount == 1:
                     return submission_id, claim
+                self._active_claims.discard(claim)
         return None
 
     def _unclaim(self, claimed: tuple[int, str] | None):
@@ -503,15 +533,17 @@ class GradingQueue(LoggingConfigurable):
     async def grade_claimed(self, submission_id: int, claim: str):
         """Grade a claimed submission and write the outcome under ``claim``."""
         try:
-            loaded = await _in_thread(self._load, submission_id)
+            loaded = await self._across_outage(
+                "reading it", submission_id, self._load, submission_id
+            )
         except asyncio.CancelledError:
             self._release(submission_id, claim)
             raise
         except NotebookFormatError as e:
             # it passed these checks when it was submitted (a limit lowered since?): a
             # retry would fail the same way
-            await _in_thread(
-                self._finish, submission_id, claim, status="error", error=f"cannot grade: {e}"
+            await self._write_result(
+                submission_id, claim, status="error", error=f"cannot grade: {e}"
             )
             return
         if loaded is None:
@@ -528,7 +560,9 @@ class GradingQueue(LoggingConfigurable):
             report = await kind.grade(self.executor, source, answer)
         except SandboxUnavailable as e:
             self.log.warning("sandbox unavailable, submission %s waits: %s", submission_id, e)
-            await _in_thread(self._release, submission_id, claim)
+            await self._across_outage(
+                "giving it back", submission_id, self._release, submission_id, claim
+            )
             self._wake.set()
             await asyncio.sleep(self.unavailable_backoff)
             return
@@ -587,7 +621,15 @@ class GradingQueue(LoggingConfigurable):
             await self._write_result(submission_id, claim, status="error", error=error)
             return
         delay = self.retry_backoff * 2 ** max(attempts - 1, 0)
-        await _in_thread(self._release, submission_id, claim, count_attempt=True, delay=delay)
+        await self._across_outage(
+            "queueing it again",
+            submission_id,
+            self._release,
+            submission_id,
+            claim,
+            count_attempt=True,
+            delay=delay,
+        )
         asyncio.get_running_loop().call_later(delay, self._wake.set)
 
     def _release(
@@ -607,21 +649,28 @@ class GradingQueue(LoggingConfigurable):
             db.commit()
 
     async def _write_result(self, submission_id: int, claim: str, **outcome):
-        """:meth:`_finish`, retried while the database is unreachable (for up to
-        ``write_retry_seconds``): the write applies only under our claim, so trying
-        again can never record a result twice."""
+        """:meth:`_finish`, retried while the database is unreachable: the write applies
+        only under our claim, so trying again can never record a result twice."""
+        await self._across_outage(
+            "writing the result", submission_id, self._finish, submission_id, claim, **outcome
+        )
+
+    async def _across_outage(self, what: str, submission_id: int, fn, *args, **kwargs):
+        """``fn`` in a thread, tried again while the database is unreachable (a restart,
+        a fail-over), for up to ``write_retry_seconds``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.write_retry_seconds
         delay = 0.25
         while True:
             try:
-                return await _in_thread(self._finish, submission_id, claim, **outcome)
+                return await _in_thread(fn, *args, **kwargs)
             except DBAPIError as e:
                 if loop.time() + delay > deadline:
                     raise
                 self.log.warning(
-                    "submission %s: writing the result failed (%s), retrying in %.1f s",
+                    "submission %s: %s failed (%s), retrying in %.1f s",
                     submission_id,
+                    what,
                     type(e.orig).__name__ if e.orig is not None else type(e).__name__,
                     delay,
                 )
