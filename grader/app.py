@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,9 +29,10 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
 from jupyterhub.traitlets import EntryPointType
 from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Bool, Integer, List, Unicode, default
+from traitlets import Bool, Float, Integer, List, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, dbutil
@@ -137,6 +139,10 @@ class GraderApp(Application):
         url = os.environ.get("COURSEHUB_GRADER_DB_URL")
         return url or f"sqlite:///{Path(self.state_dir, 'grader.sqlite')}"
 
+    db_wait_seconds = Float(
+        60.0, help="How long to wait at start-up for a database that does not answer yet."
+    ).tag(config=True)
+
     upgrade_db = Bool(
         False,
         help="Migrate an existing database to this version's schema at start-up, instead of "
@@ -205,7 +211,7 @@ class GraderApp(Application):
         if self.db_url.startswith("sqlite:///"):
             Path(self.db_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         self.engine = dbutil.make_engine(self.db_url)
-        empty = not inspect(self.engine).get_table_names()
+        empty = not self._wait_for_database()
         if empty or self.upgrade_db:
             dbutil.upgrade(self.db_url)
         dbutil.check_schema(self.engine)
@@ -213,6 +219,19 @@ class GraderApp(Application):
         self.writer_engine = dbutil.make_engine(self.db_url, writer=True)
         self.writer_factory = dbutil.make_session_factory(self.writer_engine)
         self.db_pool = ThreadPoolExecutor(self.db_threads, thread_name_prefix="grader-db")
+
+    def _wait_for_database(self) -> list[str]:
+        """The database's tables, once it answers: replicas and workers may start before
+        it does (Swarm and Kubernetes start services in no order)."""
+        deadline = time.monotonic() + self.db_wait_seconds
+        while True:
+            try:
+                return inspect(self.engine).get_table_names()
+            except OperationalError as e:
+                if time.monotonic() >= deadline:
+                    raise
+                self.log.warning("waiting for the database: %s", str(e.orig).splitlines()[0])
+                time.sleep(1)
 
     def init_executor(self):
         self.executor = self.executor_class(parent=self)

@@ -601,3 +601,23 @@ async def test_a_claim_whose_commit_answer_was_lost_is_queued_again(grader, squa
     grader.queue.unregister_worker()
     grader.queue.start()
     assert (await ann.wait_graded(submission_id))["score"] == 3
+
+
+def test_the_service_waits_for_a_database_that_is_not_up_yet(grader_env, capfd):
+    """Replicas start in no order: one that finds no database waits (and says so) for
+    `db_wait_seconds`, then gives up with the database's own error."""
+    from sqlalchemy.exc import OperationalError
+
+    from grader.app import GraderApp
+    from tests.conftest import free_port
+
+    url = f"postgresql+psycopg://nobody:x@127.0.0.1:{free_port()}/grader"
+    app = GraderApp(db_url=url, db_wait_seconds=2.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(OperationalError):
+            app.initialize([])
+    finally:
+        GraderApp.clear_instance()
+    assert time.monotonic() - started >= 2.0
+    assert "waiting for the database" in capfd.readouterr().err

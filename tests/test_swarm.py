@@ -118,16 +118,19 @@ class SwarmStack:
         )
 
     def wait_for_grader(self, timeout=180) -> None:
-        """The Hub answers, and the grader's health through its proxy is ok."""
+        """The Hub answers, and the grader's health through its proxy is ok, 10 times in
+        a row: the proxy picks either API replica by DNS, and both must be up."""
         deadline = time.monotonic() + timeout
+        in_a_row = 0
         while time.monotonic() < deadline:
             try:
                 r = requests.get(self.grader + "health", timeout=5)
-                if r.status_code == 200:
-                    return
+                in_a_row = in_a_row + 1 if r.status_code == 200 else 0
             except requests.ConnectionError:
-                pass
-            time.sleep(0.5)
+                in_a_row = 0
+            if in_a_row >= 10:
+                return
+            time.sleep(0.2 if in_a_row else 0.5)
         raise AssertionError(f"the grader did not become healthy within {timeout}s")
 
     def log(self) -> str:
