@@ -378,14 +378,9 @@ class GraderApp(Application):
         await stop.wait()
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
-        self.watch.stop()
         if supervisor is not None:
             await supervisor
-        elif not self.api_only:
-            await self.queue.stop()
-        await self.executor.close()
-        self.engine.dispose()
-        self.writer_engine.dispose()
+        await self.close()
 
     async def work(self):
         """`coursehub-grader worker`: grade until SIGTERM; stdin bytes wake the workers."""
@@ -401,10 +396,18 @@ class GraderApp(Application):
         self.log.info("grading worker %s (pid %d) started", self.queue.worker_id, os.getpid())
         await stop.wait()
         self.log.info("worker stopping: submissions being graded go back to the queue")
-        await self.queue.stop()
+        await self.close()
+
+    async def close(self):
+        """Stop following and grading (claims go back to the queue), end the sandboxes'
+        warm processes, close the database: what serve, work and tests end with."""
+        if self.watch is not None:
+            self.watch.stop()
+        await self.queue.stop()  # a no-op where this process does not grade
         await self.executor.close()
         self.engine.dispose()
         self.writer_engine.dispose()
+        self.db_pool.shutdown(wait=False)
 
     def _read_wake(self, loop, stop):
         data = os.read(sys.stdin.fileno(), 4096)

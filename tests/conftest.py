@@ -260,12 +260,7 @@ async def grader(request, grader_env, fake_hub, monkeypatch):
     )
     yield app
     server.stop()
-    app.watch.stop()
-    await app.queue.stop()
-    await app.executor.close()
-    app.engine.dispose()
-    app.writer_engine.dispose()
-    app.db_pool.shutdown()
+    await app.close()
     GraderApp.clear_instance()
 
 

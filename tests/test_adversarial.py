@@ -1755,11 +1755,7 @@ async def campaign(request, tmp_path_factory):
             yield run
         finally:
             server.stop()
-            app.watch.stop()
-            await app.queue.stop()
-            await app.executor.close()
-            app.engine.dispose()
-            app.writer_engine.dispose()
+            await app.close()
             hub.server.stop()
             GraderApp.clear_instance()
             if executor == "docker":

@@ -503,7 +503,7 @@ def test_every_option_is_listed_by_help_all(tmp_path):
         assert option in out, option
 
 
-def test_grader_config_py_is_read(grader_env, tmp_path, monkeypatch):
+async def test_grader_config_py_is_read(grader_env, tmp_path, monkeypatch):
     from grader.app import GraderApp
 
     config = tmp_path / "grader_config.py"
@@ -514,8 +514,7 @@ def test_grader_config_py_is_read(grader_env, tmp_path, monkeypatch):
         app.initialize([], worker=True)
         assert app.queue.max_queued_per_learner == 7 and app.db_threads == 3
     finally:
-        app.engine.dispose()
-        app.writer_engine.dispose()
+        await app.close()
         GraderApp.clear_instance()
 
 

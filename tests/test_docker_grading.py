@@ -83,11 +83,7 @@ async def docker_grader(grader_env, fake_hub, monkeypatch, learner_image, docker
     yield start
     for app, server in running:
         server.stop()
-        app.watch.stop()
-        await app.queue.stop()
-        await app.executor.close()
-        app.engine.dispose()
-        app.writer_engine.dispose()
+        await app.close()
     GraderApp.clear_instance()
     left = our_containers(docker_engine)
     for container in left:

@@ -408,6 +408,7 @@ async def test_shipped_manifests_are_valid_kubernetes_objects():
     written back unchanged: a misspelt or misplaced field would be dropped, a missing
     required one refused."""
     from kubernetes_asyncio import client  # a test dependency
+
     api = client.ApiClient()
     try:
         for doc in load_all("grader.yaml"):

@@ -160,9 +160,7 @@ def feedback_of(db_url) -> dict[str, list]:
 
 async def stop_all(apps):
     for app in apps:
-        await app.queue.stop()
-        await app.executor.close()
-        app.engine.dispose()
+        await app.close()
 
 
 async def grade_with_replicas(db_url, replicas=2, learners=10, per_learner=5):

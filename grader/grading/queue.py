@@ -316,6 +316,8 @@ class GradingQueue(LoggingConfigurable):
         self._tasks.append(asyncio.create_task(self._beat()))
 
     async def stop(self):
+        if not self._tasks:
+            return  # never started here (the service with worker processes, an API)
         self._closing = True
         self._wake.set()
         for task in self._tasks:

@@ -55,14 +55,8 @@ def blocking(method):
     async def in_db_thread(self, *args, **kwargs):
         self._deferred = []
 
-        def run():
-            try:
-                return method(self, *args, **kwargs)
-            finally:
-                self.close_db()  # in the thread: ending the transaction is a round trip
-
         try:
-            await self.in_db(run)
+            await self.in_db(method, self, *args, **kwargs)
         finally:
             deferred, self._deferred = self._deferred, None
         for send in deferred:
@@ -95,9 +89,16 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
     _deferred = None  # responses of a @blocking method, sent when it returns
 
     async def in_db(self, fn, *args, **kwargs):
-        """``fn(*args, **kwargs)`` in the database threads (with this request's session,
-        used by one thread at a time)."""
-        call = functools.partial(fn, *args, **kwargs)
+        """``fn(*args, **kwargs)`` in the database threads, with this request's session
+        (used by one thread at a time), which is ended there too, after ``fn``: ending a
+        transaction is a round trip, not for the event loop."""
+
+        def call():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.close_db()
+
         return await asyncio.get_running_loop().run_in_executor(self.grader.db_pool, call)
 
     async def prepare(self):
@@ -140,7 +141,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             self._db = None
 
     def finish(self, *args, **kwargs):
-        self.close_db()  # a no-op after a @blocking method, which closed it in its thread
+        self.close_db()  # a no-op after in_db, which closed it in its thread
         return super().finish(*args, **kwargs)
 
     def write_error(self, status_code, **kwargs):

@@ -27,7 +27,7 @@ class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
     @web.authenticated
     async def get(self, submission_id):
         # who may follow it is decided here, once; a 404 before the stream starts
-        model = await self.in_db(self._read, submission_id)
+        model = await self.in_db(self.read_submission, submission_id)
         self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
         self.set_header("X-Accel-Buffering", "no")  # nginx and friends: do not buffer
         try:
@@ -52,27 +52,16 @@ class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
             return  # the learner went away
         self.finish()
 
-    def _read(self, submission_id):
-        try:
-            return self.read_submission(submission_id)
-        finally:
-            self.close_db()
-
     def _read_again(self, submission_id: int, state: Followed) -> dict:
         """The submission with its new status (a result, maybe): one query, no checks
         (the stream is the caller's), and the place the watch found."""
-        try:
-            submission = self.db.get(orm.Submission, submission_id)
-            if submission is None:  # deleted with its question meanwhile
-                return {"id": submission_id, "status": "error", "error": "deleted"}
-            model = submission_model(submission)
-            if submission.status == state.status:
-                model.update(
-                    queue_position=state.queue_position, estimated_wait=state.estimated_wait
-                )
-            return model
-        finally:
-            self.close_db()
+        submission = self.db.get(orm.Submission, submission_id)
+        if submission is None:  # deleted with its question meanwhile
+            return {"id": submission_id, "status": "error", "error": "deleted"}
+        model = submission_model(submission)
+        if submission.status == state.status:
+            model.update(queue_position=state.queue_position, estimated_wait=state.estimated_wait)
+        return model
 
 
 default_handlers = [(r"submissions/(\d+)/events", SubmissionEventsAPIHandler)]

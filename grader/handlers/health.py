@@ -41,8 +41,6 @@ class HealthAPIHandler(APIHandler):
         except Exception as e:
             app_log.warning("health: database: %s", e)
             return "unavailable"
-        finally:
-            self.close_db()
 
     def _check_workers(self) -> str:
         try:
@@ -50,8 +48,6 @@ class HealthAPIHandler(APIHandler):
         except Exception as e:
             app_log.warning("health: workers: %s", e)
             return "unavailable"
-        finally:
-            self.close_db()
         return "ok" if alive else "unavailable: no grading worker has a recent heartbeat"
 
     async def _check_executor(self) -> str:
