@@ -242,7 +242,8 @@ class Total(Base):
 
     Maintained in the transaction that records a best score (and rebuilt when questions
     are retired or re-scored), so a leaderboard page is a range of the ranking index and a
-    rank a count over it, whatever the number of learners and submissions.
+    rank, with `ScoreCount`, a count over learners tied on one score, whatever the number
+    of learners and submissions.
     """
 
     __tablename__ = "totals"
@@ -257,3 +258,20 @@ class Total(Base):
     score: Mapped[float] = mapped_column(Float)
     solved: Mapped[int] = mapped_column(Integer)
     reached: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ScoreCount(Base):
+    """How many learners stand at each total score on each leaderboard.
+
+    Kept in step with `totals` in the same transactions. It is the leaderboard's coarse
+    index: a rank adds up the learners at higher scores (one row per distinct score, not
+    per learner) and counts only the learners tied on its own score; a deep page finds
+    the score it starts at the same way. A board's size is the sum of its counts.
+    Counts of scores nobody holds any more stay, at zero.
+    """
+
+    __tablename__ = "score_counts"
+
+    module_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    score: Mapped[float] = mapped_column(Float, primary_key=True)
+    learners: Mapped[int] = mapped_column(Integer)

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import nbformat
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from grader import orm
@@ -146,6 +146,18 @@ def stored_totals(db) -> dict[tuple[int, int], tuple]:
     }
 
 
+def stored_score_counts(db) -> dict[tuple[int, float], int]:
+    counts = db.scalars(select(orm.ScoreCount).where(orm.ScoreCount.learners != 0))
+    return {(c.module_id, round(c.score, 6)): c.learners for c in counts}
+
+
+def recounted_scores(totals: dict[tuple[int, int], tuple]) -> dict[tuple[int, float], int]:
+    counts: dict[tuple[int, float], int] = {}
+    for (board, _user), (score, _solved, _reached) in totals.items():
+        counts[board, score] = counts.get((board, score), 0) + 1
+    return counts
+
+
 def make_course(db, modules=2, per_module=3):
     questions = []
     for m in range(modules):
@@ -209,23 +221,55 @@ async def test_totals_always_equal_a_full_recomputation(grader):
                 scores.rebuild_totals(db)
                 db.commit()
             assert stored_totals(db) == recomputed_totals(db)
+            assert stored_score_counts(db) == recounted_scores(recomputed_totals(db))
 
-        # and the leaderboard, ranks and the profile read them in the one order
-        expected = sorted(
-            ((t, u) for (board, u), t in recomputed_totals(db).items() if board == 0),
-            key=lambda item: (-item[0][0], item[0][2], item[1]),
-        )
+        # and the leaderboards, ranks and the profile read them in the one order, on the
+        # whole course's board and each module's
         names = {u.id: u.name for u in users}
-        entries, total = scores.leaderboard(db, None, 0, 100)
-        assert total == len(expected)
-        assert [e["user"] for e in entries] == [names[u] for _, u in expected]
-        for rank, (_, user_id) in enumerate(expected, 1):
-            user = db.get(orm.User, user_id)
-            assert scores.rank_of(db, user) == rank
-            assert scores.profile(db, user)["percentile"] == round(100 * rank / total, 1)
-        page, _ = scores.leaderboard(db, None, 3, 4)
-        assert [e["rank"] for e in page] == [4, 5, 6, 7]
-        assert page == entries[3:7]
+        for board in (orm.ALL_MODULES, *{q.module_id for q in questions}):
+            expected = sorted(
+                ((t, u) for (b, u), t in recomputed_totals(db).items() if b == board),
+                key=lambda item: (-item[0][0], item[0][2], item[1]),
+            )
+            module_id = None if board == orm.ALL_MODULES else board
+            entries, total = scores.leaderboard(db, module_id, 0, 100)
+            assert total == len(expected)
+            assert [e["user"] for e in entries] == [names[u] for _, u in expected]
+            for rank, (_, user_id) in enumerate(expected, 1):
+                user = db.get(orm.User, user_id)
+                assert scores.rank_of(db, user, module_id) == rank
+                if board == orm.ALL_MODULES:
+                    percentile = round(100 * rank / total, 1)
+                    assert scores.profile(db, user)["percentile"] == percentile
+            # every page, wherever it starts (inside a tie on a score or not)
+            for offset in range(total + 1):
+                page, _ = scores.leaderboard(db, module_id, offset, 4)
+                assert [e["rank"] for e in page] == list(
+                    range(offset + 1, min(offset + 4, total) + 1)
+                )
+                assert page == entries[offset : offset + 4]
+
+
+async def test_learners_tied_on_score_and_time_rank_by_who_joined_first(grader):
+    with grader.writer_factory() as db:
+        (question,) = make_course(db, modules=1, per_module=1)
+        users = [orm.User(name=f"learner{i}") for i in range(7)]
+        db.add_all(users)
+        db.commit()
+        same_moment = orm.utcnow()
+        for user, score in zip(users, (2, 4, 2, 2, 4, 1, 2), strict=True):
+            submission = graded(user, question, float(score), same_moment)
+            db.add(submission)
+            db.flush()
+            scores.record_graded(db, submission)
+        db.commit()
+        order = ["learner1", "learner4", "learner0", "learner2", "learner3", "learner6"]
+        order.append("learner5")
+        entries, total = scores.leaderboard(db, None, 0, 10)
+        assert total == 7 and [e["user"] for e in entries] == order
+        assert [scores.rank_of(db, u) for u in users] == [3, 1, 4, 5, 2, 7, 6]
+        assert [e["user"] for e in scores.leaderboard(db, None, 3, 2)[0]] == order[3:5]
+        assert scores.leaderboard(db, None, 7, 10) == ([], 7)
 
 
 async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
@@ -252,6 +296,88 @@ async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
     with grader.session_factory() as db:
         assert stored_totals(db) == recomputed_totals(db)
         assert stored_totals(db)[(0, user.id)][:2] == (32.0, 8)
+
+
+async def test_many_learners_moving_between_scores_at_once_keep_the_counts_exact(grader):
+    """Workers finishing many learners' submissions at the same moment move them in and
+    out of the same scores' counts at once: every move lands, and none deadlocks."""
+    rng = random.Random(3)
+    with grader.writer_factory() as db:
+        questions = make_course(db, modules=2, per_module=3)
+        users = [orm.User(name=f"learner{i:02d}") for i in range(16)]
+        db.add_all(users)
+        db.commit()
+        ids = []
+        for user in users:
+            for question in rng.sample(questions, 4):
+                submission = graded(user, question, float(rng.randint(0, 4)), orm.utcnow())
+                db.add(submission)
+                db.commit()
+                ids.append(submission.id)
+    rng.shuffle(ids)
+
+    def record(submission_id):
+        with grader.writer_factory() as db:
+            scores.record_graded(db, db.get(orm.Submission, submission_id))
+            db.commit()
+
+    await asyncio.gather(*(asyncio.to_thread(record, i) for i in ids))
+    with grader.session_factory() as db:
+        assert stored_totals(db) == recomputed_totals(db)
+        assert stored_score_counts(db) == recounted_scores(recomputed_totals(db))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_upgrading_a_course_counts_its_learners_scores(empty_db_url):
+    """A database at revision 0002 (totals, no score counts) with learners on the
+    leaderboards: upgrade-db counts them, and the schema is then the models' own."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from grader import dbutil
+
+    dbutil.upgrade(empty_db_url, "0002")
+    engine = dbutil.make_engine(empty_db_url)
+    try:
+        reached = orm.utcnow()
+        with engine.begin() as connection:
+            connection.execute(
+                orm.User.__table__.insert(), [{"name": f"learner{i}"} for i in range(1, 5)]
+            )
+            ids = connection.scalars(select(orm.User.id).order_by(orm.User.id)).all()
+            totals = [(0, 3.0), (0, 3.0), (0, 1.5), (0, 7.0), (2, 3.0), (2, 1.5)]
+            connection.execute(
+                orm.Total.__table__.insert(),
+                [
+                    {"user_id": ids[i % 4], "module_id": board, "score": score, "solved": 0,
+                     "reached": reached}
+                    for i, (board, score) in enumerate(totals)
+                ],
+            )  # fmt: skip
+        dbutil.upgrade(empty_db_url)
+        with engine.connect() as connection:
+            counts = connection.execute(select(orm.ScoreCount.__table__)).all()
+            assert sorted(tuple(row) for row in counts) == [
+                (0, 1.5, 1), (0, 3.0, 2), (0, 7.0, 1), (2, 1.5, 1), (2, 3.0, 1),
+            ]  # fmt: skip
+
+            # alembic cannot compare an index with a DESC column (an expression to it):
+            # that one is compared by name
+            def compared(obj, name, kind, reflected, compare_to):
+                return name != "ix_totals_ranking"
+
+            context = MigrationContext.configure(connection, opts={"include_object": compared})
+            assert compare_metadata(context, orm.Base.metadata) == []
+            indexes = inspect(connection).get_indexes("totals")
+            assert "ix_totals_ranking" in {index["name"] for index in indexes}
+    finally:
+        engine.dispose()
 
 
 # the gradebook -----------------------------------------------------------------------

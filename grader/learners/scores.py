@@ -4,15 +4,15 @@
 the learner's best score, then their totals (overall and for the question's module),
 recomputed from their own best scores so that they always equal a full recomputation.
 `rebuild_totals` recomputes every total when questions change (retired, moved, deleted).
-Everything else is a query over indexed rows: a leaderboard page is a range of the
-ranking index, a rank is a count over it.
+`score_counts` keeps, per board, how many learners stand at each total score. Everything
+else is a query over indexed rows: a rank adds up the counts of higher scores and counts
+the learners tied on its own; a leaderboard page finds its starting score the same way,
+then reads a range of the ranking index.
 """
 
 from __future__ import annotations
 
-import time
-
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import case, delete, func, literal, select, tuple_
 
 from .. import orm
 from ..dbutil import dialect_insert
@@ -91,7 +91,9 @@ def _counted_best_scores():
 
 
 def update_totals(db, user_id: int, module_ids) -> None:
-    """Recompute one learner's totals on the given boards from their best scores."""
+    """Recompute one learner's totals on the given boards from their best scores, and
+    move them between the boards' score counts."""
+    moves = []  # (board, score left or None, score taken or None)
     for module_id in module_ids:
         query = _counted_best_scores().add_columns(*_total_columns())
         query = query.where(orm.BestScore.user_id == user_id)
@@ -99,8 +101,10 @@ def update_totals(db, user_id: int, module_ids) -> None:
             query = query.where(orm.Question.module_id == module_id)
         score, solved, reached = db.execute(query).one()
         where = (orm.Total.user_id == user_id, orm.Total.module_id == module_id)
+        before = db.scalar(select(orm.Total.score).where(*where))
         if reached is None:  # nothing counts on this board (any more)
             db.execute(delete(orm.Total).where(*where))
+            moves.append((module_id, before, None))
             continue
         table = orm.Total.__table__
         values = {"score": score, "solved": solved, "reached": reached}
@@ -110,12 +114,43 @@ def update_totals(db, user_id: int, module_ids) -> None:
                 index_elements=[table.c.module_id, table.c.user_id], set_=values
             )
         )
+        moves.append((module_id, before, score))
+    count_moves(db, moves)
+
+
+def count_moves(db, moves) -> None:
+    """Apply learners' moves between scores to the score counts.
+
+    Each count changes by one atomic upsert (two replicas moving learners in or out of
+    one score at once both land), and in one order of (board, score) in every
+    transaction, so two of them never wait on each other's counts (no deadlock).
+    """
+    deltas: dict[tuple[int, float], int] = {}
+    for board, left, taken in moves:
+        if left == taken:
+            continue
+        if left is not None:
+            deltas[board, left] = deltas.get((board, left), 0) - 1
+        if taken is not None:
+            deltas[board, taken] = deltas.get((board, taken), 0) + 1
+    table = orm.ScoreCount.__table__
+    for (board, score), delta in sorted(deltas.items()):
+        if delta == 0:
+            continue
+        statement = dialect_insert(db, table).values(module_id=board, score=score, learners=delta)
+        db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.module_id, table.c.score],
+                set_={"learners": table.c.learners + statement.excluded.learners},
+            )
+        )
 
 
 def rebuild_totals(db) -> None:
-    """Recompute every total (questions were retired, moved or deleted): rare, and one
-    statement per board kind, in the caller's transaction."""
+    """Recompute every total and score count (questions were retired, moved or deleted):
+    rare, and one statement per board kind, in the caller's transaction."""
     db.execute(delete(orm.Total))
+    db.execute(delete(orm.ScoreCount))
     table = orm.Total.__table__
     columns = ["user_id", "module_id", "score", "solved", "reached"]
     overall = _counted_best_scores().add_columns(
@@ -128,6 +163,13 @@ def rebuild_totals(db) -> None:
     db.execute(
         table.insert().from_select(
             columns, per_module.group_by(orm.BestScore.user_id, orm.Question.module_id)
+        )
+    )
+    t = orm.Total
+    db.execute(
+        orm.ScoreCount.__table__.insert().from_select(
+            ["module_id", "score", "learners"],
+            select(t.module_id, t.score, func.count()).group_by(t.module_id, t.score),
         )
     )
 
@@ -176,15 +218,18 @@ RANKING = (orm.Total.score.desc(), orm.Total.reached.asc(), orm.Total.user_id.as
 
 def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[list[dict], int]:
     board = ALL_MODULES if module_id is None else module_id
-    # the page's learners from the ranking index alone (a deep page skips index entries,
-    # never rows), then their names and totals for those few
-    page = (
-        select(orm.Total.user_id)
-        .where(orm.Total.module_id == board)
-        .order_by(*RANKING)
-        .offset(offset)
-        .limit(limit)
-    ).subquery()
+    size = board_size(db, board)
+    # the score the page starts at, and how many learners tied on it come before: an
+    # index range then skips only those, never every learner ahead
+    page = select(orm.Total.user_id).where(orm.Total.module_id == board)
+    if offset:  # the first page, the most read, needs no start
+        start = page_start(db, board, offset)
+        if start is None:  # past the end
+            return [], size
+        start_score, tied_before = start
+        page = page.where(orm.Total.score <= start_score).offset(tied_before)
+    page = page.order_by(*RANKING).limit(limit).subquery()
+    # then the names and totals of those few
     rows = db.execute(
         select(orm.User.name, orm.Total.score, orm.Total.solved)
         .join(page, page.c.user_id == orm.Total.user_id)
@@ -196,25 +241,35 @@ def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[lis
         {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved}
         for i, row in enumerate(rows)
     ]
-    return entries, board_size(db, board)
-
-
-# (database, board) -> (when counted, learners on it). Counting a board of 100k learners
-# takes milliseconds on every leaderboard page and profile; its size may be a few seconds
-# old there. A board under EXACT_BOARD_SIZE learners is counted each time (cheap).
-_board_sizes: dict[tuple[str, int], tuple[float, int]] = {}
-BOARD_SIZE_SECONDS = 5.0
-EXACT_BOARD_SIZE = 10_000
+    return entries, size
 
 
 def board_size(db, board: int) -> int:
     """How many learners are on a board."""
-    key = (str(db.get_bind().url), board)
-    counted, size = _board_sizes.get(key, (-BOARD_SIZE_SECONDS, 0))
-    if size < EXACT_BOARD_SIZE or time.monotonic() - counted >= BOARD_SIZE_SECONDS:
-        size = db.scalar(select(func.count()).where(orm.Total.module_id == board))
-        _board_sizes[key] = (time.monotonic(), size)
-    return size
+    counts = orm.ScoreCount
+    return db.scalar(
+        select(func.coalesce(func.sum(counts.learners), 0)).where(counts.module_id == board)
+    )
+
+
+def page_start(db, board: int, offset: int) -> tuple[float, int] | None:
+    """The score of the learner at `offset` (0-based) on a board, and how many learners
+    with that score come before them: a running sum over the board's score counts, one
+    row per distinct score. None past the board's end."""
+    counts = orm.ScoreCount
+    running = select(
+        counts.score,
+        counts.learners,
+        func.sum(counts.learners).over(order_by=counts.score.desc()).label("through"),
+    ).where(counts.module_id == board, counts.learners > 0)
+    running = running.subquery()
+    row = db.execute(
+        select(running.c.score, running.c.through, running.c.learners)
+        .where(running.c.through > offset)
+        .order_by(running.c.score.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.score, offset - (row.through - row.learners))
 
 
 def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | None:
@@ -224,23 +279,27 @@ def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | No
 
 
 def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
-    """The learner's place on the leaderboard, or None before their first score: one
-    count over the ranking index (who is ahead in the leaderboard's order)."""
+    """The learner's place on the leaderboard, or None before their first score: the
+    learners at higher scores, added up from the score counts, then those tied on the
+    learner's score who come first (one range of the ranking index)."""
     board = ALL_MODULES if module_id is None else module_id
     mine = total_of(db, user, board)
     if mine is None:
         return None
-    t = orm.Total
-    board_rows = select(func.count()).where(t.module_id == board)
-    # three ranges of the ranking index, each counted without visiting the others
-    ahead = (
-        board_rows.where(t.score > mine.score),
-        board_rows.where(t.score == mine.score, t.reached < mine.reached),
-        board_rows.where(
-            t.score == mine.score, t.reached == mine.reached, t.user_id < mine.user_id
-        ),
+    counts, t = orm.ScoreCount, orm.Total
+    higher = db.scalar(
+        select(func.coalesce(func.sum(counts.learners), 0)).where(
+            counts.module_id == board, counts.score > mine.score
+        )
     )
-    return 1 + sum(db.scalar(query) for query in ahead)
+    tied_ahead = db.scalar(
+        select(func.count()).where(
+            t.module_id == board,
+            t.score == mine.score,
+            tuple_(t.reached, t.user_id) < tuple_(mine.reached, mine.user_id),
+        )
+    )
+    return 1 + higher + tied_ahead
 
 
 def profile(db, user: orm.User) -> dict:
@@ -253,6 +312,8 @@ def profile(db, user: orm.User) -> dict:
         _counted_best_scores().add_columns(func.count()).where(orm.BestScore.user_id == user.id)
     )
     rank = rank_of(db, user)
+    # separate statements: on PostgreSQL each reads its own snapshot, and a learner may
+    # have joined the board in between
     learners = max(board_size(db, ALL_MODULES), rank or 0)
     return {
         "name": user.name,
