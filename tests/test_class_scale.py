@@ -272,6 +272,18 @@ async def test_learners_tied_on_score_and_time_rank_by_who_joined_first(grader):
         assert scores.leaderboard(db, None, 7, 10) == ([], 7)
 
 
+async def record_all_at_once(grader, submission_ids):
+    """Record graded submissions as many workers would: each in its own transaction, all
+    at the same time."""
+
+    def record(submission_id):
+        with grader.writer_factory() as db:
+            scores.record_graded(db, db.get(orm.Submission, submission_id))
+            db.commit()
+
+    await asyncio.gather(*(asyncio.to_thread(record, i) for i in submission_ids))
+
+
 async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
     """Workers finishing one learner's submissions at the same moment (PostgreSQL runs
     them side by side): each total still counts every best score."""
@@ -287,12 +299,7 @@ async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
             db.commit()
             ids.append(submission.id)
 
-    def record(submission_id):
-        with grader.writer_factory() as db:
-            scores.record_graded(db, db.get(orm.Submission, submission_id))
-            db.commit()
-
-    await asyncio.gather(*(asyncio.to_thread(record, i) for i in ids))
+    await record_all_at_once(grader, ids)
     with grader.session_factory() as db:
         assert stored_totals(db) == recomputed_totals(db)
         assert stored_totals(db)[(0, user.id)][:2] == (32.0, 8)
@@ -316,12 +323,7 @@ async def test_many_learners_moving_between_scores_at_once_keep_the_counts_exact
                 ids.append(submission.id)
     rng.shuffle(ids)
 
-    def record(submission_id):
-        with grader.writer_factory() as db:
-            scores.record_graded(db, db.get(orm.Submission, submission_id))
-            db.commit()
-
-    await asyncio.gather(*(asyncio.to_thread(record, i) for i in ids))
+    await record_all_at_once(grader, ids)
     with grader.session_factory() as db:
         assert stored_totals(db) == recomputed_totals(db)
         assert stored_score_counts(db) == recounted_scores(recomputed_totals(db))
