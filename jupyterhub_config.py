@@ -1,7 +1,8 @@
 """JupyterHub configuration for coursehub: ``jupyterhub -f jupyterhub_config.py``.
 
 Everything lives in ``hub_config/``; operators change the Hub through ``COURSEHUB_*``
-environment variables (see ``hub_config/settings.py``).
+environment variables (see ``hub_config/settings.py``), and any option of the Hub in a
+file of their own named by ``COURSEHUB_HUB_CONFIG``.
 """
 
 import signal
@@ -16,4 +17,8 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 # defaults (state, courses) point into the checkout holding this file
-apply_all(c, Settings.from_environ(repo_dir=Path(__file__).resolve().parent))
+settings = Settings.from_environ(repo_dir=Path(__file__).resolve().parent)
+apply_all(c, settings)
+# an operator's own options, over ours (COURSEHUB_HUB_CONFIG)
+if settings.hub_config_file:
+    load_subconfig(str(settings.hub_config_file))  # noqa: F821 (as get_config)

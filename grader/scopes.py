@@ -2,10 +2,16 @@
 
 They are JupyterHub RBAC scopes (jupyterhub's ``examples/custom-scopes``), declared and
 granted through Hub roles in :mod:`hub_config.roles`, which imports them from here. The
-grader checks the scopes a request's token or cookie carries, never role or group names.
+grader checks the scopes a request's token or cookie carries, never role names; the one
+group it knows is `RESTRICTED_GROUP`.
 """
 
 #: use modules, questions, own submissions, progress, profile, leaderboard
 LEARN_SCOPE = "custom:coursehub:learn"
 #: author modules and questions; read every learner's submissions, progress, gradebook
 AUTHOR_SCOPE = "custom:coursehub:author"
+
+#: members of this Hub group may sign in and read, but the grader refuses their
+#: submissions (an admin's tool against abuse). A group, not a scope: roles only add
+#: scopes, and restricting must take one away from a learner who has it.
+RESTRICTED_GROUP = "restricted"

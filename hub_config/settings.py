@@ -64,6 +64,7 @@ def _env_number(env: Mapping[str, str], name: str, default, kind=int):
 
 SPAWNER_CHOICES = ("auto", "docker", "local")
 EXECUTOR_CHOICES = ("auto", "docker", "bubblewrap")
+SMTP_SECURITY_CHOICES = ("starttls", "tls", "none")
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,19 @@ class Settings:
     #: Hub then routes to it and gives it ``grader_api_token`` instead of starting it.
     grader_url_internal: str = ""
     grader_api_token: str | None = None
+    #: The Hub's address as people reach it, for links in mails ("" = http://ip:port).
+    public_address: str = ""
+    #: The accounts' mail: SMTP server ("" = a maildir in state_dir), port (0: the
+    #: security mode's), "starttls" / "tls" / "none", login (its password is read by
+    #: the authenticator from COURSEHUB_SMTP_PASSWORD), and the From address.
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    mail_from: str = ""
+    #: A traitlets config file loaded after everything else (any Hub option, e.g.
+    #: c.CoursehubAuthenticator.allowed_email_domains).
+    hub_config_file: Path | None = None
 
     def __post_init__(self):
         # Database URLs default to files in state_dir; fill them in here so that a
@@ -145,6 +159,11 @@ class Settings:
                     f"COURSEHUB_{name.upper()}={getattr(self, name)!r}: use one of "
                     + ", ".join(choices)
                 )
+        if self.smtp_security not in SMTP_SECURITY_CHOICES:
+            raise ValueError(
+                f"COURSEHUB_SMTP_SECURITY={self.smtp_security!r}: use one of "
+                + ", ".join(SMTP_SECURITY_CHOICES)
+            )
         if self.grader_url_internal and not self.grader_api_token:
             raise ValueError(
                 "COURSEHUB_GRADER_URL_INTERNAL needs COURSEHUB_GRADER_API_TOKEN: the Hub "
@@ -153,8 +172,8 @@ class Settings:
 
     @property
     def public_url(self) -> str:
-        """The Hub's public URL as seen from this machine."""
-        return f"http://{self.connect_ip}:{self.port}"
+        """The Hub's public URL: as configured, else as seen from this machine."""
+        return self.public_address or f"http://{self.connect_ip}:{self.port}"
 
     @property
     def connect_ip(self) -> str:
@@ -221,6 +240,13 @@ class Settings:
             cull_timeout=_env_number(env, "COURSEHUB_CULL_TIMEOUT", 3600, int),
             grader_url_internal=(env.get("COURSEHUB_GRADER_URL_INTERNAL") or "").rstrip("/"),
             grader_api_token=env.get("COURSEHUB_GRADER_API_TOKEN") or None,
+            public_address=(env.get("COURSEHUB_PUBLIC_URL") or "").rstrip("/"),
+            smtp_host=env.get("COURSEHUB_SMTP_HOST", "").strip(),
+            smtp_port=_env_port(env, "COURSEHUB_SMTP_PORT", 0),
+            smtp_security=(env.get("COURSEHUB_SMTP_SECURITY") or "starttls").strip().lower(),
+            smtp_user=env.get("COURSEHUB_SMTP_USER", ""),
+            mail_from=env.get("COURSEHUB_MAIL_FROM", ""),
+            hub_config_file=path("COURSEHUB_HUB_CONFIG", None),
         )
 
 

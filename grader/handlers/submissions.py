@@ -21,6 +21,7 @@ from tornado import web
 from .. import orm
 from ..grading.questiontypes import question_type
 from ..grading.queue import QueueLimit
+from ..scopes import RESTRICTED_GROUP
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
 
 FINAL = ("graded", "error")
@@ -67,6 +68,12 @@ class SubmissionListAPIHandler(APIHandler):
     @blocking
     def post(self):
         user = self.learner()
+        if RESTRICTED_GROUP in (self.current_user.get("groups") or ()):
+            raise web.HTTPError(
+                403,
+                "your account is restricted: you can sign in and read, but not submit; "
+                "ask the course's administrators",
+            )
         body = self.get_json_body(MAX_NOTEBOOK_BYTES, "submission")
         if "question" not in body:
             raise web.HTTPError(400, "question is required: the id of the question answered")
