@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from jupyterhub.roles import get_default_roles
 
-from grader.scopes import AUTHOR_SCOPE, LEARN_SCOPE
+from grader.scopes import AUTHOR_SCOPE, LEARN_SCOPE, RESTRICTED_GROUP
 
 from .settings import Settings
 
@@ -99,9 +99,10 @@ def role_specs(settings: Settings) -> list[dict]:
 
 
 def apply_roles(c, settings: Settings) -> None:
-    """Custom scopes, roles, the instructors group and the servers' token scopes."""
+    """Custom scopes, roles, the instructors and restricted groups, and the servers'
+    token scopes."""
     c.JupyterHub.custom_scopes = dict(CUSTOM_SCOPES)
     c.JupyterHub.load_roles = role_specs(settings)
-    # strictly adds the group; existing members are kept across restarts
-    c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": []}}
+    # strictly adds the groups; existing members are kept across restarts
+    c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": []}, RESTRICTED_GROUP: {"users": []}}
     c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)

@@ -120,9 +120,11 @@ class FakeHub:
     def api_url(self):
         return f"http://127.0.0.1:{self.port}/hub/api"
 
-    def add_user(self, name, scopes=(LEARN, ACCESS)) -> str:
+    def add_user(self, name, scopes=(LEARN, ACCESS), groups=()) -> str:
         token = f"token-{name}"
-        self.tokens[token] = {"kind": "user", "name": name, "scopes": list(scopes)}
+        self.tokens[token] = {
+            "kind": "user", "name": name, "scopes": list(scopes), "groups": list(groups),
+        }  # fmt: skip
         return token
 
 

@@ -118,6 +118,18 @@ async def test_a_learner_over_their_storage_quota_gets_a_413(grader, square):
     assert (await submit(grader.client_for("bob"), square))[0] == 202
 
 
+async def test_a_restricted_learner_reads_but_cannot_submit(grader, fake_hub, square):
+    """An admin put them in the Hub's `restricted` group (accounts page or REST API)."""
+    from grader.scopes import RESTRICTED_GROUP
+
+    rex = Client(grader.base_url, fake_hub.add_user("rex", groups=[RESTRICTED_GROUP]))
+    assert (await rex.get(f"questions/{square}"))[0] == 200
+    status, data = await submit(rex, square)
+    assert status == 403 and "restricted" in data["message"]
+    assert (await rex.get("submissions"))[1] == {"submissions": []}
+    assert (await submit(grader.client_for("bob"), square))[0] == 202
+
+
 # totals ------------------------------------------------------------------------------
 
 

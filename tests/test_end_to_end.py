@@ -254,3 +254,18 @@ def test_bad_submissions_through_the_extension_get_clear_errors(hub, question):
     r = dave.coursehub("POST", f"questions/{question['id']}/submit", json={"path": "broken.ipynb"})
     assert r.status_code == 400, r.text
     assert json.loads(r.text)["message"]
+
+
+def test_a_restricted_learner_reads_but_cannot_submit(hub, question):
+    """An admin restricts a learner through the Hub's REST API (the accounts page does
+    the same): they still browse and open questions, the grader refuses their work."""
+    rex = Learner(hub, "e2e-rex")
+    hub.learners.append(rex.name)
+    r = hub.api("POST", "/groups/restricted/users", json={"users": [rex.name]})
+    assert r.status_code == 200, r.text
+    rex.start_server()
+    r = rex.coursehub("POST", f"questions/{question['id']}/open")
+    assert r.status_code == 201, r.text
+    rex.write_answer(r.json()["path"], CORRECT)
+    r = rex.coursehub("POST", f"questions/{question['id']}/submit", json={"path": r.json()["path"]})
+    assert r.status_code == 403 and "restricted" in r.json()["message"], r.text

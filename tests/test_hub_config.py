@@ -142,7 +142,7 @@ def test_apply_roles_scopes_and_roles(settings):
         "access:services!service=grader",
     }
     assert instructor["groups"] == ["instructors"]
-    assert "instructors" in c.JupyterHub.load_groups
+    assert {"instructors", "restricted"} <= set(c.JupyterHub.load_groups)
     assert roles["coursehub-grader"]["services"] == ["grader"]
     assert "read:users" in roles["coursehub-grader"]["scopes"]
     admin = roles["coursehub-admin"]
