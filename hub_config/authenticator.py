@@ -649,6 +649,16 @@ class CoursehubAuthenticator(Authenticator):
     def get_handlers(self, app):
         from .accounts import admin, pages
 
+        # called once as the Hub starts: the place to tell the console where mail goes
+        if not self.smtp_host:
+            self.log.warning(
+                "No SMTP server configured (COURSEHUB_SMTP_HOST): the accounts' mail "
+                "(sign-up codes, reset links) is written to the maildir %s; read it with "
+                "any mail reader (mutt -f %s) or cat",
+                Path(self.maildir).resolve(),
+                Path(self.maildir).resolve(),
+            )
+
         return pages.handlers() + admin.handlers()
 
 
@@ -671,3 +681,5 @@ def apply_auth(c, settings: Settings) -> None:
         c.CoursehubAuthenticator.smtp_user = settings.smtp_user
     if settings.mail_from:
         c.CoursehubAuthenticator.mail_from = settings.mail_from
+    if settings.allowed_email_domains:
+        c.CoursehubAuthenticator.allowed_email_domains = set(settings.allowed_email_domains)

@@ -140,6 +140,8 @@ class Settings:
     smtp_security: str = "starttls"
     smtp_user: str = ""
     mail_from: str = ""
+    #: Email domains whose verified addresses need no admin's approval.
+    allowed_email_domains: tuple[str, ...] = ()
     #: A traitlets config file loaded after everything else (any Hub option, e.g.
     #: c.CoursehubAuthenticator.allowed_email_domains).
     hub_config_file: Path | None = None
@@ -246,6 +248,11 @@ class Settings:
             smtp_security=(env.get("COURSEHUB_SMTP_SECURITY") or "starttls").strip().lower(),
             smtp_user=env.get("COURSEHUB_SMTP_USER", ""),
             mail_from=env.get("COURSEHUB_MAIL_FROM", ""),
+            allowed_email_domains=tuple(
+                d.strip().lower()
+                for d in env.get("COURSEHUB_ALLOWED_EMAIL_DOMAINS", "").split(",")
+                if d.strip()
+            ),
             hub_config_file=path("COURSEHUB_HUB_CONFIG", None),
         )
 

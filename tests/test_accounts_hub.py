@@ -344,6 +344,8 @@ def test_change_password(hub):
     name = new_name()
     browser, _ = signed_up(hub, name)
     browser.log_in(name)
+    other = Browser(hub)
+    assert other.log_in(name).status_code == 302
     assert browser.get("change-password").status_code == 200
     r = browser.post(
         "change-password", current="not it", password="fresh horse battery",
@@ -356,6 +358,9 @@ def test_change_password(hub):
     )  # fmt: skip
     SECRETS.append("fresh horse battery")
     assert r.status_code == 200 and "Your password is changed" in r.text
+    # this browser stays signed in, another one is signed out
+    assert browser.get("home").status_code == 200
+    assert other.get("home").status_code == 302
     assert Browser(hub).log_in(name, "fresh horse battery").status_code == 302
     assert Browser(hub).get("change-password").status_code == 302  # signed-in users only
 

@@ -68,12 +68,40 @@ def test_from_environ_reads_every_variable(tmp_path):
     assert not (tmp_path / "st").exists()  # reading settings creates nothing
 
 
+def test_mail_settings_from_environ(tmp_path):
+    s = Settings.from_environ(
+        {
+            "COURSEHUB_STATE_DIR": str(tmp_path),
+            "COURSEHUB_SMTP_HOST": "smtp.uni.example",
+            "COURSEHUB_SMTP_PORT": "465",
+            "COURSEHUB_SMTP_SECURITY": "TLS",
+            "COURSEHUB_SMTP_USER": "course",
+            "COURSEHUB_MAIL_FROM": "Course <course@uni.example>",
+            "COURSEHUB_ALLOWED_EMAIL_DOMAINS": "uni.example, Lab.Uni.Example",
+            "COURSEHUB_PUBLIC_URL": "https://course.uni.example/",
+            "COURSEHUB_HUB_CONFIG": str(tmp_path / "mine.py"),
+        }
+    )
+    c = Config()
+    apply_auth(c, s)
+    auth = c.CoursehubAuthenticator
+    assert (auth.smtp_host, auth.smtp_port, auth.smtp_security) == ("smtp.uni.example", 465, "tls")
+    assert auth.smtp_user == "course" and "smtp_password" not in auth  # from its own variable
+    assert auth.mail_from == "Course <course@uni.example>"
+    assert auth.allowed_email_domains == {"uni.example", "lab.uni.example"}
+    assert auth.public_url == "https://course.uni.example"
+    assert auth.maildir == str(tmp_path / "mail")
+    assert s.hub_config_file == tmp_path / "mine.py"
+
+
 @pytest.mark.parametrize(
     "env, name",
     [
         ({"COURSEHUB_PORT": "eighty"}, "COURSEHUB_PORT"),
         ({"COURSEHUB_GRADER_PORT": "70000"}, "COURSEHUB_GRADER_PORT"),
         ({"COURSEHUB_ALLOW_UNSANDBOXED": "maybe"}, "COURSEHUB_ALLOW_UNSANDBOXED"),
+        ({"COURSEHUB_SMTP_SECURITY": "ssl"}, "COURSEHUB_SMTP_SECURITY"),
+        ({"COURSEHUB_SMTP_PORT": "x"}, "COURSEHUB_SMTP_PORT"),
     ],
 )
 def test_bad_environment_names_the_variable(env, name):

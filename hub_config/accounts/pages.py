@@ -215,7 +215,8 @@ class ResetHandler(AccountPage):
 
 
 class ChangePasswordHandler(AccountPage):
-    """``/hub/change-password``: a signed-in user sets a new password."""
+    """``/hub/change-password``: a signed-in user sets a new password, after typing the
+    current one (which counts towards the lockout like a sign-in)."""
 
     template = "change-password.html"
 
@@ -235,7 +236,14 @@ class ChangePasswordHandler(AccountPage):
         except SignupError as e:
             await self.refused(e)
             return
-        await self.show(done=True, message="Your password is changed.")
+        # other browsers signed in with the old password are signed out; this one stays
+        user = self.current_user
+        user.orm_user.cookie_id = new_token()
+        self.db.commit()
+        self.set_login_cookie(user)
+        await self.show(
+            done=True, message="Your password is changed. Other browsers are signed out."
+        )
 
 
 def handlers() -> list[tuple[str, type]]:
