@@ -29,10 +29,15 @@ from hub_config.testing import RunningHub
 STRONG = "correct horse battery"
 
 
-@pytest.fixture
-def authenticator(tmp_path):
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def authenticator(request, tmp_path):
+    """On a SQLite file, then on a database of its own on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{tmp_path}/hub.sqlite"
+    else:
+        db_url = request.getfixturevalue("postgres_server").create_database("accounts")
     return CoursehubAuthenticator(
-        db_url=f"sqlite:///{tmp_path}/hub.sqlite",
+        db_url=db_url,
         bcrypt_rounds=4,
         preapproved_users={"pia"},
         admin_users={"admin"},
