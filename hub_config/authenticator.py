@@ -362,6 +362,16 @@ class CoursehubAuthenticator(Authenticator):
         if count:
             await self._store_call("take", kind, address, Limit(count, seconds), what)
 
+    async def take_from(self, address: str | None, kind: str, what: str) -> None:
+        """:meth:`take` for a page's request from `address` (None: not a page's, no
+        limit): :class:`SignupError` 429 past the limit."""
+        if address is None:
+            return
+        try:
+            await self.take(kind, address, what)
+        except Limited as e:
+            raise limited(e) from None
+
     # -- sign in -------------------------------------------------------------------
 
     async def authenticate(self, handler, data):
@@ -467,11 +477,7 @@ class CoursehubAuthenticator(Authenticator):
         and the answer is the same as for a new one."""
         if not self.enable_signup:
             raise SignupError("Sign-up is disabled on this Hub.", status=403)
-        if address is not None:
-            try:
-                await self.take("signup", address, "sign-ups")
-            except Limited as e:
-                raise limited(e) from None
+        await self.take_from(address, "signup", "sign-ups")
         name = self.normalize_username(username)
         if not self.validate_username(name):
             raise SignupError(f"{username.strip()!r} is not a valid username. {USERNAME_RULE}")
@@ -533,11 +539,7 @@ class CoursehubAuthenticator(Authenticator):
             ) from None
 
     async def resend_code(self, username: str, address: str | None = None) -> None:
-        if address is not None:
-            try:
-                await self.take("verify", address, "code requests")
-            except Limited as e:
-                raise limited(e) from None
+        await self.take_from(address, "verify", "code requests")
         name = self.normalize_username(username)
         account = await self._store_call("find", name)
         if account is None or account.email_verified is not None:
@@ -548,11 +550,7 @@ class CoursehubAuthenticator(Authenticator):
     async def verify_email(self, username: str, code: str, address: str | None = None):
         """Check a code: the account, now verified (and approved where the rules say
         so); :class:`SignupError` otherwise."""
-        if address is not None:
-            try:
-                await self.take("verify", address, "code checks")
-            except Limited as e:
-                raise limited(e) from None
+        await self.take_from(address, "verify", "code checks")
         name = self.normalize_username(username)
         try:
             account = await self._store_call("verify_code", name, code)
@@ -569,11 +567,7 @@ class CoursehubAuthenticator(Authenticator):
     async def request_reset(self, name_or_email: str, address: str | None = None) -> None:
         """Mail a reset link to the account named (by name or address), if there is
         one; the caller answers the same either way, at once (the mail is sent after)."""
-        if address is not None:
-            try:
-                await self.take("reset", address, "password reset requests")
-            except Limited as e:
-                raise limited(e) from None
+        await self.take_from(address, "reset", "password reset requests")
         typed = name_or_email.strip()
         if "@" in typed:
             account = await self._store_call("find_by_email", typed)
@@ -617,11 +611,7 @@ class CoursehubAuthenticator(Authenticator):
         self, token: str, password: str, confirmation: str | None, address: str | None = None
     ):
         """Set a new password through a reset link: the account."""
-        if address is not None:
-            try:
-                await self.take("reset", address, "password reset attempts")
-            except Limited as e:
-                raise limited(e) from None
+        await self.take_from(address, "reset", "password reset attempts")
         try:
             account = await self._store_call("reset_account", token)
         except ResetRefused as e:

@@ -14,6 +14,7 @@ Selectors follow the UI contract of the coursehub JupyterLab extension
 
 from __future__ import annotations
 
+import mailbox
 import re
 import secrets
 
@@ -188,20 +189,34 @@ def assert_readable(locator, what: str, minimum: float = 4.5):
     assert ratio >= minimum, f"{what}: contrast {ratio:.2f}:1 is below {minimum}:1"
 
 
+def code_in_maildir(hub, address: str) -> str:
+    """The code of the mail to `address` in the Hub's maildir (development mode's mail)."""
+    box = mailbox.Maildir(hub.state_dir / "mail", create=False)
+    (mail,) = [m for m in box if m["To"] == address]
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    return re.search(r"\b[A-HJKMNP-Z2-9]{6}\b", text).group(0)
+
+
 # the journey -----------------------------------------------------------------------
 
 
 def test_learner_signs_up_solves_and_ranks_in_jupyterlab(hub, question, rival, page, shot):
     hub.learners.append(LEARNER)
 
-    # 1. sign up through the form, wait for approval, sign in, land in JupyterLab
+    # 1. sign up through the form, verify the address with the mailed code (no SMTP
+    # server here: the Hub writes mail to its maildir), wait for approval, sign in,
+    # land in JupyterLab
     page.goto(f"{hub.url}/hub/signup")
     page.fill("#username_input", LEARNER)
+    page.fill("#email_input", f"{LEARNER}@example.org")
     page.fill("#password_input", PASSWORD)
     page.fill("#password_confirmation_input", PASSWORD)
     shot("01-signup-form")
     page.click("#signup_submit")
-    expect(page.locator(".signup-message")).to_contain_text("waiting for approval")
+    expect(page.locator(".account-message")).to_contain_text("We mailed a code")
+    page.fill("#code_input", code_in_maildir(hub, f"{LEARNER}@example.org"))
+    page.click("#verify_submit")
+    expect(page.locator(".account-message")).to_contain_text("waits for approval")
     shot("02-signup-waiting-for-approval")
 
     page.goto(f"{hub.url}/hub/login")
