@@ -69,6 +69,7 @@ def take(db, kind: str, key: str, limit: Limit, what: str) -> None:
         wait = seconds_until(oldest + datetime.timedelta(seconds=limit.seconds), now)
         raise Limited(f"Too many {what} from your address. Try again in {in_words(wait)}.", wait)
     record(db, kind, key, now)
+    forget_old(db)
 
 
 def lockout_delay(failures: int, free_failures: int, first_delay: int, longest: int) -> int:

@@ -123,7 +123,11 @@ class Attempt(Base):
     restarts and Hub replicas; rows older than the longest window are deleted."""
 
     __tablename__ = "coursehub_attempts"
-    __table_args__ = (Index("ix_coursehub_attempts_kind_key_at", "kind", "key", "at"),)
+    __table_args__ = (
+        Index("ix_coursehub_attempts_kind_key_at", "kind", "key", "at"),
+        # old rows are deleted by time alone
+        Index("ix_coursehub_attempts_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -121,6 +121,7 @@ def upgrade():
     op.create_index(
         "ix_coursehub_attempts_kind_key_at", "coursehub_attempts", ["kind", "key", "at"]
     )
+    op.create_index("ix_coursehub_attempts_at", "coursehub_attempts", ["at"])
 
 
 def downgrade():
