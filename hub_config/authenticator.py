@@ -271,6 +271,11 @@ class CoursehubAuthenticator(Authenticator):
                 self._store = AccountStore(engine, self._rules())
         return self._store
 
+    def check_schema(self) -> None:
+        """Connect to the accounts' tables now: :class:`~.accounts.schema.SchemaMismatch`
+        (the Hub stops) if they are at a revision this code does not handle."""
+        _ = self.store
+
     def _rules(self) -> Rules:
         return Rules(
             bcrypt_rounds=self.bcrypt_rounds,
@@ -639,7 +644,9 @@ class CoursehubAuthenticator(Authenticator):
     def get_handlers(self, app):
         from .accounts import admin, pages
 
-        # called once as the Hub starts: the place to tell the console where mail goes
+        # called once as the Hub starts: the place to check the accounts' schema (a Hub
+        # must not start on tables it does not know) and to say where mail goes
+        self.check_schema()
         if not self.smtp_host:
             self.log.warning(
                 "No SMTP server configured (COURSEHUB_SMTP_HOST): the accounts' mail "

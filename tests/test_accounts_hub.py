@@ -445,6 +445,25 @@ def test_health_says_when_mail_cannot_get_out(tmp_path_factory):
         assert r.status_code == 503 and "could not be sent" in r.text
 
 
+def test_a_hub_refuses_an_accounts_schema_it_does_not_know(tmp_path):
+    """A database migrated by a newer coursehub: the Hub stops at start, saying why,
+    instead of reading tables it does not understand."""
+    from hub_config.accounts import schema
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    url = f"sqlite:///{state}/jupyterhub.sqlite"
+    schema.upgrade(url)
+    with sqlite3.connect(state / "jupyterhub.sqlite") as db:
+        db.execute(f"UPDATE {schema.VERSION_TABLE} SET version_num = 'ffff'")
+    hub = RunningHub(env={"COURSEHUB_GRADER_ENABLED": "0"}, state_dir=state)
+    with pytest.raises(RuntimeError, match="the Hub exited"):
+        hub.start(timeout=60)
+    log = hub.log()
+    hub.cleanup()
+    assert "ffff" in log and "accounts" in log
+
+
 # -- last: nothing secret in the log ---------------------------------------------------
 
 

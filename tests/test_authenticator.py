@@ -234,6 +234,28 @@ async def test_lockout_grows_and_does_not_tell_names_apart(authenticator):
     assert await authenticator.authenticate(None, {"username": "lou", "password": STRONG})
 
 
+async def test_locks_and_limits_hold_across_restarts_and_replicas(authenticator):
+    """State lives in the database: a second authenticator on it (a Hub restarted, or
+    another replica) sees the lock and the count of the first."""
+    await signed_up(authenticator, "rex", "rex@uni.example")
+    for _ in range(5):
+        assert await authenticator.authenticate(None, {"username": "rex", "password": "no"}) is None
+    replica = CoursehubAuthenticator(
+        db_url=authenticator.db_url, bcrypt_rounds=4, maildir=authenticator.maildir
+    )
+    with pytest.raises(web.HTTPError) as e:
+        await replica.authenticate(None, {"username": "rex", "password": STRONG})
+    assert e.value.status_code == 429
+
+    authenticator.rate_limits = replica.rate_limits = {"reset": [2, 60]}
+    await authenticator.request_reset("rex", address="192.0.2.7")
+    await replica.request_reset("rex", address="192.0.2.7")
+    with pytest.raises(SignupError) as e:
+        await replica.request_reset("rex", address="192.0.2.7")
+    assert e.value.status == 429 and 0 < e.value.retry_after <= 60
+    await replica.request_reset("rex", address="192.0.2.8")  # another address: its own count
+
+
 async def test_unknown_names_take_as_long_as_wrong_passwords(tmp_path):
     """Measured as a ratio of medians at the Hub's real cost (bcrypt 12 rounds)."""
     authenticator = CoursehubAuthenticator(
