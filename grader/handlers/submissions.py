@@ -10,7 +10,8 @@ meanwhile. Over :data:`MAX_NOTEBOOK_BYTES` it is refused (413) before anything i
 decoded; a notebook that fits but breaks a limit on its shape (cells, nesting, code
 cell length, see :mod:`grader.grading.notebooks`) is a 400 naming the limit. A learner with
 too many submissions waiting gets a 429 (with Retry-After), one over their storage
-quota a 413 (see :mod:`grader.grading.queue`).
+quota a 413 (see :mod:`grader.grading.queue`). A learner an admin restricted (the Hub
+group `restricted`, in the groups of the identity the Hub gives) gets a 403.
 """
 
 from __future__ import annotations
