@@ -14,8 +14,10 @@ from tornado.httpserver import HTTPServer
 
 # Shared fixtures, imported once here so each session fixture exists once:
 # Docker (`docker_engine`, `learner_image`, `hub_image`: the images are built when
-# missing or stale) and PostgreSQL (`postgres_server`, one cluster a session; `postgres_url`)
+# missing or stale), PostgreSQL (`postgres_server`, one cluster a session; `postgres_url`)
+# and SMTP on loopback (`smtp_server`, `smtp_server_module`, `smtp_tls_server`)
 from tests.docker_support import docker_engine, hub_image, learner_image  # noqa: F401
+from tests.mail_support import smtp_server, smtp_server_module, smtp_tls_server  # noqa: F401
 from tests.pg_support import postgres_server, postgres_url  # noqa: F401
 
 LEARN = "custom:coursehub:learn"

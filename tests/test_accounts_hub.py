@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from hub_config.testing import RunningHub
-from tests.mail_support import SmtpTestServer, smtp_server_module  # noqa: F401
+from tests.mail_support import SmtpTestServer
 
 pytestmark = pytest.mark.hub
 
@@ -53,7 +53,7 @@ def hub_with_mail(smtp: SmtpTestServer, tmp_path_factory, config: str, **env) ->
 
 
 @pytest.fixture(scope="module")
-def hub(smtp_server_module, tmp_path_factory):  # noqa: F811
+def hub(smtp_server_module, tmp_path_factory):
     # per-address limits high enough for a module of tests from one address
     limits = "{'login': [500, 60], 'signup': [200, 60], 'verify': [500, 60], 'reset': [200, 60]}"
     hub = hub_with_mail(

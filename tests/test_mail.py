@@ -15,9 +15,6 @@ import pytest
 
 from hub_config.accounts.mail import Mailer, MailError
 
-# the fixtures smtp_server, smtp_server_module and smtp_tls_server
-pytest_plugins = ["tests.mail_support"]
-
 SENDER = "Data 101 Hub <noreply@hub.example.org>"
 HUB_NAME = "Data 101 Hub"
 CODE = "493027"
