@@ -89,6 +89,11 @@ class Browser:
             password_confirmation=password,
         )  # fmt: skip
 
+    def new_password(self, path: str, password: str, **fields) -> requests.Response:
+        """Post a form that sets a password (typed twice), with its other fields."""
+        SECRETS.append(password)
+        return self.post(path, password=password, password_confirmation=password, **fields)
+
     def log_in(self, name: str, password: str = STRONG) -> requests.Response:
         return self.post("login", username=name, password=password)
 
@@ -297,11 +302,7 @@ def test_reset_by_mailed_link_signs_out_everywhere(hub):
     form = stranger.session.get(link, allow_redirects=False)
     assert form.status_code == 200 and 'name="token"' in form.text
     token_value = link.rpartition("=")[2]
-    r = stranger.post(
-        "reset", token=token_value, password="new horse battery",
-        password_confirmation="new horse battery",
-    )  # fmt: skip
-    SECRETS.append("new horse battery")
+    r = stranger.new_password("reset", "new horse battery", token=token_value)
     assert r.status_code == 200 and "Your password is changed" in r.text
 
     # the old session and the old token are gone; the old password too
@@ -310,10 +311,7 @@ def test_reset_by_mailed_link_signs_out_everywhere(hub):
     assert Browser(hub).log_in(name).status_code == 403
     assert Browser(hub).log_in(name, "new horse battery").status_code == 302
     # the link works once
-    again = stranger.post(
-        "reset", token=token_value, password="third horse battery",
-        password_confirmation="third horse battery",
-    )  # fmt: skip
+    again = stranger.new_password("reset", "third horse battery", token=token_value)
     assert again.status_code == 400 and "not valid any more" in again.text
     assert "not valid any more" in stranger.session.get(link).text
 
@@ -347,16 +345,9 @@ def test_change_password(hub):
     other = Browser(hub)
     assert other.log_in(name).status_code == 302
     assert browser.get("change-password").status_code == 200
-    r = browser.post(
-        "change-password", current="not it", password="fresh horse battery",
-        password_confirmation="fresh horse battery",
-    )  # fmt: skip
+    r = browser.new_password("change-password", "fresh horse battery", current="not it")
     assert r.status_code == 403 and "current password is not right" in r.text
-    r = browser.post(
-        "change-password", current=STRONG, password="fresh horse battery",
-        password_confirmation="fresh horse battery",
-    )  # fmt: skip
-    SECRETS.append("fresh horse battery")
+    r = browser.new_password("change-password", "fresh horse battery", current=STRONG)
     assert r.status_code == 200 and "Your password is changed" in r.text
     # this browser stays signed in, another one is signed out
     assert browser.get("home").status_code == 200
