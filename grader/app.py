@@ -26,16 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler
+from jupyterhub.services.auth import HubOAuth
 from jupyterhub.traitlets import EntryPointType
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 from tornado import web
 from tornado.httpserver import HTTPServer
-from traitlets import Bool, Float, Integer, List, Unicode, default
+from traitlets import Bool, Bytes, Float, Integer, List, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, dbutil
+from .auth import GraderOAuth, OAuthCallbackHandler, cookie_secret_from_token
 from .executors.base import Executor
 from .executors.bubblewrap import BubblewrapExecutor
 from .executors.cgroups import CgroupLimits
@@ -44,7 +45,7 @@ from .executors.kubernetes import KubernetesExecutor
 from .executors.unsandboxed import UnsandboxedExecutor
 from .grading.queue import GradingQueue
 from .grading.watch import StatusWatch
-from .handlers import events, health, modules, questions, scores, submissions
+from .handlers import events, health, modules, pages, questions, scores, submissions
 from .instructors.content import load_course
 
 # set in the environment of the workers the service starts: they end with it
@@ -85,6 +86,7 @@ class GraderApp(Application):
         GradingQueue,
         StatusWatch,
         HubOAuth,
+        GraderOAuth,
         Executor,
         BubblewrapExecutor,
         CgroupLimits,
@@ -196,6 +198,24 @@ class GraderApp(Application):
 
     port = Integer(0, help="Port to listen on; 0 takes it from service_url.").tag(config=True)
 
+    hub_base_url = Unicode(
+        help="""The Hub's public base URL path (JupyterHub sets $JUPYTERHUB_BASE_URL): the
+        learner's page links to `<hub_base_url>user/<name>/lab`."""
+    ).tag(config=True)
+
+    @default("hub_base_url")
+    def _default_hub_base_url(self):
+        url = os.environ.get("JUPYTERHUB_BASE_URL") or "/"
+        return url if url.endswith("/") else url + "/"
+
+    cookie_secret = Bytes(
+        help="""Signs the browser's login cookie (the Hub's OAuth token) and the XSRF
+        cookie. Every replica of the API must have the same, or a cookie set by one is
+        refused by the next (docs/scaling.md). Default: derived from the service's Hub
+        API token (an HMAC of a fixed label), which every replica has already; set it
+        (32 random bytes) only to keep browsers signed in across a change of token."""
+    ).tag(config=True)
+
     # runtime objects
 
     engine = None
@@ -253,7 +273,16 @@ class GraderApp(Application):
             self.log.info("course %s loaded: %s", course_dir, counts)
 
     def init_webapp(self):
-        self.hub_auth = HubOAuth(parent=self, cache_max_age=60)
+        # base_url given: HubAuth's default reads $JUPYTERHUB_SERVICE_PREFIX at import
+        # time; it is the path of the login and XSRF cookies
+        self.hub_auth = GraderOAuth(parent=self, cache_max_age=60, base_url=self.service_prefix)
+        # Not os.urandom: with several API replicas behind the Hub's proxy a browser's
+        # requests go to any of them, and each must read the cookies another set. The
+        # service's Hub token is already shared by all of them (and secret), so the
+        # secret is derived from it rather than kept in a file each would need a copy
+        # of (replicas have no common disk).
+        secret = self.cookie_secret or cookie_secret_from_token(self.hub_auth.api_token)
+        self.hub_auth.state_secret = secret  # the OAuth state, sealed: any replica reads it
         prefix = self.service_prefix
         api = prefix + "api/v1/"
         routes = []
@@ -262,12 +291,17 @@ class GraderApp(Application):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers
             ]
-        routes.append((prefix + "oauth_callback", HubOAuthCallbackHandler))
+        routes.append((prefix + "oauth_callback", OAuthCallbackHandler))
+        routes += [
+            (prefix.rstrip("/") + pattern + "$", handler)
+            for pattern, handler in pages.default_handlers
+        ]
         self.webapp = web.Application(
             routes,
             grader_app=self,
             hub_auth=self.hub_auth,
-            cookie_secret=os.urandom(32),
+            grader_templates=pages.template_environment(),
+            cookie_secret=secret,
             log_function=self._log_request,
         )
 

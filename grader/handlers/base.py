@@ -4,7 +4,15 @@ Modelled on JupyterHub's `apihandlers/base.py`: JSON errors `{"status", "message
 `get_json_body`, lookups that raise 404, and a database session per request that is
 rolled back in `finish()` if a handler left it dirty. Identity and scopes come from the
 Hub through `HubOAuthenticated` (token header or the Hub's OAuth cookie); handlers check
-scopes, never role or group names.
+scopes, never role or group names. `GraderHandler` is what the API's handlers and the
+pages (`pages.py`) share; `APIHandler` adds JSON and answers 403 where a page would send
+the browser to the Hub's login.
+
+A request identified by the OAuth cookie alone, not a token, must carry the XSRF token
+when it changes anything (POST, PUT, PATCH, DELETE; and any fetch() a page's script
+makes): jupyterhub's `HubOAuth` checks it before it accepts the cookie (the value of
+the `_xsrf` cookie its callback set, in an `X-XSRFToken` header); without it the
+request is not signed in, and the answer is a 403 that says so.
 
 Nothing that touches the database runs on the event loop: a handler method marked
 :func:`blocking` runs whole in the service's database threads (`GraderApp.db_threads`),
@@ -65,8 +73,9 @@ def blocking(method):
     return in_db_thread
 
 
-class APIHandler(HubOAuthenticated, web.RequestHandler):
-    """Every v1 endpoint: JSON in, JSON out, Hub identity, one DB session."""
+class GraderHandler(HubOAuthenticated, web.RequestHandler):
+    """Every handler of the service: Hub identity and scopes, one DB session, database
+    work in the database threads."""
 
     @property
     def hub_auth(self):
@@ -87,6 +96,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
 
     _db = None
     _deferred = None  # responses of a @blocking method, sent when it returns
+    _not_allowed = None  # a Hub user or service identified, without the access scope
+    _xsrf_refusal = None  # why a cookie-authenticated request's XSRF check failed
 
     async def in_db(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the database threads, with this request's session
@@ -109,7 +120,7 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             try:
                 model = self.check_hub_user(model)
             except UserNotAllowed:
-                model = None
+                self._not_allowed, model = model, None
         self._hub_auth_user_cache = model
 
     @property
@@ -118,20 +129,15 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             self._db = self.grader.session_factory()
         return self._db
 
-    def get_login_url(self):
-        # an API answers 403 instead of redirecting to the Hub's login page
-        raise web.HTTPError(403, "authentication required: use a Hub token or sign in to the Hub")
-
     def check_xsrf_cookie(self):
-        # token-authenticated requests need no xsrf; HubOAuth patches in its own check for
-        # cookie-authenticated ones
-        if self.request.headers.get("Authorization", "").startswith(("token ", "bearer ")):
-            return
-        return super().check_xsrf_cookie()
-
-    def set_default_headers(self):
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.set_header("Cache-Control", "no-store")
+        # HubOAuth calls this before it accepts the OAuth cookie (and skips it for a
+        # token-authenticated request); a failure leaves the request anonymous, so keep
+        # the reason for the 403
+        try:
+            return super().check_xsrf_cookie()
+        except web.HTTPError as e:
+            self._xsrf_refusal = e.log_message
+            raise
 
     def close_db(self):
         if self._db is not None:
@@ -144,6 +150,56 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         self.close_db()  # a no-op after in_db, which closed it in its thread
         return super().finish(*args, **kwargs)
 
+    # identity and permissions
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.current_user.get("scopes", [])) if self.current_user else set()
+
+    def require_scope(self, scope: str) -> None:
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
+        if scope not in self.scopes:
+            raise web.HTTPError(403, f"missing permission: this needs the scope {scope}")
+
+    @property
+    def is_author(self) -> bool:
+        return AUTHOR_SCOPE in self.scopes
+
+    def learner(self) -> orm.User:
+        """The requesting Hub user as a grader user (created on first sight)."""
+        self.require_scope(LEARN_SCOPE)
+        user = orm.User.find(self.db, self.current_user["name"])
+        if user is None:
+            user = orm.User.find_or_create(self.db, self.current_user["name"])
+            self.db.commit()
+        return user
+
+
+class APIHandler(GraderHandler):
+    """Every v1 endpoint: JSON in, JSON out."""
+
+    def get_login_url(self):
+        # an API answers 403 instead of redirecting to the Hub's login page
+        raise web.HTTPError(403, "%s", self.why_anonymous())
+
+    def why_anonymous(self) -> str:
+        """What a request nobody signed in to is told (tornado's @authenticated refuses
+        a POST with a bare 403, without asking get_login_url)."""
+        if self._xsrf_refusal:
+            return (
+                f"XSRF check failed ({self._xsrf_refusal}): a request signed in with the "
+                "Hub's cookie needs the value of the _xsrf cookie in an X-XSRFToken header "
+                "to change anything (and for any fetch() from a script); or use a Hub token"
+            )
+        if self._not_allowed:
+            return f"{self._not_allowed['name']} may not use this service"
+        return "authentication required: use a Hub token or sign in to the Hub"
+
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
     def write_error(self, status_code, **kwargs):
         message = responses.get(status_code, "Unknown HTTP error")
         exc_info = kwargs.get("exc_info")
@@ -152,6 +208,8 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
             reason = getattr(exception, "log_message", None) or getattr(exception, "reason", None)
             if reason and isinstance(exception, web.HTTPError):
                 message = reason % exception.args if exception.args else reason
+            elif status_code == 403 and getattr(self, "_hub_auth_user_cache", None) is None:
+                message = self.why_anonymous()
         if exc_info and getattr(exc_info[1], "retry_after", None):
             self.set_header("Retry-After", str(exc_info[1].retry_after))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -201,31 +259,6 @@ class APIHandler(HubOAuthenticated, web.RequestHandler):
         if not isinstance(model, dict):
             raise web.HTTPError(400, "request body must be a JSON object")
         return model
-
-    # identity and permissions
-
-    @property
-    def scopes(self) -> set[str]:
-        return set(self.current_user.get("scopes", [])) if self.current_user else set()
-
-    def require_scope(self, scope: str) -> None:
-        if self.current_user is None:
-            raise web.HTTPError(403, "authentication required")
-        if scope not in self.scopes:
-            raise web.HTTPError(403, f"missing permission: this needs the scope {scope}")
-
-    @property
-    def is_author(self) -> bool:
-        return AUTHOR_SCOPE in self.scopes
-
-    def learner(self) -> orm.User:
-        """The requesting Hub user as a grader user (created on first sight)."""
-        self.require_scope(LEARN_SCOPE)
-        user = orm.User.find(self.db, self.current_user["name"])
-        if user is None:
-            user = orm.User.find_or_create(self.db, self.current_user["name"])
-            self.db.commit()
-        return user
 
     # lookups that raise 404
 

@@ -1,0 +1,82 @@
+"""The course at a glance, for the instructor's dashboard page: every module and its
+questions (retired ones too), with how many submissions each got and how many learners
+solved it.
+
+A handful of grouped queries over indexed columns, whatever the class size; notebooks
+are never loaded.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from .. import orm
+from ..learners import scores
+
+
+def course_overview(db) -> dict:
+    """``{"modules": [{"id", "slug", "title", "questions": [{"id", "slug", "title",
+    "retired", "points", "version", "submissions", "solved"}]}], "learners", "waiting"}``:
+    modules and questions in course order; ``learners`` with a score (the overall
+    leaderboard's size), ``waiting`` submissions queued or being graded."""
+    submissions = dict(
+        db.execute(
+            select(orm.Submission.question_id, func.count()).group_by(orm.Submission.question_id)
+        ).all()
+    )
+    solved = dict(
+        db.execute(
+            select(orm.BestScore.question_id, func.count())
+            .where(orm.BestScore.solved.is_(True))
+            .group_by(orm.BestScore.question_id)
+        ).all()
+    )
+    questions = db.execute(
+        select(
+            orm.Question.id,
+            orm.Question.module_id,
+            orm.Question.slug,
+            orm.Question.title,
+            orm.Question.retired,
+            orm.Question.max_score,
+            orm.Question.version,
+        ).order_by(orm.Question.position, orm.Question.id)
+    ).all()
+    by_module: dict[int, list[dict]] = {}
+    for q in questions:
+        by_module.setdefault(q.module_id, []).append(
+            {
+                "id": q.id,
+                "slug": q.slug,
+                "title": q.title,
+                "retired": q.retired,
+                "points": q.max_score,
+                "version": q.version,
+                "submissions": submissions.get(q.id, 0),
+                "solved": solved.get(q.id, 0),
+            }
+        )
+    modules = db.execute(
+        select(orm.Module.id, orm.Module.slug, orm.Module.title, orm.Module.description).order_by(
+            orm.Module.position, orm.Module.id
+        )
+    ).all()
+    return {
+        "modules": [
+            {
+                "id": m.id,
+                "slug": m.slug,
+                "title": m.title,
+                "description": m.description,
+                "questions": by_module.get(m.id, []),
+            }
+            for m in modules
+        ],
+        "learners": scores.board_size(db, orm.ALL_MODULES),
+        "waiting": db.scalar(
+            select(func.count())
+            .select_from(orm.Submission)
+            .where(orm.Submission.status.in_(("queued", "running")))
+        )
+        or 0,
+    }
