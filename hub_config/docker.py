@@ -26,6 +26,7 @@ from __future__ import annotations
 import sys
 
 from .settings import Settings
+from .spawner import front_end_environment
 
 DOCKER_MODE_MESSAGE = "coursehub runs with Docker: one container per learner"
 
@@ -119,6 +120,7 @@ def apply_docker_spawner(c, settings: Settings, connect_host: str) -> None:
     c.DockerSpawner.use_internal_ip = True
     c.DockerSpawner.environment = {
         "COURSEHUB_GRADER_URL": grader_url_for_containers(settings, connect_host),
+        **front_end_environment(settings.learner_python_prefix),
     }
 
     if settings.hub_connect_host:

@@ -111,6 +111,10 @@ class Settings:
     executor: str = "auto"
     #: The learners' image, also the grading sandbox's: both run the same environment.
     learner_image: str = "coursehub/learner:latest"
+    #: The Python environment (``sys.prefix``) in the learner image, under which the
+    #: coursehub wheel installed its Jupyter config: ``/opt/conda`` in an image built
+    #: from Jupyter's docker-stacks (images/learner/Dockerfile).
+    learner_python_prefix: str = "/opt/coursehub/venv"
     #: Prefix of the Docker objects the Hub creates: containers ``<prefix>-learner-<user>``,
     #: volumes ``<prefix>-user-<user>``, the network ``<prefix>-learners``.
     docker_prefix: str = "coursehub"
@@ -233,6 +237,9 @@ class Settings:
             spawner=(env.get("COURSEHUB_SPAWNER") or "auto").strip().lower(),
             executor=(env.get("COURSEHUB_EXECUTOR") or "auto").strip().lower(),
             learner_image=env.get("COURSEHUB_LEARNER_IMAGE") or "coursehub/learner:latest",
+            learner_python_prefix=(
+                env.get("COURSEHUB_LEARNER_PYTHON_PREFIX") or "/opt/coursehub/venv"
+            ),
             docker_prefix=env.get("COURSEHUB_DOCKER_PREFIX") or "coursehub",
             docker_network=env.get("COURSEHUB_DOCKER_NETWORK", ""),
             hub_connect_host=env.get("COURSEHUB_HUB_CONNECT_HOST", ""),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import posixpath
 import pwd
 import socket
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode, default
 
+from .roles import INSTRUCTORS_GROUP
 from .settings import Settings
 
 DEVELOPMENT_MODE_MESSAGE = (
@@ -32,6 +34,36 @@ DEVELOPMENT_MODE_MESSAGE = (
 
 #: a Hub may refuse "ch-" plus any longer name: system account names have <= 32 chars
 MAX_SYSTEM_USERNAME = 32
+
+#: The instructors' extra Jupyter config directory, relative to the Python environment
+#: the coursehub wheel is installed in (pyproject's shared-data). Its labconfig turns
+#: nbgrader's Create Assignment sidebar back on, which the environment's own config
+#: (``etc/jupyter/labconfig/page_config.d/coursehub_nbgrader.json``) turns off.
+INSTRUCTOR_JUPYTER_CONFIG = "etc/jupyter/coursehub-instructor"
+
+
+def is_instructor(user) -> bool:
+    """Whether a Hub user (``spawner.user``, or its ORM object) is in the instructors group."""
+    return any(group.name == INSTRUCTORS_GROUP for group in user.groups)
+
+
+def front_end_environment(python_prefix: str) -> dict:
+    """``Spawner.environment`` entries choosing the front end a user's server shows.
+
+    A learner's server shows the environment's default, with none of nbgrader's menus;
+    an instructor's gets ``JUPYTER_CONFIG_PATH`` (the highest-priority Jupyter config
+    directory) set to the instructors' config under `python_prefix`, the server's
+    ``sys.prefix``. A learner's value is empty, which Jupyter treats as unset
+    (jupyter_core's ``jupyter_config_path``): a server started without the instructors'
+    directory is a learner's. Groups are read when the server starts, so a new
+    instructor sees the sidebar from their next server start.
+    """
+    config_dir = posixpath.join(python_prefix, INSTRUCTOR_JUPYTER_CONFIG)
+
+    def jupyter_config_path(spawner) -> str:
+        return config_dir if is_instructor(spawner.user) else ""
+
+    return {"JUPYTER_CONFIG_PATH": jupyter_config_path}
 
 
 class LocalDevSpawner(LocalProcessSpawner):
@@ -240,3 +272,5 @@ def apply_spawner(
     c.LocalDevSpawner.homes_dir = str(settings.homes_dir)
     c.LocalDevSpawner.grader_url = settings.grader_public_url
     c.LocalDevSpawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+    # learners' servers run in the Hub's own environment
+    c.LocalDevSpawner.environment = front_end_environment(sys.prefix)

@@ -335,7 +335,10 @@ def test_apply_spawner_docker_mode_on_one_machine(tmp_path, capsys):
     assert d.network_name == "coursehub-learners" and d.use_internal_ip is True
     # containers reach the Hub's API at the gateway, the grader through the proxy
     assert c.JupyterHub.hub_ip == c.JupyterHub.hub_connect_ip == "172.30.0.1"
-    assert d.environment == {"COURSEHUB_GRADER_URL": "http://172.30.0.1:8000/services/grader/"}
+    assert d.environment["COURSEHUB_GRADER_URL"] == "http://172.30.0.1:8000/services/grader/"
+    # and which front end (learner's or instructor's) the server shows: see
+    # tests/test_nbgrader_front_end.py
+    assert set(d.environment) == {"COURSEHUB_GRADER_URL", "JUPYTER_CONFIG_PATH"}
     # a proxy on loopback only would be out of the containers' reach
     assert c.JupyterHub.bind_url == "http://0.0.0.0:8000"
     err = capsys.readouterr().err

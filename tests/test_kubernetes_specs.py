@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -448,6 +449,12 @@ def test_z2jh_extra_config_adds_coursehub_without_dropping_the_charts_roles(tmp_
     assert "custom:coursehub:learn" in c.JupyterHub.custom_scopes
     assert c.JupyterHub.authenticator_class.__name__ == "CoursehubAuthenticator"
     assert "custom:coursehub:learn" in c.Spawner.server_token_scopes
+    # instructors' servers get nbgrader's Create Assignment sidebar, learners' nothing
+    # .update() on the chart's config is a lazy merge into what the chart set
+    choose = c.KubeSpawner.environment.get_value({})["JUPYTER_CONFIG_PATH"]
+    instructor = SimpleNamespace(user=SimpleNamespace(groups=[SimpleNamespace(name="instructors")]))
+    learner = SimpleNamespace(user=SimpleNamespace(groups=[]))
+    assert choose(instructor).endswith("coursehub-instructor") and choose(learner) == ""
 
 
 # -- the grading pod, run as a Docker container with the pod's settings ---------------------
