@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -46,6 +47,13 @@ def row(name: str, times: list[float]) -> str:
 
 async def main(args) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="coursehub-bench-accounts-"))
+    try:
+        await measure(args, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def measure(args, workdir: Path) -> None:
     authenticator = CoursehubAuthenticator(
         db_url=args.db_url or f"sqlite:///{workdir}/hub.sqlite",
         bcrypt_rounds=args.rounds,
