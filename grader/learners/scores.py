@@ -279,22 +279,24 @@ def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | No
 
 
 def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
-    """The learner's place on the leaderboard, or None before their first score: the
-    learners at higher scores, added up from the score counts, then those tied on the
-    learner's score who come first (one range of the ranking index)."""
-    board = ALL_MODULES if module_id is None else module_id
-    mine = total_of(db, user, board)
-    if mine is None:
-        return None
+    """The learner's place on the leaderboard, or None before their first score."""
+    mine = total_of(db, user, ALL_MODULES if module_id is None else module_id)
+    return None if mine is None else rank_of_total(db, mine)
+
+
+def rank_of_total(db, mine: orm.Total) -> int:
+    """The place of a total on its board: the learners at higher scores, added up from
+    the score counts, then those tied on its score who come first (one range of the
+    ranking index)."""
     counts, t = orm.ScoreCount, orm.Total
     higher = db.scalar(
         select(func.coalesce(func.sum(counts.learners), 0)).where(
-            counts.module_id == board, counts.score > mine.score
+            counts.module_id == mine.module_id, counts.score > mine.score
         )
     )
     tied_ahead = db.scalar(
         select(func.count()).where(
-            t.module_id == board,
+            t.module_id == mine.module_id,
             t.score == mine.score,
             tuple_(t.reached, t.user_id) < tuple_(mine.reached, mine.user_id),
         )
@@ -311,7 +313,7 @@ def profile(db, user: orm.User) -> dict:
     attempted = db.scalar(
         _counted_best_scores().add_columns(func.count()).where(orm.BestScore.user_id == user.id)
     )
-    rank = rank_of(db, user)
+    rank = rank_of_total(db, total) if total else None
     # separate statements: on PostgreSQL each reads its own snapshot, and a learner may
     # have joined the board in between
     learners = max(board_size(db, ALL_MODULES), rank or 0)

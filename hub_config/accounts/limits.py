@@ -16,6 +16,8 @@ from sqlalchemy import delete, func, select
 
 from .models import Attempt, utcnow
 
+#: the kind of a failed sign-in's attempt (its key: the name typed)
+LOGIN_FAILURE = "login-failure"
 #: attempts older than this are deleted (longer than any window)
 KEEP = datetime.timedelta(days=1)
 
@@ -70,6 +72,11 @@ def take(db, kind: str, key: str, limit: Limit, what: str) -> None:
         raise Limited(f"Too many {what} from your address. Try again in {in_words(wait)}.", wait)
     record(db, kind, key, now)
     forget_old(db)
+
+
+def forget_failures(db, name: str) -> None:
+    """A sign-in under `name` succeeded, or its password was set: the count starts over."""
+    db.execute(delete(Attempt).where(Attempt.kind == LOGIN_FAILURE, Attempt.key == name))
 
 
 def lockout_delay(failures: int, free_failures: int, first_delay: int, longest: int) -> int:

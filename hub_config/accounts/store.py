@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from . import codes, limits
@@ -129,14 +129,15 @@ class AccountStore:
         (whether or not it has an account)."""
         rules = self.rules
         with self.session() as db:
-            failures, _ = limits.count(db, "login-failure", name, utcnow() - limits.KEEP)
-            if failures < rules.lockout_after:
-                return
-            last = db.scalar(
-                select(func.max(limits.Attempt.at)).where(
-                    limits.Attempt.kind == "login-failure", limits.Attempt.key == name
+            failures, last = db.execute(
+                select(func.count(), func.max(limits.Attempt.at)).where(
+                    limits.Attempt.kind == limits.LOGIN_FAILURE,
+                    limits.Attempt.key == name,
+                    limits.Attempt.at > utcnow() - limits.KEEP,
                 )
-            )
+            ).one()
+        if failures < rules.lockout_after:
+            return
         delay = limits.lockout_delay(
             failures, rules.lockout_after, rules.lockout_first_delay, rules.lockout_longest
         )
@@ -155,13 +156,9 @@ class AccountStore:
         ok = check_password(password, stored) and account is not None
         with self.session() as db:
             if ok:
-                db.execute(
-                    delete(limits.Attempt).where(
-                        limits.Attempt.kind == "login-failure", limits.Attempt.key == username
-                    )
-                )
+                limits.forget_failures(db, username)
             else:
-                limits.record(db, "login-failure", username)
+                limits.record(db, limits.LOGIN_FAILURE, username)
                 limits.forget_old(db)
             db.commit()
         return account if ok else None
@@ -177,11 +174,7 @@ class AccountStore:
                 .where(Account.username == username)
                 .values(password_hash=password_hash, password_changed=utcnow())
             )
-            db.execute(
-                delete(limits.Attempt).where(
-                    limits.Attempt.kind == "login-failure", limits.Attempt.key == username
-                )
-            )
+            limits.forget_failures(db, username)
             db.commit()
 
     # -- approval ------------------------------------------------------------------
@@ -247,23 +240,6 @@ class AccountStore:
             )
             db.commit()
             return account, code
-
-    def next_code_allowed_in(self, username: str) -> int:
-        """Seconds until another code may be sent to the account's address (0: now)."""
-        with self.session() as db:
-            email = db.scalar(select(Account.email).where(Account.username == username))
-            if not email:
-                return 0
-            now = utcnow()
-            sent, oldest = db.execute(
-                select(func.count(), func.min(EmailCode.created)).where(
-                    EmailCode.email == email,
-                    EmailCode.created > now - datetime.timedelta(hours=1),
-                )
-            ).one()
-        if sent < self.rules.codes_per_hour:
-            return 0
-        return max(0, limits.seconds_until(oldest + datetime.timedelta(hours=1), now))
 
     def verify_code(self, username: str, typed: str) -> Account:
         """Mark the account's address verified if `typed` is its current code; else
@@ -373,12 +349,7 @@ class AccountStore:
             db.execute(
                 update(ResetToken).where(ResetToken.account_id == account.id).values(spent=True)
             )
-            db.execute(
-                delete(limits.Attempt).where(
-                    limits.Attempt.kind == "login-failure",
-                    limits.Attempt.key == account.username,
-                )
-            )
+            limits.forget_failures(db, account.username)
             db.commit()
             return account
 
