@@ -612,15 +612,19 @@ class CoursehubAuthenticator(Authenticator):
         self._mail_tasks.add(task)
         task.add_done_callback(self._mail_tasks.discard)
 
+    async def reset_link_account(self, token: str):
+        """The account a reset link is for; :class:`SignupError` if it cannot be used."""
+        try:
+            return await self._store_call("reset_account", token)
+        except ResetRefused as e:
+            raise SignupError(str(e)) from None
+
     async def reset_password(
         self, token: str, password: str, confirmation: str | None, address: str | None = None
     ):
         """Set a new password through a reset link: the account."""
         await self.take_from(address, "reset", "password reset attempts")
-        try:
-            account = await self._store_call("reset_account", token)
-        except ResetRefused as e:
-            raise SignupError(str(e)) from None
+        account = await self.reset_link_account(token)
         self.check_new_password(password, confirmation, account.username, account.email or "")
         try:
             return await self._store_call("reset_password", token, password)

@@ -15,7 +15,6 @@ from jupyterhub.utils import new_token
 from tornado import web
 
 from ..authenticator import USERNAME_RULE, SignupError
-from .store import ResetRefused
 
 
 class CoursehubLoginHandler(LoginHandler):
@@ -174,8 +173,8 @@ class ResetHandler(AccountPage):
         token = self.get_query_argument("token", "")
         # the Hub's log scrubs `token=` from URLs; the link is never logged
         try:
-            await self.authenticator._store_call("reset_account", token)
-        except ResetRefused as e:
+            await self.authenticator.reset_link_account(token)
+        except SignupError as e:
             await self.show(error=str(e), done=True)
             return
         await self.show(token=token)
