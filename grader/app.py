@@ -28,15 +28,16 @@ from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.traitlets import EntryPointType
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
 from tornado import web
 from tornado.httpserver import HTTPServer
 from traitlets import Bool, Bytes, Float, Integer, List, Unicode, default
 from traitlets.config import Application
 
-from . import __version__, dbutil
+from . import __version__, dbutil, orm
 from .auth import GraderOAuth, OAuthCallbackHandler, cookie_secret_from_token
+from .courses import HubError, HubGroups
 from .executors.base import Executor
 from .executors.bubblewrap import BubblewrapExecutor
 from .executors.cgroups import CgroupLimits
@@ -45,8 +46,20 @@ from .executors.kubernetes import KubernetesExecutor
 from .executors.unsandboxed import UnsandboxedExecutor
 from .grading.queue import GradingQueue
 from .grading.watch import StatusWatch
-from .handlers import events, health, modules, pages, questions, scores, submissions
+from .handlers import (
+    analytics,
+    course_pages,
+    courses,
+    events,
+    health,
+    modules,
+    pages,
+    questions,
+    scores,
+    submissions,
+)
 from .instructors.content import load_course
+from .instructors.validation import QuestionValidator
 
 # set in the environment of the workers the service starts: they end with it
 SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"
@@ -84,6 +97,7 @@ class GraderApp(Application):
     # their options
     classes = [
         GradingQueue,
+        QuestionValidator,
         StatusWatch,
         HubOAuth,
         GraderOAuth,
@@ -225,6 +239,7 @@ class GraderApp(Application):
     worker_pipes = ()
     executor = None
     queue = None
+    validator = None
     hub_auth = None
 
     def init_db(self):
@@ -266,6 +281,10 @@ class GraderApp(Application):
             parent=self,
         )
 
+    def init_validator(self):
+        # instructors' trial runs of a question: the API's, with the API's executor
+        self.validator = QuestionValidator(self.executor, parent=self)
+
     def init_courses(self):
         for course_dir in self.course_dirs:
             with self.session_factory() as db:
@@ -281,20 +300,21 @@ class GraderApp(Application):
         # service's Hub token is already shared by all of them (and secret), so the
         # secret is derived from it rather than kept in a file each would need a copy
         # of (replicas have no common disk).
+        self.hub_groups = HubGroups(self.hub_auth.api_url, self.hub_auth.api_token)
         secret = self.cookie_secret or cookie_secret_from_token(self.hub_auth.api_token)
         self.hub_auth.state_secret = secret  # the OAuth state, sealed: any replica reads it
         prefix = self.service_prefix
         api = prefix + "api/v1/"
         routes = []
         self.watch = StatusWatch(self.session_factory, self.queue, parent=self)
-        for module in (health, modules, questions, submissions, events, scores):
+        for module in (health, courses, modules, questions, submissions, events, scores, analytics):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers
             ]
         routes.append((prefix + "oauth_callback", OAuthCallbackHandler))
         routes += [
             (prefix.rstrip("/") + pattern + "$", handler)
-            for pattern, handler in pages.default_handlers
+            for pattern, handler in pages.default_handlers + course_pages.default_handlers
         ]
         self.webapp = web.Application(
             routes,
@@ -337,6 +357,7 @@ class GraderApp(Application):
         self.init_queue()
         if worker:
             return
+        self.init_validator()
         self.init_courses()
         self.init_webapp()
 
@@ -409,12 +430,30 @@ class GraderApp(Application):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        courses_in_hub = asyncio.create_task(self.ensure_courses_in_hub())
         await stop.wait()
+        courses_in_hub.cancel()
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
         if supervisor is not None:
             await supervisor
         await self.close()
+
+    async def ensure_courses_in_hub(self, attempts: int = 60):
+        """Every course's groups and roles in the Hub (courses loaded from folders, or
+        made before an upgrade): the Hub starts its services before it listens, so
+        this tries again every two seconds for a while."""
+        with self.session_factory() as db:
+            slugs = list(db.scalars(select(orm.Course.slug)))
+        for slug in slugs:
+            for attempt in range(attempts):
+                try:
+                    await self.hub_groups.ensure_course(slug)
+                    break
+                except HubError as e:
+                    if attempt == attempts - 1:
+                        self.log.error("course %s has no roles in the Hub: %s", slug, e)
+                    await asyncio.sleep(2)
 
     async def work(self):
         """`coursehub-grader worker`: grade until SIGTERM; stdin bytes wake the workers."""

@@ -1,4 +1,5 @@
-"""`coursehub-grader`: serve the grading service, migrate its database, load a course."""
+"""`coursehub-grader`: serve the grading service, migrate its database, load a course;
+`coursehub-grader course ...`: instructors' commands over the REST API (course_cli/)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import dbutil
+from .course_cli import add_course_command, run_course_command
 
 
 def main(argv=None):
@@ -26,10 +28,13 @@ def main(argv=None):
     load = commands.add_parser("load-course", help="load a course folder into the database")
     load.add_argument("course_dir", type=Path)
     load.add_argument("--db-url", help="database URL (default: the service's)")
+    add_course_command(commands)
     # traitlets options (--GraderApp.executor_class=docker ...) go on to the app
     args, options = parser.parse_known_args(argv)
     if options and args.command not in (None, "serve", "worker"):
         parser.error(f"unrecognized arguments: {' '.join(options)}")
+    if args.command == "course":
+        sys.exit(run_course_command(args))
 
     # imported here: the app pulls in the executors and nbgrader, which take a while
     from .app import GraderApp

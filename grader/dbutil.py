@@ -98,12 +98,27 @@ def upgrade(db_url: str, revision: str = "head") -> None:
     """
     engine = make_engine(db_url)
     try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
-            config = alembic_config(db_url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite alters a table by copying it and dropping the old one: with
+                # foreign keys on, that drop would cascade (delete every question of a
+                # rebuilt `modules`). Off for the migration (outside a transaction, or
+                # SQLite ignores it), then checked.
+                connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                connection.commit()  # SQLAlchemy's autobegun transaction; SQLite had none
+            with connection.begin():
+                if not sqlite:
+                    connection.exec_driver_sql(
+                        f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+                    )
+                config = alembic_config(db_url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise SchemaMismatch(f"the migration left broken references: {broken[:5]}")
     finally:
         engine.dispose()
 

@@ -82,18 +82,107 @@ class User(Base):
         return user
 
 
-class Module(Base):
-    """An ordered group of questions, e.g. "Python basics"."""
+#: how learners get into a course: added by an instructor only, with the course's join
+#: code, or by anyone signed in
+JOIN_MODES = ("invite", "code", "open")
 
-    __tablename__ = "modules"
+
+class Course(Base):
+    """A course: modules of questions, its instructors and its learners.
+
+    Who belongs to a course is the Hub's to say: members of the Hub groups
+    `course-<slug>` (learners) and `course-<slug>-instructors`, whose roles grant the
+    course's filtered custom scopes (:mod:`grader.courses`). `Enrolment` rows mirror
+    that membership for the grader's own queries (gradebooks, counts).
+    """
+
+    __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
+    join: Mapped[str] = mapped_column(String(10), default="invite")
+    join_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
+    modules: Mapped[list[Module]] = relationship(back_populates="course")
+
+    @classmethod
+    def find(cls, db, id: int) -> Course | None:
+        return db.get(cls, id)
+
+    @classmethod
+    def find_by_slug(cls, db, slug: str) -> Course | None:
+        return db.scalar(select(cls).where(cls.slug == slug))
+
+    @property
+    def board(self) -> int:
+        """This course's whole leaderboard in `totals` and `score_counts`."""
+        return course_board(self.id)
+
+
+#: an enrolment's roles
+LEARNER, INSTRUCTOR = "learner", "instructor"
+
+
+class Enrolment(Base):
+    """A user's place in a course, as the grader last saw it (see `Course`)."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        UniqueConstraint("course_id", "user_id"),
+        Index("ix_enrolments_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default=LEARNER)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class SubmissionRules:
+    """Deadline and limits, on a module (its questions' default) and on a question
+    (overriding the module's where set; None inherits).
+
+    - `due`: submissions after it are late;
+    - `late_policy`: "refuse" late submissions, "accept" them (flagged late), or take a
+      "penalty" of `penalty_per_day` (a fraction of the question's points) for each
+      day or part of a day late;
+    - `submission_limit`: graded attempts a learner has at the question;
+    - `cooloff`: seconds between two submissions of a learner to the question.
+    """
+
+    due: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    late_policy: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    penalty_per_day: Mapped[float | None] = mapped_column(Float, nullable=True)
+    submission_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cooloff: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+RULE_FIELDS = ("due", "late_policy", "penalty_per_day", "submission_limit", "cooloff")
+LATE_POLICIES = ("refuse", "accept", "penalty")
+
+
+class Module(SubmissionRules, Base):
+    """An ordered group of questions in a course, e.g. "Python basics"."""
+
+    __tablename__ = "modules"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="modules")
     questions: Mapped[list[Question]] = relationship(back_populates="module")
 
     @classmethod
@@ -101,16 +190,25 @@ class Module(Base):
         return db.get(cls, id)
 
     @classmethod
-    def find_by_slug(cls, db, slug: str) -> Module | None:
-        return db.scalar(select(cls).where(cls.slug == slug))
+    def find_by_slug(cls, db, slug: str, course_id: int | None = None) -> Module | None:
+        """The module with this slug (in this course); None if none or, without a
+        course, if several courses have one."""
+        query = select(cls).where(cls.slug == slug)
+        if course_id is not None:
+            query = query.where(cls.course_id == course_id)
+        found = db.scalars(query.limit(2)).all()
+        return found[0] if len(found) == 1 else None
 
 
-class Question(Base):
+class Question(SubmissionRules, Base):
     """A question: its nbgrader source notebook (solutions and hidden tests included).
 
     `student_notebook` is derived from `source_notebook` when the question is saved;
     only it ever leaves the service. Editing a question bumps `version`; submissions
     keep the version they were graded against.
+
+    A question is a draft until `released` (None), scheduled before it, and open to
+    learners from then on; instructors of its course see it in every state.
     """
 
     __tablename__ = "questions"
@@ -127,6 +225,7 @@ class Question(Base):
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=1)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    released: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # which grader.grading.questiontypes entry grades it
     type: Mapped[str] = mapped_column(String(40), default="notebook")
     # deferred: listing questions, modules or progress never decodes a notebook
@@ -139,6 +238,9 @@ class Question(Base):
     @classmethod
     def find(cls, db, id: int) -> Question | None:
         return db.get(cls, id)
+
+    def is_released(self, now: datetime | None = None) -> bool:
+        return self.released is not None and self.released <= (now or utcnow())
 
 
 class Submission(Base):
@@ -174,6 +276,11 @@ class Submission(Base):
     tests: Mapped[list | None] = mapped_column(JSONText, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # after the question's due date (see `SubmissionRules`), and the points that cost
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    penalty: Mapped[float] = mapped_column(Float, default=0.0)
+    # manually graded cells not scored yet (their points are in max_score, not in score)
+    manual_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     lease_expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -187,6 +294,25 @@ class Submission(Base):
     @classmethod
     def find(cls, db, id: int) -> Submission | None:
         return db.get(cls, id)
+
+
+class ManualGrade(Base):
+    """An instructor's score and comment for a manually graded cell of a submission.
+
+    The submission's score is its autograded points plus these, minus its late penalty
+    (nbgrader's rule: a manual grade replaces nothing, it adds the cell's points).
+    """
+
+    __tablename__ = "manual_grades"
+    __table_args__ = (UniqueConstraint("submission_id", "cell"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    cell: Mapped[str] = mapped_column(String(255))  # the cell's nbgrader grade_id
+    points: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    grader: Mapped[str] = mapped_column(String(255))
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Worker(Base):
@@ -233,12 +359,15 @@ class BestScore(Base):
         return db.scalar(select(cls).where(cls.user_id == user_id, cls.question_id == question_id))
 
 
-# Total.module_id of the whole course's board
-ALL_MODULES = 0
+def course_board(course_id: int) -> int:
+    """`Total.module_id` of a course's whole leaderboard: the course's id, negated (a
+    module's board is its own id), so every board is one integer of the ranking index."""
+    return -course_id
 
 
 class Total(Base):
-    """A learner's total on one leaderboard: all modules (`module_id` 0) or one module.
+    """A learner's total on one leaderboard: a course's (`module_id` is
+    `course_board(course_id)`) or a module's (`module_id` is the module's id).
 
     Maintained in the transaction that records a best score (and rebuilt when questions
     are retired or re-scored), so a leaderboard page is a range of the ranking index and a
@@ -275,3 +404,14 @@ class ScoreCount(Base):
     module_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     score: Mapped[float] = mapped_column(Float, primary_key=True)
     learners: Mapped[int] = mapped_column(Integer)
+
+
+def any_course(db) -> Course:
+    """The first course, made (`default`) if there is none: for scripts, benchmarks
+    and tests that need modules somewhere."""
+    course = db.scalar(select(Course).order_by(Course.id).limit(1))
+    if course is None:
+        course = Course(slug="default", title="Course", join="open")
+        db.add(course)
+        db.flush()
+    return course

@@ -15,3 +15,8 @@ AUTHOR_SCOPE = "custom:coursehub:author"
 #: submissions (an admin's tool against abuse). A group, not a scope: roles only add
 #: scopes, and restricting must take one away from a learner who has it.
 RESTRICTED_GROUP = "restricted"
+
+#: Hub groups of a course are named `course-<slug>` (learners) and
+#: `course-<slug>-instructors`; course scopes are filtered to the learner group:
+#: ``custom:coursehub:learn!group=course-<slug>`` (see grader.courses)
+COURSE_GROUP_PREFIX = "course-"

@@ -52,6 +52,7 @@ from .accounts.store import (
     Rules,
     UsernameTaken,
 )
+from .courses import CourseRolesMixin
 from .settings import Settings
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -98,7 +99,7 @@ def limited(e: Limited) -> SignupError:
     return SignupError(str(e), status=429, retry_after=e.retry_after)
 
 
-class CoursehubAuthenticator(Authenticator):
+class CoursehubAuthenticator(CourseRolesMixin, Authenticator):
     """Username and password accounts with verified email, approval and resets."""
 
     db_url = Unicode(
@@ -660,7 +661,7 @@ class CoursehubAuthenticator(Authenticator):
                 Path(self.maildir).resolve(),
             )
 
-        return pages.handlers() + admin.handlers()
+        return pages.handlers() + admin.handlers() + self.course_handlers()
 
 
 def apply_auth(c, settings: Settings) -> None:

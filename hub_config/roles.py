@@ -49,29 +49,37 @@ SERVER_TOKEN_SCOPES = [
     AUTHOR_SCOPE,
 ]
 
-#: What the grader's own token needs: names and group membership (courses, instructors)
-#: of users, for leaderboards and gradebooks. Identifying a request needs no scope:
-#: HubAuth asks the Hub about the request's token with that token itself.
-GRADER_SERVICE_SCOPES = ["list:users", "read:users", "list:groups", "read:groups"]
+#: What the grader's own token needs: names and group membership of users, for
+#: leaderboards and gradebooks; making courses' groups and changing their members
+#: (joining a course, an instructor's enrolling someone). Identifying a request needs
+#: no scope: HubAuth asks the Hub about the request's token with that token itself.
+GRADER_SERVICE_SCOPES = ["list:users", "read:users", "admin:groups"]
 
 
-def role_specs(settings: Settings) -> list[dict]:
-    """The roles coursehub loads into the Hub (``c.JupyterHub.load_roles``)."""
-    instructor = {
+def instructor_role_spec() -> dict:
+    """Instructors of every course (the group `instructors`): a role the authenticator
+    manages (see hub_config.courses), as the courses' roles are."""
+    return {
         "name": INSTRUCTOR_ROLE,
-        "description": "Author questions and modules; read all learners' work",
+        "description": "Author questions and modules in every course; read all learners' work",
         "scopes": [AUTHOR_SCOPE, LEARN_SCOPE, ACCESS_GRADER_SCOPE],
         "groups": [INSTRUCTORS_GROUP],
     }
+
+
+def role_specs(settings: Settings) -> list[dict]:
+    """The roles coursehub loads into the Hub (``c.JupyterHub.load_roles``); none assigns
+    users or groups (the authenticator's managed roles do, hub_config.courses)."""
+    instructor = instructor_role_spec()
     roles = [
         {
             # the default role every user has, extended: JupyterHub merges this
-            # partial spec with its own default `user` role
+            # partial spec with its own default `user` role. Not the learner's scope:
+            # that comes with each course a user joins
             "name": "user",
-            "description": "A learner: own server, and coursehub as a learner",
-            "scopes": ["self", LEARN_SCOPE, ACCESS_GRADER_SCOPE],
+            "description": "A user: own server; reaches coursehub to join courses",
+            "scopes": ["self", ACCESS_GRADER_SCOPE],
         },
-        instructor,
     ]
     if settings.grader_enabled:
         roles.append(

@@ -106,14 +106,27 @@ class FakeHubUserHandler(web.RequestHandler):
 
 
 class FakeHub:
-    """Tokens -> user models with scopes; the grader's real HubAuth asks it who's who."""
+    """Tokens -> user models with scopes; the grader's real HubAuth asks it who's who.
+
+    Courses' groups as the Hub keeps them (hub_config.courses): a member of
+    `course-<slug>` gets the course's filtered learn scope, of `course-<slug>-instructors`
+    its author scope too. The real Hub's side of this is tested with a real Hub
+    (tests/test_courses_hub.py)."""
 
     def __init__(self):
         self.tokens = {"service-token": {"kind": "service", "name": "grader", "scopes": []}}
+        self.groups: dict[str, set[str]] = {}
         self.port = free_port()
         app = web.Application(
-            [(r"/hub/api/user", FakeHubUserHandler), (r"/hub/api/?", _HubRoot)],
+            [
+                (r"/hub/api/user", FakeHubUserHandler),
+                (r"/hub/api/coursehub/courses/([^/]+)", _FakeCourseHandler),
+                (r"/hub/api/groups/([^/]+)/users", _FakeGroupUsersHandler),
+                (r"/hub/api/groups/([^/]+)", _FakeGroupHandler),
+                (r"/hub/api/?", _HubRoot),
+            ],
             tokens=self.tokens,
+            hub=self,
         )
         self.server = HTTPServer(app)
         self.server.listen(self.port, "127.0.0.1")
@@ -126,8 +139,61 @@ class FakeHub:
         token = f"token-{name}"
         self.tokens[token] = {
             "kind": "user", "name": name, "scopes": list(scopes), "groups": list(groups),
+            "own_scopes": list(scopes),
         }  # fmt: skip
+        self.grant(name)
         return token
+
+    def grant(self, name):
+        """A user's scopes: their own, and those of their courses' groups."""
+        for model in self.tokens.values():
+            if model["name"] != name or model["kind"] != "user":
+                continue
+            scopes = list(model["own_scopes"])
+            for group, members in self.groups.items():
+                if name not in members or not group.startswith("course-"):
+                    continue
+                learners = group.removesuffix("-instructors")
+                scopes.append(f"{LEARN}!group={learners}")
+                if group.endswith("-instructors"):
+                    scopes.append(f"{AUTHOR}!group={learners}")
+            model["scopes"] = scopes
+
+
+class _FakeCourseHandler(web.RequestHandler):
+    def put(self, slug):
+        hub = self.settings["hub"]
+        hub.groups.setdefault(f"course-{slug}", set())
+        hub.groups.setdefault(f"course-{slug}-instructors", set())
+        self.finish({"course": slug})
+
+
+class _FakeGroupHandler(web.RequestHandler):
+    def get(self, group):
+        members = self.settings["hub"].groups.get(group)
+        if members is None:
+            raise web.HTTPError(404)
+        self.finish({"name": group, "users": sorted(members)})
+
+
+class _FakeGroupUsersHandler(web.RequestHandler):
+    def post(self, group):
+        hub = self.settings["hub"]
+        if group not in hub.groups:
+            raise web.HTTPError(404)
+        for name in json.loads(self.request.body)["users"]:
+            hub.groups[group].add(name)
+            hub.grant(name)
+        self.finish({"name": group})
+
+    def delete(self, group):
+        hub = self.settings["hub"]
+        if group not in hub.groups:
+            raise web.HTTPError(404)
+        for name in json.loads(self.request.body)["users"]:
+            hub.groups[group].discard(name)
+            hub.grant(name)
+        self.finish({"name": group})
 
 
 class _HubRoot(web.RequestHandler):
@@ -253,6 +319,8 @@ async def grader(request, grader_env, fake_hub, monkeypatch):
         monkeypatch.setenv("COURSEHUB_GRADER_DB_URL", url)
     app = GraderApp()
     app.initialize([])
+    # the course every test's modules go in (a test of courses makes more)
+    await fake_hub_course(app, fake_hub, "demo")
     server = HTTPServer(app.webapp, max_body_size=64 * 2**20)
     port = int(grader_env["JUPYTERHUB_SERVICE_URL"].rsplit(":", 1)[1])
     server.listen(port, "127.0.0.1")
@@ -266,6 +334,23 @@ async def grader(request, grader_env, fake_hub, monkeypatch):
     server.stop()
     await app.close()
     GraderApp.clear_instance()
+
+
+async def make_course(author, slug: str = "demo") -> None:
+    """A course made through the API by a global instructor (with the FakeHub's groups);
+    nothing if it exists."""
+    code, data = await author.post("courses", {"slug": slug, "title": slug.title()})
+    assert code in (201, 409), data
+
+
+async def fake_hub_course(app, fake_hub, slug: str, join: str = "invite"):
+    """A course in the grader's database and its groups in the fake Hub."""
+    from grader import orm
+
+    with app.session_factory() as db:
+        db.add(orm.Course(slug=slug, title=slug.title(), join=join))
+        db.commit()
+    await app.hub_groups.ensure_course(slug)
 
 
 @pytest.fixture(autouse=True)

@@ -59,6 +59,7 @@ from tests.conftest import (
     LEARN,
     Client,
     FakeHub,
+    make_course,
     answer,
     free_port,
     nbgrader_cell,
@@ -1607,6 +1608,7 @@ class Campaign:
         return Client(self.base_url, self.hub.add_user(name, (ACCESS, *scopes)))
 
     async def setup_question(self):
+        await make_course(self.author)
         code, module = await self.author.post("modules", {"slug": "adv", "title": "Adversarial"})
         assert code == 201, module
         code, question = await self.author.post(

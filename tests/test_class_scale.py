@@ -143,7 +143,7 @@ def recomputed_totals(db) -> dict[tuple[int, int], tuple]:
     )
     totals: dict[tuple[int, int], list] = {}
     for user_id, module_id, score, solved, reached in db.execute(counted):
-        for board in (orm.ALL_MODULES, module_id):
+        for board in (orm.any_course(db).board, module_id):
             entry = totals.setdefault((board, user_id), [0.0, 0, reached])
             entry[0] += score
             entry[1] += int(solved)
@@ -173,7 +173,7 @@ def recounted_scores(totals: dict[tuple[int, int], tuple]) -> dict[tuple[int, fl
 def make_course(db, modules=2, per_module=3):
     questions = []
     for m in range(modules):
-        module = orm.Module(slug=f"m{m}", title=f"M{m}", position=m)
+        module = orm.Module(course=orm.any_course(db), slug=f"m{m}", title=f"M{m}", position=m)
         db.add(module)
         for q in range(per_module):
             question = orm.Question(
@@ -184,6 +184,7 @@ def make_course(db, modules=2, per_module=3):
                 max_score=4.0,
                 source_notebook={},
                 student_notebook={},
+                released=orm.utcnow(),
             )
             db.add(question)
             questions.append(question)
@@ -238,24 +239,24 @@ async def test_totals_always_equal_a_full_recomputation(grader):
         # and the leaderboards, ranks and the profile read them in the one order, on the
         # whole course's board and each module's
         names = {u.id: u.name for u in users}
-        for board in (orm.ALL_MODULES, *{q.module_id for q in questions}):
+        for board in (orm.any_course(db).board, *{q.module_id for q in questions}):
             expected = sorted(
                 ((t, u) for (b, u), t in recomputed_totals(db).items() if b == board),
                 key=lambda item: (-item[0][0], item[0][2], item[1]),
             )
-            module_id = None if board == orm.ALL_MODULES else board
-            entries, total = scores.leaderboard(db, module_id, 0, 100)
+            entries, total = scores.leaderboard(db, board, 0, 100)
             assert total == len(expected)
             assert [e["user"] for e in entries] == [names[u] for _, u in expected]
             for rank, (_, user_id) in enumerate(expected, 1):
                 user = db.get(orm.User, user_id)
-                assert scores.rank_of(db, user, module_id) == rank
-                if board == orm.ALL_MODULES:
+                assert scores.rank_of(db, user, board) == rank
+                if board == orm.any_course(db).board:
                     percentile = round(100 * rank / total, 1)
-                    assert scores.profile(db, user)["percentile"] == percentile
+                    profile = scores.profile(db, user, orm.any_course(db))
+                    assert profile["percentile"] == percentile
             # every page, wherever it starts (inside a tie on a score or not)
             for offset in range(total + 1):
-                page, _ = scores.leaderboard(db, module_id, offset, 4)
+                page, _ = scores.leaderboard(db, board, offset, 4)
                 assert [e["rank"] for e in page] == list(
                     range(offset + 1, min(offset + 4, total) + 1)
                 )
@@ -277,11 +278,21 @@ async def test_learners_tied_on_score_and_time_rank_by_who_joined_first(grader):
         db.commit()
         order = ["learner1", "learner4", "learner0", "learner2", "learner3", "learner6"]
         order.append("learner5")
-        entries, total = scores.leaderboard(db, None, 0, 10)
+        entries, total = scores.leaderboard(db, orm.any_course(db).board, 0, 10)
         assert total == 7 and [e["user"] for e in entries] == order
-        assert [scores.rank_of(db, u) for u in users] == [3, 1, 4, 5, 2, 7, 6]
-        assert [e["user"] for e in scores.leaderboard(db, None, 3, 2)[0]] == order[3:5]
-        assert scores.leaderboard(db, None, 7, 10) == ([], 7)
+        assert [scores.rank_of(db, u, orm.any_course(db).board) for u in users] == [
+            3,
+            1,
+            4,
+            5,
+            2,
+            7,
+            6,
+        ]
+        assert [
+            e["user"] for e in scores.leaderboard(db, orm.any_course(db).board, 3, 2)[0]
+        ] == order[3:5]
+        assert scores.leaderboard(db, orm.any_course(db).board, 7, 10) == ([], 7)
 
 
 async def record_all_at_once(grader, submission_ids):
@@ -314,7 +325,7 @@ async def test_concurrent_results_of_one_learner_keep_the_total_exact(grader):
     await record_all_at_once(grader, ids)
     with grader.session_factory() as db:
         assert stored_totals(db) == recomputed_totals(db)
-        assert stored_totals(db)[(0, user.id)][:2] == (32.0, 8)
+        assert stored_totals(db)[(orm.any_course(db).board, user.id)][:2] == (32.0, 8)
 
 
 async def test_many_learners_moving_between_scores_at_once_keep_the_counts_exact(grader):
@@ -350,7 +361,8 @@ def empty_db_url(request, tmp_path):
 
 def test_upgrading_a_course_counts_its_learners_scores(empty_db_url):
     """A database at revision 0002 (totals, no score counts) with learners on the
-    leaderboards: upgrade-db counts them, and the schema is then the models' own."""
+    leaderboards: upgrade-db counts them (the whole course's board becomes the default
+    course's, -1), and the schema is then the models' own."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
@@ -378,7 +390,7 @@ def test_upgrading_a_course_counts_its_learners_scores(empty_db_url):
         with engine.connect() as connection:
             counts = connection.execute(select(orm.ScoreCount.__table__)).all()
             assert sorted(tuple(row) for row in counts) == [
-                (0, 1.5, 1), (0, 3.0, 2), (0, 7.0, 1), (2, 1.5, 1), (2, 3.0, 1),
+                (-1, 1.5, 1), (-1, 3.0, 2), (-1, 7.0, 1), (2, 1.5, 1), (2, 3.0, 1),
             ]  # fmt: skip
 
             # alembic cannot compare an index with a DESC column (an expression to it):

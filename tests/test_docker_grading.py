@@ -13,7 +13,7 @@ import secrets
 import pytest
 from tornado.httpserver import HTTPServer
 
-from tests.conftest import LEARN, Client, answer, square_question
+from tests.conftest import LEARN, Client, answer, make_course, square_question
 from tests.test_docker_executor import SocketProxy
 
 pytestmark = pytest.mark.docker
@@ -68,6 +68,7 @@ async def docker_grader(grader_env, fake_hub, monkeypatch, learner_image, docker
                 "teacher", ("access:services!service=grader", LEARN, "custom:coursehub:author")
             ),
         )
+        await make_course(author)
         code, _ = await author.request("POST", "modules", {"slug": "m", "title": "M"})
         assert code == 201
         code, question = await author.request(

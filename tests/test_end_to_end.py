@@ -30,7 +30,7 @@ CORRECT = "def square(x):\n    return x * x"
 class Learner:
     """One learner: a Hub user with a running server, talking to it with their token."""
 
-    def __init__(self, hub: RunningHub, name: str):
+    def __init__(self, hub: RunningHub, name: str, course: str | None = "python-foundations"):
         self.hub, self.name = hub, name
         r = hub.api("POST", f"/users/{name}")
         assert r.status_code == 201, r.text
@@ -38,6 +38,28 @@ class Learner:
         assert r.status_code == 201, r.text
         self.token = r.json()["token"]
         self.seen: list[str] = []  # every response body this learner read
+        if course:
+            self.join(course)
+
+    def join(self, course: str = "python-foundations"):
+        """Join an open course through the grader's API, as the panel's Join button does:
+        the Hub adds the learner to the course's group, and every token of theirs (their
+        server's included) carries the course's scope from then on."""
+        deadline = time.monotonic() + 120  # the grader may still be starting
+        while True:
+            try:
+                r = requests.post(
+                    f"{self.hub.url}/services/grader/api/v1/courses/{course}/enrol",
+                    headers={"Authorization": f"token {self.token}"},
+                    timeout=30,
+                )
+                if r.status_code not in (502, 503, 404) or time.monotonic() > deadline:
+                    break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert r.status_code == 200, r.text
+        return r.json()
 
     def start_server(self, timeout=90):
         r = self.hub.api("POST", f"/users/{self.name}/server")

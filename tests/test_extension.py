@@ -35,8 +35,10 @@ MODULE = {
 
 
 def student_notebook():
-    """The student version of question 7: an answer cell and a visible test."""
+    """The student version of question 7: an answer cell and a visible test, with the
+    authoring fields it inherits from the source notebook's metadata."""
     nb = nbformat.v4.new_notebook()
+    nb.metadata["coursehub"] = {"id": 7, "title": "Double a number", "slug": "double"}
     nb.cells = [
         nbformat.v4.new_markdown_cell("Write `double(x)`."),
         nbformat.v4.new_code_cell(
@@ -50,6 +52,17 @@ def student_notebook():
     ]
     return nb
 
+
+COURSE = {
+    "id": 1,
+    "slug": "python",
+    "title": "Python",
+    "description": "A first course",
+    "join": "code",
+    "enrolled": False,
+    "role": None,
+}
+JOIN_CODE = "K7QP2XWM"
 
 QUESTION = {
     "id": 7,
@@ -122,6 +135,14 @@ class FakeGraderHandler(tornado.web.RequestHandler):
             "progress": {"modules": [{"slug": "python-basics", "percent": 100}]},
             "profile": {"user": "ada", "xp": 10},
             "leaderboard": {"entries": [{"rank": 1, "user": "ada"}], "total": 1},
+            "courses": {"courses": [COURSE]},
+            "questions/7/regrade": {
+                "queued": 3,
+                "running": 1,
+                "graded": 6,
+                "error": 0,
+                "total": 10,
+            },
         }
         if path in answers:
             self.reply(200, answers[path])
@@ -136,10 +157,46 @@ class FakeGraderHandler(tornado.web.RequestHandler):
     def post(self, path):
         if not self.record():
             return
-        if path == "submissions":
+        body = json.loads(self.request.body or b"null")
+        if path == "submissions" and body["question"] == 9:
+            # a cool-off: the grader says when to come back
+            self.set_header("Retry-After", "42")
+            self.reply(429, {"status": 429, "message": "wait 42 s before submitting again"})
+        elif path == "submissions":
             self.reply(202, {"id": 41, "status": "queued"})
+        elif path == "courses/python/enrol":
+            if body.get("code") != JOIN_CODE:
+                self.reply(403, {"status": 403, "message": "that is not python's join code"})
+            else:
+                self.reply(200, dict(COURSE, enrolled=True, role="learner"))
+        elif path == "questions":
+            self.reply(201, dict(QUESTION, id=8, slug=body["slug"], status="draft"))
+        elif path == "questions/validate":
+            self.reply(
+                200,
+                {
+                    "ok": True,
+                    "problems": [],
+                    "reference": {"score": 1.0, "max_score": 1.0, "tests": []},
+                    "stub": {"score": 0.0, "max_score": 1.0},
+                },
+            )
         else:
             self.reply(404, {"status": 404, "message": f"No such resource: {path}"})
+
+    def put(self, path):
+        if not self.record():
+            return
+        if path == "questions/8":
+            self.reply(403, {"status": 403, "message": "only instructors of python may do this"})
+        else:
+            self.reply(200, dict(QUESTION, **json.loads(self.request.body)))
+
+    def delete(self, path):
+        if not self.record():
+            return
+        self.set_status(204)
+        self.finish()
 
 
 def submission_event(status: str, **fields) -> bytes:
@@ -270,12 +327,12 @@ def api(jp_fetch, jp_asyncio_loop):
     def call(method, path, body=None, **kwargs):
         if body is not None and not isinstance(body, str | bytes):
             body = json.dumps(body)
-        if method in ("POST", "PATCH") and body is None:
+        if method in ("POST", "PATCH", "PUT") and body is None:
             body = ""
         response = jp_asyncio_loop.run_until_complete(
             jp_fetch("coursehub/api", path, method=method, body=body, raise_error=False, **kwargs)
         )
-        return response.code, json.loads(response.body)
+        return response.code, json.loads(response.body) if response.body else None
 
     return call
 
@@ -595,3 +652,129 @@ def test_a_quiet_grader_stream_is_given_up(jp_fetch, jp_asyncio_loop, grader, ex
     response = jp_asyncio_loop.run_until_complete(scenario())
     assert response.code == 200
     assert [data["status"] for _, data in reader.messages] == ["queued"]
+
+
+# courses and authoring ------------------------------------------------------------------
+
+
+def test_courses_pass_through_and_the_course_argument_is_forwarded(api, grader):
+    assert api("GET", "courses") == (200, {"courses": [COURSE]})
+    for path in ("modules", "questions", "questions/filters", "progress", "profile"):
+        status, _ = api("GET", path, params={"course": "python"})
+        assert status == 200
+        assert grader.requests[-1]["query"] == {"course": ["python"]}, path
+    api("GET", "leaderboard", params={"course": "python", "module": "python-basics"})
+    assert grader.requests[-1]["query"] == {"course": ["python"], "module": ["python-basics"]}
+
+
+def test_joining_a_course_sends_only_the_code(api, grader):
+    status, data = api("POST", "courses/python/enrol", {"code": JOIN_CODE, "user": "eve"})
+    assert (status, data["enrolled"], data["role"]) == (200, True, "learner")
+    sent = grader.requests[-1]
+    assert (sent["method"], sent["path"], sent["body"]) == (
+        "POST",
+        "courses/python/enrol",
+        {"code": JOIN_CODE},
+    )
+    # an open course: no body at all
+    api("POST", "courses/python/enrol")
+    assert grader.requests[-1]["body"] == {}
+
+
+def test_a_wrong_join_code_is_the_graders_message(api, grader):
+    status, data = api("POST", "courses/python/enrol", {"code": "NOPE"})
+    assert (status, data) == (403, {"status": 403, "message": "that is not python's join code"})
+    status, data = api("POST", "courses/python/enrol", {"code": 12345})
+    assert status == 400 and "join code must be a string" in data["message"]
+    assert len(grader.requests) == 1
+
+
+def test_authoring_calls_pass_through_with_the_graders_status(api, grader):
+    nb = nbformat.v4.new_notebook()
+    body = {
+        "course": "python",
+        "module": 1,
+        "slug": "triple",
+        "title": "Triple",
+        "tags": ["functions"],
+        "notebook": nb,
+        "release": None,
+    }
+    status, data = api("POST", "questions", body)
+    assert (status, data["id"], data["status"]) == (201, 8, "draft")
+    assert grader.requests[-1]["body"] == json.loads(json.dumps(body))
+
+    status, data = api("POST", "questions/validate", {"notebook": nb})
+    assert (status, data["ok"], data["reference"]["score"]) == (200, True, 1.0)
+    assert grader.requests[-1]["path"] == "questions/validate"
+
+    status, data = api("PUT", "questions/7", {"release": "now", "regrade": True})
+    assert status == 200 and data["release"] == "now"
+    assert grader.requests[-1]["body"] == {"release": "now", "regrade": True}
+
+    status, data = api("GET", "questions/7/regrade")
+    assert (status, data["graded"], data["total"]) == (200, 6, 10)
+
+    assert api("DELETE", "questions/7") == (204, None)
+    assert (grader.requests[-1]["method"], grader.requests[-1]["path"]) == (
+        "DELETE",
+        "questions/7",
+    )
+
+
+def test_authoring_refusals_and_bad_bodies(api, grader):
+    status, data = api("PUT", "questions/8", {"title": "Mine now"})
+    assert (status, data["message"]) == (403, "only instructors of python may do this")
+    asked = len(grader.requests)
+    for method, path in (("POST", "questions"), ("PUT", "questions/7")):
+        status, data = api(method, path, [1, 2])
+        assert status == 400 and "JSON object" in data["message"]
+    status, _ = api("POST", "questions/validate", "{not json")
+    assert status == 400
+    assert len(grader.requests) == asked
+
+
+def test_the_source_notebook_is_not_reachable(jp_fetch, jp_asyncio_loop, grader):
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch("coursehub/api/questions/7/source", raise_error=False)
+    )
+    assert response.code == 404
+    assert grader.requests == []
+
+
+def test_preview_writes_a_read_only_copy_apart_from_the_learners(api, grader, jp_root_dir):
+    api("POST", "questions/7/open")
+    mine = jp_root_dir / "python-basics" / "double.ipynb"
+    nb = nbformat.read(mine, as_version=4)
+    nb.cells[1].source = "def double(x):\n    return 2 * x"
+    nbformat.write(nb, mine)
+
+    status, data = api("POST", "questions/7/preview")
+    assert (status, data) == (200, {"path": "coursehub-preview/python-basics/double.ipynb"})
+    preview = nbformat.read(jp_root_dir / data["path"], as_version=4)
+    assert [c.source for c in preview.cells] == [c.source for c in student_notebook().cells]
+    assert all(not c.metadata.editable and not c.metadata.deletable for c in preview.cells)
+    # no question id: no Submit button, and it cannot be sent as an answer; nothing of
+    # the source's authoring fields either: the Instructor tab does not author a preview
+    assert preview.metadata.coursehub == {"preview": 7}
+    assert nbformat.read(mine, as_version=4).cells[1].source == "def double(x):\n    return 2 * x"
+
+    # a later preview shows the grader's current version
+    (jp_root_dir / data["path"]).write_text("{}")
+    assert api("POST", "questions/7/preview")[0] == 200
+    assert len(nbformat.read(jp_root_dir / data["path"], as_version=4).cells) == 3
+
+
+def test_cooloff_retry_after_reaches_the_browser(jp_fetch, jp_asyncio_loop, api, jp_root_dir):
+    (jp_root_dir / "a.ipynb").write_text(nbformat.writes(student_notebook()))
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch(
+            "coursehub/api/questions/9/submit",
+            method="POST",
+            body=json.dumps({"path": "a.ipynb"}),
+            raise_error=False,
+        )
+    )
+    assert response.code == 429
+    assert response.headers["Retry-After"] == "42"
+    assert json.loads(response.body)["message"] == "wait 42 s before submitting again"

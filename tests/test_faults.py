@@ -36,6 +36,7 @@ from tests.conftest import (
     Client,
     answer,
     free_port,
+    make_course,
     service_env,
     square_question,
 )
@@ -141,6 +142,7 @@ async def healthy(service, timeout=60):
 async def submit_everyone(service) -> dict[int, float]:
     """The square question, then one submission from each of 100 learners: id -> score."""
     author = service.client_for("teacher", (LEARN, AUTHOR))
+    await make_course(author)
     code, _ = await author.post("modules", {"slug": "basics", "title": "Basics"})
     assert code == 201
     code, question = await author.post(

@@ -134,15 +134,9 @@ def broken(change):
         ),
         (
             lambda nb: nb.cells.append(
-                new_markdown_cell("essay", metadata=nbg("essay", grade=True, solution=True))
+                new_markdown_cell("essay", metadata=nbg("essay", grade=True))
             ),
-            "cell 'essay' is graded by hand; coursehub grades automatically",
-        ),
-        (
-            lambda nb: nb.cells.append(
-                new_code_cell("x = 1", metadata=nbg("manual", grade=True, solution=True))
-            ),
-            "cell 'manual' is graded by hand; coursehub grades automatically",
+            "Markdown grade cell 'essay' is not marked as a solution cell",
         ),
         (
             lambda nb: nb.cells[4].metadata.nbgrader.pop("grade_id"),

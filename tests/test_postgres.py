@@ -96,7 +96,7 @@ def seed(app, learners: int, per_learner: int) -> dict[str, float]:
     student = student_version(source)
     answers = list(ANSWERS.items())
     with app.session_factory() as db:
-        module = orm.Module(slug="basics", title="Basics")
+        module = orm.Module(course=orm.any_course(db), slug="basics", title="Basics")
         db.add(module)
         question = create_question(db, module, QuestionFields(slug="sq", title="Sq"), source)
         users = [orm.User(name=f"learner{i}") for i in range(learners)]
@@ -292,7 +292,7 @@ def test_results_finishing_at_once_keep_the_learners_best_score(grader_env, shar
     engine = dbutil.make_engine(shared_db_url)
     sessions = dbutil.make_session_factory(engine)
     with sessions() as db:
-        module = orm.Module(slug="m", title="M")
+        module = orm.Module(course=orm.any_course(db), slug="m", title="M")
         question = create_question(
             db, module, QuestionFields(slug="q", title="Q"), square_question()
         )
@@ -356,7 +356,7 @@ def test_claim_next_never_hands_one_row_to_two_workers_on_postgresql(grader_env,
     sessions = dbutil.make_session_factory(engine)
     queue = GradingQueue(sessions, executor=None, max_queued_per_learner=200)
     with sessions() as db:
-        module = orm.Module(slug="m", title="M")
+        module = orm.Module(course=orm.any_course(db), slug="m", title="M")
         question = create_question(
             db, module, QuestionFields(slug="q", title="Q"), square_question()
         )

@@ -295,7 +295,7 @@ async def test_a_queued_submission_survives_a_restart_and_is_graded_once(
     with app.session_factory() as db:
         from grader.instructors.authoring import QuestionFields, create_question
 
-        module = orm.Module(slug="basics", title="Basics")
+        module = orm.Module(course=orm.any_course(db), slug="basics", title="Basics")
         db.add(module)
         question = create_question(db, module, QuestionFields(slug="sq", title="Sq"), source)
         user = orm.User(name="ann")

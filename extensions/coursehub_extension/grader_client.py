@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -28,13 +29,22 @@ class GraderError(Exception):
 
     ``status`` and ``message`` are what the extension answers its own client with: the
     grader's own status and message when it gave one, 502/503/504 when it could not be
-    reached or answered nonsense.
+    reached or answered nonsense. ``retry_after`` is the grader's Retry-After (a 429: a
+    cool-off, or too many submissions waiting), for the browser to count down.
     """
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: str | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after
+
+
+class GraderReply(NamedTuple):
+    """A successful answer: the grader's status (200, 201, 202, 204) and its JSON."""
+
+    status: int
+    data: Any
 
 
 class _StopStream(HTTPInputError):
@@ -81,6 +91,13 @@ class GraderClient(LoggingConfigurable):
         (submissions are acknowledged before grading, so this stays short).""",
     ).tag(config=True)
 
+    validate_timeout = Float(
+        300.0,
+        help="""Seconds to wait for the grading service to validate a question's notebook:
+        it grades the reference solution and the student version in sandboxes before
+        it answers, so this is longer than request_timeout.""",
+    ).tag(config=True)
+
     stream_timeout = Float(
         3600.0,
         help="""Longest time one event stream from the grading service is relayed; the
@@ -103,6 +120,15 @@ class GraderClient(LoggingConfigurable):
 
         ``params`` is a dict or a list of (name, value) pairs (repeated names allowed).
         """
+        return (await self.send(method, path, params=params, body=body)).data
+
+    async def send(
+        self, method: str, path: str, params=None, body=None, timeout: float | None = None
+    ) -> GraderReply:
+        """:meth:`request`, returning the grader's status with its JSON (None for a 204).
+
+        ``timeout`` replaces ``request_timeout`` for a call known to take longer.
+        """
         url, headers = self._prepare(path, params)
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -112,7 +138,7 @@ class GraderClient(LoggingConfigurable):
             headers=headers,
             body=None if body is None else json.dumps(body),
             connect_timeout=self.connect_timeout,
-            request_timeout=self.request_timeout,
+            request_timeout=timeout or self.request_timeout,
             # A redirect means the Hub's proxy wants a browser login: the token failed.
             follow_redirects=False,
         )
@@ -123,7 +149,9 @@ class GraderClient(LoggingConfigurable):
             raise self._fetch_error(e, where) from e
         except OSError as e:
             raise self._unreachable(e, where) from e
-        return self._decode(response.code, response.body, where)
+        retry_after = response.headers.get("Retry-After") if response.code == 429 else None
+        data = self._decode(response.code, response.body, where, retry_after)
+        return GraderReply(response.code, data)
 
     async def stream(
         self,
@@ -277,7 +305,7 @@ class GraderClient(LoggingConfigurable):
         # connection refused, DNS failure, connection reset ...
         return GraderError(503, f"The grading service cannot be reached ({where}): {e}")
 
-    def _decode(self, code: int, body: bytes | None, where: str):
+    def _decode(self, code: int, body: bytes | None, where: str, retry_after: str | None = None):
         """The reply's JSON, or a GraderError naming what was wrong with it."""
         try:
             data = json.loads(body or b"null")
@@ -300,7 +328,7 @@ class GraderClient(LoggingConfigurable):
             )
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             # The grader's own error: pass it through unchanged.
-            raise GraderError(code, data["message"])
+            raise GraderError(code, data["message"], retry_after)
         # An error page from something in between (the Hub's proxy, a load balancer).
         status = code if code in (502, 503, 504) else 502
         raise GraderError(

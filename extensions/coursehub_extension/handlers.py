@@ -1,9 +1,13 @@
 """REST API of the coursehub extension, at ``<base_url>coursehub/api/``.
 
-Most endpoints pass the learner's request through to the grading service; the two
-that touch the learner's files (open a question, submit a notebook) go through the
-server's contents manager, so they honour the server's root directory and its rules.
-Errors are JSON ``{"status", "message"}``, like JupyterHub's and the grader's APIs.
+Most endpoints pass the learner's request through to the grading service, each path
+and method listed here (nothing else of the grader is reachable through it: not a
+question's source notebook, which the grader gives only to its course's instructors
+anyway). Authoring calls are relayed like the rest; the grader decides by the token's
+scopes who may make them. The endpoints that touch the user's files (open a question,
+preview it, submit a notebook) go through the server's contents manager, so they honour
+the server's root directory and its rules. Errors are JSON ``{"status", "message"}``,
+like JupyterHub's and the grader's APIs.
 """
 
 import asyncio
@@ -18,10 +22,12 @@ from nbformat.v4.rwbase import strip_transient
 from tornado import web
 from tornado.escape import url_escape
 
-from .grader_client import GraderClient, GraderError
+from .grader_client import GraderClient, GraderError, GraderReply
 from .workspace import (
+    PREVIEW_FOLDER,
     LearnerPathError,
     check_learner_path,
+    preview_notebook,
     question_notebook_path,
     recorded_question_id,
     tag_notebook,
@@ -30,12 +36,20 @@ from .workspace import (
 AUTH_RESOURCE = "coursehub"
 
 
-def api_error(status: int, message: str) -> web.HTTPError:
-    """An HTTPError whose message is shown to the client as is.
+class APIError(web.HTTPError):
+    """An HTTPError whose message is shown to the client as is, with the grader's
+    Retry-After when it sent one.
 
     The message goes in ``args`` so a ``%`` in it never breaks tornado's log formatting.
     """
-    return web.HTTPError(status, "%s", message)
+
+    def __init__(self, status: int, message: str, retry_after: str | None = None):
+        super().__init__(status, "%s", message)
+        self.retry_after = retry_after
+
+
+def api_error(status: int, message: str, retry_after: str | None = None) -> web.HTTPError:
+    return APIError(status, message, retry_after)
 
 
 def question_ref(question_id: str):
@@ -65,6 +79,9 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
             if isinstance(e, web.HTTPError):
                 if e.log_message:
                     message = e.log_message % e.args if e.args else e.log_message
+                if isinstance(e, APIError) and e.retry_after:
+                    # set here: tornado clears the headers before calling write_error
+                    self.set_header("Retry-After", e.retry_after)
             else:
                 message = "Internal error in the coursehub extension; see the server's log."
         self.set_header("Content-Type", "application/json")
@@ -72,11 +89,48 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     async def call_grader(self, method: str, path: str, params=None, body=None):
         """Ask the grader; its refusals become this request's error, status included."""
+        return (await self.ask_grader(method, path, params=params, body=body)).data
+
+    async def ask_grader(
+        self, method: str, path: str, params=None, body=None, timeout=None
+    ) -> GraderReply:
+        """:meth:`call_grader`, keeping the grader's status."""
         try:
-            return await self.grader.request(method, path, params=params, body=body)
+            return await self.grader.send(method, path, params=params, body=body, timeout=timeout)
         except GraderError as e:
             # tornado logs the HTTPError with its message; no second log line here.
-            raise api_error(e.status, e.message) from None
+            raise api_error(e.status, e.message, e.retry_after) from None
+
+    async def relay(self, method: str, path: str, params=None, body=None, timeout=None):
+        """Ask the grader and answer with its status and JSON as they are."""
+        reply = await self.ask_grader(method, path, params=params, body=body, timeout=timeout)
+        if reply.status == 204:
+            self.set_status(204)
+            self.finish()
+        else:
+            self.write_json(reply.data, status=reply.status)
+
+    def json_object(self, required: bool = True) -> dict:
+        """The request's JSON body, which must be an object (``{}`` when empty and not
+        ``required``)."""
+        body = self.get_json_body()
+        if body is None and not required:
+            return {}
+        if not isinstance(body, dict):
+            raise api_error(400, "The request body must be a JSON object.")
+        return body
+
+    async def ensure_folder(self, path: str, what: str) -> None:
+        """Create the folder of API path ``path`` if missing; 409 naming a file in the way."""
+        cm = self.contents_manager
+        folder = path.rpartition("/")[0]
+        if not folder or await ensure_async(cm.dir_exists(folder)):
+            return
+        if await ensure_async(cm.file_exists(folder)):
+            raise api_error(409, f"Cannot {what}: {folder} is a file, not a folder.")
+        # one level at a time: the contents manager makes no parents
+        await self.ensure_folder(folder, what)
+        await ensure_async(cm.save({"type": "directory"}, folder))
 
     def forwarded_params(self, names: tuple[str, ...]) -> list[tuple[str, str]]:
         """The query arguments in ``names``, repeated ones kept, as (name, value) pairs."""
@@ -88,33 +142,99 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
 
 
 class GraderProxyHandler(CoursehubAPIHandler):
-    """GET a grader resource as is, forwarding the whitelisted query arguments."""
+    """GET a grader resource as is, forwarding the whitelisted query arguments.
+
+    Subclasses that allow writing add the methods, relayed with the request's JSON object
+    as the body; the grader's status and answer come back unchanged.
+    """
 
     grader_path = ""
     query_names: tuple[str, ...] = ()
 
+    def grader_resource(self, ids) -> str:
+        return self.grader_path.format(*(url_escape(i, plus=False) for i in ids))
+
     @authorized
     async def get(self, *ids):
-        path = self.grader_path.format(*(url_escape(i, plus=False) for i in ids))
-        data = await self.call_grader("GET", path, params=self.forwarded_params(self.query_names))
-        self.write_json(data)
+        params = self.forwarded_params(self.query_names)
+        await self.relay("GET", self.grader_resource(ids), params=params)
+
+
+class CourseListHandler(GraderProxyHandler):
+    """The courses the user is in, and those they may join (open, or with a code)."""
+
+    grader_path = "courses"
+
+
+class CourseEnrolHandler(CoursehubAPIHandler):
+    """Join a course: an open one with ``{}``, one that needs a code with ``{"code"}``.
+
+    Only the code is passed on: enrolling someone else is an instructor's business, at
+    the grader's members endpoint, not through a learner's server.
+    """
+
+    @authorized
+    async def post(self, course_ref):
+        body = self.json_object(required=False)
+        code = body.get("code")
+        if code is not None and not isinstance(code, str):
+            raise api_error(400, "The join code must be a string.")
+        path = f"courses/{url_escape(course_ref, plus=False)}/enrol"
+        await self.relay("POST", path, body={} if code is None else {"code": code})
 
 
 class ModuleListHandler(GraderProxyHandler):
     grader_path = "modules"
+    query_names = ("course",)
 
 
 class QuestionListHandler(GraderProxyHandler):
+    """The course's questions; POST saves a new one (its course's instructors)."""
+
     grader_path = "questions"
-    query_names = ("module", "category", "difficulty", "tag")
+    query_names = ("course", "module", "category", "difficulty", "tag")
+
+    @authorized
+    async def post(self):
+        await self.relay("POST", "questions", body=self.json_object())
+
+
+class QuestionValidateHandler(CoursehubAPIHandler):
+    """Check a question's notebook before saving it: the grader grades its reference
+    solution and its student version, which takes longer than other calls."""
+
+    @authorized
+    async def post(self):
+        body = self.json_object()
+        await self.relay(
+            "POST", "questions/validate", body=body, timeout=self.grader.validate_timeout
+        )
 
 
 class QuestionFiltersHandler(GraderProxyHandler):
     grader_path = "questions/filters"
+    query_names = ("course",)
 
 
 class QuestionHandler(GraderProxyHandler):
+    """A question with its student version; PUT (new fields, a new notebook, a release
+    date, a regrade) and DELETE (retire) for its course's instructors."""
+
     grader_path = "questions/{}"
+
+    @authorized
+    async def put(self, question_id):
+        await self.relay("PUT", self.grader_resource([question_id]), body=self.json_object())
+
+    @authorized
+    async def delete(self, question_id):
+        await self.relay("DELETE", self.grader_resource([question_id]))
+
+
+class QuestionRegradeHandler(GraderProxyHandler):
+    """How far the regrading of a question's submissions has come (instructors)."""
+
+    grader_path = "questions/{}/regrade"
 
 
 class SubmissionListHandler(GraderProxyHandler):
@@ -184,17 +304,19 @@ class SubmissionEventsHandler(CoursehubAPIHandler):
 
 class ProgressHandler(GraderProxyHandler):
     grader_path = "progress"
+    query_names = ("course",)
 
 
 class LeaderboardHandler(GraderProxyHandler):
     grader_path = "leaderboard"
-    query_names = ("module", "offset", "limit")
+    query_names = ("course", "module", "offset", "limit")
 
 
 class ProfileHandler(GraderProxyHandler):
     """The learner's own profile: read it, or change the fields the grader allows."""
 
     grader_path = "profile"
+    query_names = ("course",)
 
     @authorized
     async def patch(self):
@@ -232,17 +354,40 @@ class QuestionOpenHandler(CoursehubAPIHandler):
                 return
             if await ensure_async(cm.dir_exists(path)):
                 raise api_error(409, f"Cannot open question {question_id}: {path} is a folder.")
-            folder = path.rpartition("/")[0]
-            if folder and not await ensure_async(cm.dir_exists(folder)):
-                if await ensure_async(cm.file_exists(folder)):
-                    raise api_error(
-                        409,
-                        f"Cannot open question {question_id}: {folder} is a file, not a folder.",
-                    )
-                await ensure_async(cm.save({"type": "directory"}, folder))
+            await self.ensure_folder(path, f"open question {question_id}")
             await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
         self.log.info("coursehub: opened question %s as %s", question_id, path)
         self.write_json({"path": path, "created": True}, status=201)
+
+
+class QuestionPreviewHandler(CoursehubAPIHandler):
+    """The question as its learners get it, for its author to look at.
+
+    The student version (the grader's ``GET questions/{id}``, a draft too for its
+    course's instructors) goes to ``coursehub-preview/<module>/<question>.ipynb``,
+    replaced at every preview: a copy to look at, with read-only cells and no question
+    id (so no Submit button), never the author's own notebook nor a learner's work.
+    """
+
+    @authorized
+    async def post(self, question_id):
+        question = await self.call_grader("GET", f"questions/{url_escape(question_id, plus=False)}")
+        if not isinstance(question, dict):
+            raise api_error(502, "The grading service sent a question that is not an object.")
+        try:
+            path = f"{PREVIEW_FOLDER}/{question_notebook_path(question, question_id)}"
+            nb = preview_notebook(
+                question.get("notebook"), question.get("id", question_ref(question_id))
+            )
+        except ValueError as e:
+            raise api_error(502, f"Cannot preview question {question_id}: {e}.") from None
+        cm = self.contents_manager
+        async with self.extensionapp.open_lock:
+            if await ensure_async(cm.dir_exists(path)):
+                raise api_error(409, f"Cannot preview question {question_id}: {path} is a folder.")
+            await self.ensure_folder(path, f"preview question {question_id}")
+            await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
+        self.write_json({"path": path})
 
 
 class QuestionSubmitHandler(CoursehubAPIHandler):
@@ -295,10 +440,15 @@ class QuestionSubmitHandler(CoursehubAPIHandler):
 
 
 default_handlers = [
+    (r"coursehub/api/courses", CourseListHandler),
+    (r"coursehub/api/courses/([^/]+)/enrol", CourseEnrolHandler),
     (r"coursehub/api/modules", ModuleListHandler),
     (r"coursehub/api/questions", QuestionListHandler),
     (r"coursehub/api/questions/filters", QuestionFiltersHandler),
+    (r"coursehub/api/questions/validate", QuestionValidateHandler),
     (r"coursehub/api/questions/([^/]+)/open", QuestionOpenHandler),
+    (r"coursehub/api/questions/([^/]+)/preview", QuestionPreviewHandler),
+    (r"coursehub/api/questions/([^/]+)/regrade", QuestionRegradeHandler),
     (r"coursehub/api/questions/([^/]+)/submit", QuestionSubmitHandler),
     (r"coursehub/api/questions/([^/]+)", QuestionHandler),
     (r"coursehub/api/submissions", SubmissionListHandler),

@@ -11,6 +11,9 @@ import re
 
 import nbformat
 
+#: Where an instructor's previews of a question's student version are written.
+PREVIEW_FOLDER = "coursehub-preview"
+
 # A slug becomes one path segment: it must not contain a separator, start with a dot
 # (hidden, or `..`) or hold characters a shell or a file browser would trip over.
 SLUG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -93,3 +96,25 @@ def recorded_question_id(notebook: dict):
     """The question id recorded by :func:`tag_notebook`, or None."""
     coursehub = (notebook.get("metadata") or {}).get("coursehub") or {}
     return coursehub.get("question_id") if isinstance(coursehub, dict) else None
+
+
+def preview_notebook(notebook: dict, question_id) -> nbformat.NotebookNode:
+    """A copy of a student version to look at, not to work in.
+
+    Every cell is marked read-only (``editable``/``deletable`` false, which JupyterLab
+    honours). ``metadata.coursehub`` says only ``{"preview": <question id>}``: no
+    ``question_id``, so the copy gets no Submit button and cannot be sent as an answer,
+    and none of the source's authoring fields (its ``id`` above all, which the student
+    version inherits), so the Instructor panel never takes the copy for the source.
+    Raises ``ValueError`` if it is not a notebook.
+    """
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError("the grading service sent a question without a notebook")
+    nb = nbformat.from_dict(copy.deepcopy(notebook))
+    nb.setdefault("metadata", nbformat.NotebookNode())
+    nb.metadata["coursehub"] = nbformat.NotebookNode(preview=question_id)
+    for cell in nb.cells:
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        cell.metadata["editable"] = False
+        cell.metadata["deletable"] = False
+    return nb

@@ -4,7 +4,9 @@ A question is an nbgrader 0.9 *source* notebook: solution cells (``solution: tru
 hold the instructor's answer, optionally between ``### BEGIN SOLUTION`` / ``### END
 SOLUTION``; autograded test cells (``grade: true``, code) hold asserts, optionally with
 ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` regions the learner never sees;
-read-only cells (``locked: true``) are given.
+read-only cells (``locked: true``) are given. Manually graded answers (``grade: true``
+with ``solution: true``: a markdown free-text answer, or code) carry points an
+instructor awards by hand, after autograding (see :mod:`grader.grading.manual`).
 
 The learner receives exactly what nbgrader's ``generate_assignment`` releases (made here
 with nbgrader's own preprocessors, in memory) and returns a copy they may have changed
@@ -309,12 +311,13 @@ def _has_region(source: str, begin: str) -> bool:
 
 
 def validate_source(nb) -> None:
-    """Check that ``nb`` is a usable nbgrader source notebook for automatic grading.
+    """Check that ``nb`` is a usable nbgrader source notebook.
 
     nbgrader's own metadata validator runs first (on a copy, upgraded to the current
-    schema like nbgrader does); then coursehub's rules: at least one autograded test
-    cell, non-negative points, balanced solution and hidden-test regions in the right
-    kind of cell, and nothing that needs grading by hand.
+    schema like nbgrader does); then coursehub's rules: at least one graded cell (an
+    autograded test, or a manually graded answer), non-negative points, balanced
+    solution and hidden-test regions in the right kind of cell. Task cells (marks for
+    work spread over the notebook) are not supported.
     """
     from nbgrader.nbgraderformat import MetadataValidator
 
@@ -333,7 +336,7 @@ def validate_source(nb) -> None:
         raise NotebookFormatError(f"invalid nbgrader metadata: {_short(e)}") from None
 
     seen: set[str] = set()
-    tests = 0
+    graded = 0
     for index, cell in enumerate(checked.cells):
         meta = _meta(cell)
         gid = grade_id(cell)
@@ -343,10 +346,6 @@ def validate_source(nb) -> None:
             if meta.get("task"):
                 raise NotebookFormatError(
                     f"{name} is a task cell, graded by hand; coursehub grades automatically"
-                )
-            if meta.get("grade") and (meta.get("solution") or cell.cell_type != "code"):
-                raise NotebookFormatError(
-                    f"{name} is graded by hand; coursehub grades automatically"
                 )
             if gid is not None and (
                 meta.get("grade") or meta.get("solution") or meta.get("locked")
@@ -358,11 +357,6 @@ def validate_source(nb) -> None:
                 points = meta.get("points", 0)
                 if not isinstance(points, int | float) or points < 0:
                     raise NotebookFormatError(f"{name}: points must be a number >= 0")
-            if is_solution(cell) and cell.cell_type != "code":
-                raise NotebookFormatError(
-                    f"{name}: written (markdown) answers are graded by hand; "
-                    "coursehub grades automatically"
-                )
         if "AUTOTEST" in source and cell.cell_type == "code":
             raise NotebookFormatError(
                 f"{name}: '### AUTOTEST' test generation is not supported; write the asserts"
@@ -379,11 +373,12 @@ def validate_source(nb) -> None:
             problem = _regions_balanced(source, BEGIN_HIDDEN, END_HIDDEN)
             if problem:
                 raise NotebookFormatError(f"{name}: unbalanced hidden tests ({problem})")
-        if is_test(cell):
-            tests += 1
-    if tests == 0:
+        if is_test(cell) or is_manual(cell):
+            graded += 1
+    if graded == 0:
         raise NotebookFormatError(
-            "notebook has no autograded test cell (a code cell with grade=true, solution=false)"
+            "notebook has no autograded test cell (a code cell with grade=true, "
+            "solution=false) and no manually graded answer (grade=true, solution=true)"
         )
 
 
@@ -401,6 +396,48 @@ def test_specs(nb) -> list[TestSpec]:
 
 
 test_specs.__test__ = False  # not a pytest test
+
+
+@dataclass(frozen=True)
+class ManualSpec:
+    """One manually graded answer: its grade_id, its points, code or markdown."""
+
+    name: str
+    max_points: float
+    cell_type: str
+
+
+def is_manual(cell) -> bool:
+    """A manually graded answer: graded and a solution (nbgrader's "Manually graded
+    answer"), code or markdown. Autograding runs a code one but never scores it."""
+    meta = _meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def manual_specs(nb) -> list[ManualSpec]:
+    """The manually graded answers of a source notebook, in order."""
+    return [
+        ManualSpec(grade_id(cell), float(_meta(cell).get("points", 0)), cell.cell_type)
+        for cell in nb.cells
+        if is_manual(cell)
+    ]
+
+
+def manual_answered(source_nb, merged_nb) -> dict[str, bool]:
+    """Whether each manually graded answer of a merged notebook (:func:`merge_answers`)
+    differs from what the learner received. nbgrader scores one left as released 0
+    without asking for a grade (its checksum is the released cell's)."""
+    specs = manual_specs(source_nb)
+    if not specs:
+        return {}
+    stubs = _solution_stubs(source_nb)
+    merged = {grade_id(c): _text(c.source) for c in merged_nb.cells if is_manual(c)}
+    return {s.name: merged.get(s.name, stubs.get(s.name)) != stubs.get(s.name) for s in specs}
+
+
+def total_points(nb) -> float:
+    """A source notebook's points, autograded and manual, as nbgrader counts them."""
+    return sum(s.max_points for s in test_specs(nb)) + sum(s.max_points for s in manual_specs(nb))
 
 
 # -- student version -------------------------------------------------------------------

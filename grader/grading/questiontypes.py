@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from .notebooks import read_notebook, student_version, test_specs, validate_source
+from .notebooks import read_notebook, student_version, total_points, validate_source
 from .run import GradingReport, grade
 
 
@@ -56,8 +56,7 @@ class NotebookQuestion(QuestionType):
     def prepare(self, source) -> PreparedQuestion:
         nb = read_notebook(source)
         validate_source(nb)
-        max_score = sum(spec.max_points for spec in test_specs(nb))
-        return PreparedQuestion(_as_dict(nb), _as_dict(student_version(nb)), max_score)
+        return PreparedQuestion(_as_dict(nb), _as_dict(student_version(nb)), total_points(nb))
 
     def read_answer(self, data):
         return read_notebook(data)

@@ -15,6 +15,9 @@ never before the queue's current time (the highest priority claimed so far). So 
 learner who queues ten submissions takes one turn per round like everyone else: their
 queue never delays another learner's first. Each learner may have `max_queued_per_learner`
 submissions waiting (a 429 beyond) and store `storage_quota` bytes of notebooks (a 413).
+A regrade (an instructor changed a question, :mod:`grader.grading.regrade`) queues the
+question's submissions again in a band of priorities after every learner's own: it
+counts against no learner's limits and delays no learner's submission.
 
 **Liveness.** Each worker process registers in `workers`, holds a lock file under the
 state directory, and beats every `heartbeat_interval`. A claim belongs to its worker:
@@ -58,8 +61,10 @@ from traitlets.config import LoggingConfigurable
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
 from ..learners import scores
+from .manual import settle
 from .notebooks import NotebookFormatError
 from .questiontypes import question_type
+from .regrade import REGRADE_PRIORITY, is_regrade, moved_clock
 
 # longest failure reason kept in a submission's `error`
 MAX_ERROR_CHARS = 1000
@@ -163,23 +168,39 @@ class GradingQueue(LoggingConfigurable):
 
     # producers
 
-    def enqueue(self, db, user: orm.User, question: orm.Question, notebook: dict, size: int = 0):
+    def enqueue(
+        self,
+        db,
+        user: orm.User,
+        question: orm.Question,
+        notebook: dict,
+        size: int = 0,
+        late: bool = False,
+    ):
         """Store a submission durably; the caller answers 202 only after this returns.
 
         ``db`` must be a writer session. Raises :class:`QueueLimit` when the learner has
-        too many submissions waiting or too much stored.
+        too many submissions waiting or too much stored. ``late``: after the question's
+        due date (the caller checked its rules in this transaction, `learners.rules`).
         """
-        submission = self._store(db, user.id, question, notebook, size)
+        submission = self._store(db, user.id, question, notebook, size, late)
         self._wake.set()
         return submission
 
-    def _store(self, db, user_id: int, question: orm.Question, notebook: dict, size: int):
+    def _store(
+        self, db, user_id: int, question: orm.Question, notebook: dict, size: int, late=False
+    ):
         table = orm.Submission
         # one learner's submissions are stored one at a time (PostgreSQL row lock; on
         # SQLite the writer's BEGIN IMMEDIATE), so two at once cannot both pass a limit
         db.execute(select(orm.User.id).where(orm.User.id == user_id).with_for_update())
+        # regradings are the instructors' doing, not the learner's: they never count
         waiting = db.scalar(
-            select(func.count()).where(table.user_id == user_id, table.status.in_(OUTSTANDING))
+            select(func.count()).where(
+                table.user_id == user_id,
+                table.status.in_(OUTSTANDING),
+                table.priority < REGRADE_PRIORITY,
+            )
         )
         if waiting >= self.max_queued_per_learner:
             db.rollback()
@@ -207,6 +228,7 @@ class GradingQueue(LoggingConfigurable):
             size=size,
             status="queued",
             priority=self._next_priority(db, user_id),
+            late=late,
         )
         db.add(submission)
         db.commit()
@@ -216,12 +238,16 @@ class GradingQueue(LoggingConfigurable):
         """Start-time fair queueing: one step after the learner's last submission, and not
         before the queue's clock (the highest priority any worker claimed)."""
         table = orm.Submission
-        mine = db.scalar(select(func.max(table.priority)).where(table.user_id == user_id))
+        # regradings are in a band of their own (grading.regrade), each at its old time
+        # plus the band's start: counted at that time, so that the clock never goes back
+        fresh = table.priority < REGRADE_PRIORITY
+        mine = db.scalar(select(func.max(table.priority)).where(table.user_id == user_id, fresh))
         # each a seek on the queue index (status, priority)
         claimed = [
-            db.scalar(select(func.max(table.priority)).where(table.status == status))
+            db.scalar(select(func.max(table.priority)).where(table.status == status, fresh))
             for status in ("running", "graded", "error")
         ]
+        claimed.append(moved_clock(db))
         clock = max((p for p in claimed if p is not None), default=0.0)
         return clock if mine is None else max(clock, mine + 1)
 
@@ -284,7 +310,11 @@ class GradingQueue(LoggingConfigurable):
         table = orm.Submission
         rows = db.execute(
             select(table.started, table.finished)
-            .where(table.status == "graded", table.started.is_not(None))
+            .where(
+                table.status == "graded",
+                table.started.is_not(None),
+                table.priority < REGRADE_PRIORITY,  # regradings: their own band, and time
+            )
             .order_by(table.priority.desc())
             .limit(20)
         ).all()
@@ -596,6 +626,7 @@ class GradingQueue(LoggingConfigurable):
             max_score=report.max_score,
             tests=report.to_dict()["tests"],
             question_version=version,
+            manual=report.manual,
         )
 
     def _load(self, submission_id: int):
@@ -682,6 +713,7 @@ class GradingQueue(LoggingConfigurable):
     def _finish(self, submission_id: int, claim: str, status: str, **values):
         """Write the outcome under the claim; for a graded submission, in the same
         transaction, the one "graded" step: best score, totals, then the hooks."""
+        manual = values.pop("manual", None)  # the answers left to grade by hand
         if status != "graded":
             # only a graded submission has a score, and only it reaches the best scores
             values.update(score=None, max_score=None, tests=None)
@@ -693,7 +725,14 @@ class GradingQueue(LoggingConfigurable):
                     orm.Submission.claim == claim,
                     orm.Submission.status == "running",
                 )
-                .values(status=status, finished=orm.utcnow(), lease_expires=None, **values)
+                .values(
+                    status=status,
+                    # a regraded submission keeps when it was first graded: a regrade
+                    # changes a score, not when the learner reached it
+                    finished=func.coalesce(orm.Submission.finished, orm.utcnow()),
+                    lease_expires=None,
+                    **values,
+                )
             )
             if result.rowcount != 1:
                 db.rollback()
@@ -710,15 +749,26 @@ class GradingQueue(LoggingConfigurable):
                 # and another worker grades it: its result stands
                 self.log.warning("submission %s: claim lost, result discarded", submission_id)
                 return
+            submission = db.get(orm.Submission, submission_id, populate_existing=True)
             if status == "graded":
-                submission = db.get(orm.Submission, submission_id, populate_existing=True)
-                self.submission_graded(db, submission)
+                self.submission_graded(db, submission, manual)
+            elif is_regrade(submission):
+                # a regrading that failed leaves the learner no score of the question's
+                # current version from this submission: their best is found again
+                scores.recompute_best(db, submission.user_id, submission.question_id)
             db.commit()
         self.log.info("submission %s %s", submission_id, status)
 
-    def submission_graded(self, db, submission: orm.Submission) -> None:
-        """The one step after a grading, inside its transaction."""
-        scores.record_graded(db, submission)
+    def submission_graded(self, db, submission: orm.Submission, manual=None) -> None:
+        """The one step after a grading, inside its transaction: lateness, answers to
+        grade by hand and the score (`grading.manual.settle`), then the best score."""
+        settle(db, submission, manual)
+        if is_regrade(submission):
+            # graded again against a changed question: the best may go down as well as
+            # up, so it is found again from the learner's graded submissions
+            scores.recompute_best(db, submission.user_id, submission.question_id)
+        else:
+            scores.record_graded(db, submission)
         for hook in self.hooks():
             hook(db, submission)
 

@@ -19,6 +19,8 @@ from .notebooks import (
     code_cells,
     is_locked,
     is_test,
+    manual_answered,
+    manual_specs,
     merge_answers,
     test_specs,
 )
@@ -30,20 +32,26 @@ class GradingReport:
     """A graded submission: total, maximum, and per-test feedback.
 
     ``tests`` items have ``name``, ``points``, ``max_points``, ``passed``, ``hidden``,
-    ``message``. ``notebook`` is the executed notebook (hidden tests included: for
-    instructors only; not part of :meth:`to_dict`).
+    ``message``. ``manual`` lists the manually graded answers, autograding left to an
+    instructor: ``cell``, ``max_points``, ``points`` (0.0 for one left as released,
+    nbgrader's rule; None to be graded). ``score`` is the autograded points;
+    ``max_score`` counts the manual answers' points too, as nbgrader does.
+    ``notebook`` is the executed notebook (hidden tests included: for instructors only;
+    not part of :meth:`to_dict`).
     """
 
     score: float
     max_score: float
     tests: list[dict]
     notebook: NotebookNode | None = field(default=None, repr=False)
+    manual: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "score": self.score,
             "max_score": self.max_score,
             "tests": [dict(t) for t in self.tests],
+            "manual": [dict(m) for m in self.manual],
         }
 
 
@@ -91,11 +99,21 @@ def report(source_nb, merged_nb, outcomes: list[CellOutcome]) -> GradingReport:
     hidden = {spec.name: spec.hidden for spec in test_specs(source_nb)}
     executed = apply_outcomes(merged_nb, outcomes)
     tests = score_tests(executed, outcomes, hidden)
+    answered = manual_answered(source_nb, merged_nb)
+    manual = [
+        {
+            "cell": spec.name,
+            "max_points": spec.max_points,
+            "points": None if answered[spec.name] else 0.0,
+        }
+        for spec in manual_specs(source_nb)
+    ]
     return GradingReport(
         score=sum(t["points"] for t in tests),
-        max_score=sum(t["max_points"] for t in tests),
+        max_score=sum(t["max_points"] for t in tests) + sum(m["max_points"] for m in manual),
         tests=tests,
         notebook=executed,
+        manual=manual,
     )
 
 

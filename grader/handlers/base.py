@@ -32,8 +32,9 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from tornado import web
 
 from .. import orm
+from ..courses import CourseAccess, sync_enrolments
 from ..grading.notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
-from ..scopes import AUTHOR_SCOPE, LEARN_SCOPE
+from ..scopes import AUTHOR_SCOPE
 
 # Largest request body holding a notebook (a submission, a question's source): larger is
 # a 413 before anything is decoded (the HTTP server itself cuts off a little above this,
@@ -156,24 +157,42 @@ class GraderHandler(HubOAuthenticated, web.RequestHandler):
     def scopes(self) -> set[str]:
         return set(self.current_user.get("scopes", [])) if self.current_user else set()
 
-    def require_scope(self, scope: str) -> None:
-        if self.current_user is None:
-            raise web.HTTPError(403, "authentication required")
-        if scope not in self.scopes:
-            raise web.HTTPError(403, f"missing permission: this needs the scope {scope}")
+    _access = None
 
     @property
-    def is_author(self) -> bool:
-        return AUTHOR_SCOPE in self.scopes
+    def access(self) -> CourseAccess:
+        """The courses this request may learn in and teach (from its scopes)."""
+        if self._access is None:
+            self._access = CourseAccess.from_scopes(self.scopes)
+        return self._access
 
     def learner(self) -> orm.User:
-        """The requesting Hub user as a grader user (created on first sight)."""
-        self.require_scope(LEARN_SCOPE)
+        """The requesting Hub user as a grader user (created on first sight), their
+        enrolments brought in line with their scopes. Anyone the Hub lets reach the
+        service is one: which courses they see is what the scopes say."""
+        if self.current_user is None:
+            raise web.HTTPError(403, "authentication required")
         user = orm.User.find(self.db, self.current_user["name"])
         if user is None:
             user = orm.User.find_or_create(self.db, self.current_user["name"])
             self.db.commit()
+        if self.current_user.get("kind", "user") == "user":
+            sync_enrolments(self.db, user, self.access)
         return user
+
+    def require_any_author(self) -> None:
+        if not self.access.any_author:
+            raise web.HTTPError(
+                403, f"missing permission: only instructors may do this (the scope {AUTHOR_SCOPE})"
+            )
+
+    def require_author_of(self, course: orm.Course) -> None:
+        if not self.access.may_author(course):
+            raise web.HTTPError(
+                403,
+                f"missing permission: only instructors of {course.slug} may do this "
+                f"(the scope {AUTHOR_SCOPE}!group=course-{course.slug})",
+            )
 
 
 class APIHandler(GraderHandler):
@@ -275,20 +294,70 @@ class APIHandler(GraderHandler):
             raise web.HTTPError(400, f"{name} must be {bounds}")
         return number
 
-    def find_question(self, question_id, *, include_retired: bool = False) -> orm.Question:
-        question = orm.Question.find(self.db, _as_id(question_id, "question"))
-        if question is None or (question.retired and not include_retired):
-            raise web.HTTPError(404, f"no such question: {question_id}")
-        return question
+    def find_course(self, course_ref) -> orm.Course:
+        """A course by id or slug that the caller belongs to, or may join (open or with
+        a code); 404 for any other, so course names do not leak."""
+        course = None
+        if str(course_ref).isdigit():
+            course = orm.Course.find(self.db, int(course_ref))
+        if course is None:
+            course = orm.Course.find_by_slug(self.db, str(course_ref))
+        if course is None or not (self.access.may_learn(course) or course.join != "invite"):
+            raise web.HTTPError(404, f"no such course: {course_ref}")
+        return course
 
-    def find_module(self, module_ref) -> orm.Module:
-        """A module by id or slug."""
+    def course_argument(self, required: bool = True) -> orm.Course | None:
+        """The course of `?course=` (id or slug), which the caller must belong to; without
+        it, the caller's only course (a 400 if they have several, or none)."""
+        course_ref = self.get_query_argument("course", None)
+        if course_ref:
+            course = self.find_course(course_ref)
+            if not self.access.may_learn(course):
+                raise web.HTTPError(403, f"you are not enrolled in {course.slug}: join it first")
+            return course
+        courses = self.access.learning(self.db)
+        if len(courses) == 1:
+            return courses[0]
+        if not required:
+            return None
+        if not courses:
+            raise web.HTTPError(400, "you are in no course yet: join one (GET courses)")
+        slugs = ", ".join(c.slug for c in courses)
+        raise web.HTTPError(400, f"course is required: one of {slugs}")
+
+    def find_question(self, question_id, *, include_retired: bool = False) -> orm.Question:
+        """A question the caller may see: a released one in a course they learn in, or
+        any of a course they teach (drafts and, if asked, retired ones); else 404."""
+        question = orm.Question.find(self.db, _as_id(question_id, "question"))
+        if question is not None:
+            course = question.module.course
+            if self.access.may_author(course):
+                visible = include_retired or not question.retired
+            else:
+                visible = (
+                    self.access.may_learn(course)
+                    and question.is_released()
+                    and not question.retired
+                )
+            if visible:
+                return question
+        raise web.HTTPError(404, f"no such question: {question_id}")
+
+    def find_module(self, module_ref, course: orm.Course | None = None) -> orm.Module:
+        """A module by id, or by slug (within `course`, or among the caller's courses),
+        in a course the caller belongs to; else 404."""
         module = None
         if str(module_ref).isdigit():
             module = orm.Module.find(self.db, int(module_ref))
         if module is None:
-            module = orm.Module.find_by_slug(self.db, str(module_ref))
-        if module is None:
+            if course is not None:
+                module = orm.Module.find_by_slug(self.db, str(module_ref), course.id)
+            else:
+                for mine in self.access.learning(self.db):
+                    module = orm.Module.find_by_slug(self.db, str(module_ref), mine.id)
+                    if module is not None:
+                        break
+        if module is None or not self.access.may_learn(module.course):
             raise web.HTTPError(404, f"no such module: {module_ref}")
         return module
 

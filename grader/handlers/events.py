@@ -18,7 +18,7 @@ from tornado.iostream import StreamClosedError
 from .. import orm
 from ..grading.watch import Followed
 from .base import APIHandler, _json_default
-from .submissions import FINAL, SubmissionReader, submission_model
+from .submissions import FINAL, SubmissionReader, submission_detail
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -58,7 +58,7 @@ class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
         submission = self.db.get(orm.Submission, submission_id)
         if submission is None:  # deleted with its question meanwhile
             return {"id": submission_id, "status": "error", "error": "deleted"}
-        model = submission_model(submission)
+        model = submission_detail(self.db, submission)
         if submission.status == state.status:
             model.update(queue_position=state.queue_position, estimated_wait=state.estimated_wait)
         return model

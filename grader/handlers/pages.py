@@ -1,14 +1,15 @@
 """The grader's pages: what a browser finds at `/services/grader/` (the Hub's
 *Services → grader* link).
 
-An instructor (scope `custom:coursehub:author`) gets a dashboard: modules and their
-questions with submissions and how many learners solved each, links to the gradebook
-and the JSON API. A learner gets their progress per module and the way to their
-JupyterLab, where the coursehub panel is. Someone not signed in is sent through the
-Hub's OAuth (`HubOAuthenticated`'s login redirect) and comes back here.
+An instructor is sent to the dashboard of the course they teach, or gets the list of
+the courses they teach (each course's pages are in `course_pages.py`). A learner gets
+their progress per module and the way to their JupyterLab, where the coursehub panel
+is. Someone not signed in is sent through the Hub's OAuth (`HubOAuthenticated`'s login
+redirect) and comes back here.
 
 Plain server-rendered HTML (Jinja2, every value escaped), in the Hub's look (its own
-stylesheet, through the proxy); no script and nothing from the network, which the
+stylesheet, through the proxy); nothing from the network and no script (but the
+hand-grading form's file of the grader's own, on that page only), which the
 Content-Security-Policy holds to. Database work and rendering run in the database
 threads, like the API's.
 """
@@ -22,7 +23,6 @@ from urllib.parse import quote
 import jinja2
 from tornado import web
 
-from ..instructors.overview import course_overview
 from ..learners import scores
 from .base import GraderHandler
 
@@ -87,7 +87,8 @@ class PageHandler(GraderHandler):
 
 
 class HomePageHandler(PageHandler):
-    """`/services/grader/`: the instructor's dashboard or the learner's page."""
+    """`/services/grader/`: an instructor's course dashboard (`course_pages`), or the
+    list of the courses they teach; the learner's page."""
 
     @web.addslash
     @web.authenticated
@@ -96,16 +97,36 @@ class HomePageHandler(PageHandler):
         # (it is a session cookie; the login cookie lasts longer): the API needs it for
         # cookie-authenticated requests that change anything
         self.xsrf_token  # noqa: B018
-        self.finish(await self.in_db(self._render))
+        page, dashboard = await self.in_db(self._render)
+        if dashboard:
+            self.redirect(dashboard)
+        else:
+            self.finish(page)
 
-    def _render(self) -> str:
-        if self.is_author:
-            return self.render_page("dashboard.html", **course_overview(self.db))
-        user = self.learner()  # 403 without the learner's scope
+    def _render(self) -> tuple[str | None, str | None]:
+        """(the page, or the course dashboard to send an instructor to)."""
+        user = self.learner()
+        teaching = self.access.teaching(self.db)
         lab_url = f"{self.grader.hub_base_url}user/{quote(user.name, safe='')}/lab"
-        return self.render_page(
-            "learner.html", progress=scores.progress(self.db, user), lab_url=lab_url
-        )
+        courses = self.access.learning(self.db)
+        if teaching:
+            # an instructor of one course (or asking for one, `?course=`): its
+            # dashboard; of several, or learning in others too: the list
+            wanted = self.get_query_argument("course", None)
+            chosen = [c for c in teaching if c.slug == wanted]
+            if not chosen and len(teaching) == 1 and len(courses) <= 1:
+                chosen = teaching
+            if chosen:
+                return None, f"{self.grader.service_prefix}courses/{quote(chosen[0].slug)}/"
+            taught = {c.id for c in teaching}
+            learning = [c for c in courses if c.id not in taught]
+            page = self.render_page(
+                "courses.html", courses=teaching, learning=learning, lab_url=lab_url
+            )
+            return page, None
+        progress = scores.progress(self.db, user, [c.id for c in courses])
+        page = self.render_page("learner.html", courses=courses, progress=progress, lab_url=lab_url)
+        return page, None
 
 
 # patterns after the service's prefix without its slash: `/services/grader` is sent on

@@ -5,27 +5,52 @@ has neither solutions nor hidden tests.
 
 Authoring bodies hold a notebook of up to :data:`MAX_NOTEBOOK_BYTES`: decoding it,
 validating it, making the student version and storing it run in worker threads.
+
+A question is a draft, scheduled, released or retired (`question_status`): learners
+see released ones only, anywhere (a draft's id is a 404 to them, as an unknown id is);
+instructors of its course see every state. Before saving, an instructor may try a
+notebook (`POST questions/validate`: its reference solution and its stub graded in the
+sandbox, :mod:`grader.instructors.validation`); after changing one, regrade every
+submission to it (`PUT` with `"regrade": true`, through the queue:
+:mod:`grader.grading.regrade`) and follow that (`GET questions/{id}/regrade`).
 """
 
 from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tornado import web
 
 from .. import orm
+from ..executors.base import SandboxFailure, SandboxUnavailable
+from ..grading.regrade import regrade_progress, requeue_question
 from ..instructors.authoring import QuestionError, QuestionFields, create_question, replace_notebook
-from ..learners import scores
-from ..scopes import AUTHOR_SCOPE
-from .base import MAX_NOTEBOOK_BYTES, APIHandler, blocking
-from .validation import optional_text, required_slug, required_text, tag_list
+from ..instructors.validation import ValidationBusy
+from ..learners import rules, scores
+from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
+from .validation import optional_text, required_slug, required_text, submission_rules, tag_list
 
 
-def question_summary(question: orm.Question, best: orm.BestScore | None) -> dict:
+def question_status(question: orm.Question) -> str:
+    if question.retired:
+        return "retired"
+    if question.released is None:
+        return "draft"
+    return "released" if question.is_released() else "scheduled"
+
+
+def question_summary(
+    question: orm.Question, best: orm.BestScore | None, used: rules.Usage | None = None
+) -> dict:
+    """A question as listed; its rules in force, and ``used``: the caller's submissions."""
     return {
         "id": question.id,
         "slug": question.slug,
         "title": question.title,
+        "course": question.module.course.slug,
         "module": question.module_id,
         "module_slug": question.module.slug,
         "category": question.category,
@@ -34,9 +59,35 @@ def question_summary(question: orm.Question, best: orm.BestScore | None) -> dict
         "points": question.max_score,
         "version": question.version,
         "position": question.position,
+        "status": question_status(question),
+        "released": isoformat(question.released),
         "best_score": None if best is None else best.score,
         "solved": bool(best and best.solved),
+        **rules.summary(question, used),
     }
+
+
+def boolean(body: dict, field: str, default: bool = False) -> bool:
+    value = body.get(field, default)
+    if not isinstance(value, bool):
+        raise web.HTTPError(400, f"{field} must be true or false")
+    return value
+
+
+def release_time(body: dict, default):
+    """`release` of an authoring body: "now", null (a draft) or an ISO 8601 date."""
+    value = body.get("release", default)
+    if value is None:
+        return None
+    if value == "now":
+        return orm.utcnow()
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPError(
+            400, f'release must be "now", null (a draft) or an ISO 8601 date, not {value!r}'
+        ) from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 class QuestionListAPIHandler(APIHandler):
@@ -44,15 +95,32 @@ class QuestionListAPIHandler(APIHandler):
     @blocking
     def get(self):
         user = self.learner()
+        course = self.course_argument(required=False)
+        courses = [course] if course else self.access.learning(self.db)
         query = (
             select(orm.Question)
             .join(orm.Module)
-            .where(orm.Question.retired.is_(False))
-            .order_by(orm.Module.position, orm.Module.id, orm.Question.position, orm.Question.id)
+            .join(orm.Course)
+            .where(
+                orm.Question.retired.is_(False), orm.Module.course_id.in_([c.id for c in courses])
+            )
+            .order_by(
+                orm.Course.position,
+                orm.Course.id,
+                orm.Module.position,
+                orm.Module.id,
+                orm.Question.position,
+                orm.Question.id,
+            )
+        )
+        teaching = [c.id for c in courses if self.access.may_author(c)]
+        # learners see released questions; instructors every state of their courses'
+        query = query.where(
+            (orm.Question.released <= orm.utcnow()) | orm.Module.course_id.in_(teaching)
         )
         module_ref = self.get_query_argument("module", None)
         if module_ref:
-            query = query.where(orm.Question.module_id == self.find_module(module_ref).id)
+            query = query.where(orm.Question.module_id == self.find_module(module_ref, course).id)
         for field in ("category", "difficulty"):
             value = self.get_query_argument(field, None)
             if value:
@@ -63,17 +131,26 @@ class QuestionListAPIHandler(APIHandler):
             # tags are a JSON list: filter in Python, portable across databases
             questions = [q for q in questions if tag in q.tags]
         best = scores.best_scores_for(self.db, user)
-        self.write_json({"questions": [question_summary(q, best.get(q.id)) for q in questions]})
+        used = rules.usage(self.db, user.id, [q.id for q in questions])
+        self.write_json(
+            {"questions": [question_summary(q, best.get(q.id), used.get(q.id)) for q in questions]}
+        )
 
     @web.authenticated
     @blocking
     def post(self):
-        self.require_scope(AUTHOR_SCOPE)
+        self.learner()
+        self.require_any_author()
         body = self.get_json_body(MAX_NOTEBOOK_BYTES)
         module_ref = body.get("module")
         if module_ref is None or isinstance(module_ref, bool | list | dict):
             raise web.HTTPError(400, "module is required: a module id or slug")
-        module = self.find_module(module_ref)
+        course = None
+        if body.get("course") is not None:
+            course = self.find_course(str(body["course"]))
+        module = self.find_module(module_ref, course)
+        self.require_author_of(module.course)
+        released = release_time(body, "now")
         if "notebook" not in body:
             raise web.HTTPError(400, "notebook is required: an nbgrader source notebook")
         fields = QuestionFields(
@@ -83,6 +160,7 @@ class QuestionListAPIHandler(APIHandler):
             difficulty=optional_text(body, "difficulty", max_length=20),
             tags=tag_list(body),
         )
+        rule_values = submission_rules(body)
         exists = self.db.scalar(
             select(orm.Question).where(
                 orm.Question.module_id == module.id, orm.Question.slug == fields.slug
@@ -91,7 +169,7 @@ class QuestionListAPIHandler(APIHandler):
         if exists is not None:
             raise web.HTTPError(409, f"module {module.slug} has a question {fields.slug!r}")
         try:
-            question = self._create(module, fields, body["notebook"])
+            question = self._create(module, fields, body["notebook"], released, rule_values)
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
         except IntegrityError:
@@ -100,8 +178,10 @@ class QuestionListAPIHandler(APIHandler):
             ) from None
         self.write_json(question_summary(question, None), status=201)
 
-    def _create(self, module, fields, notebook) -> orm.Question:
-        question = create_question(self.db, module, fields, notebook)
+    def _create(self, module, fields, notebook, released, rule_values=None) -> orm.Question:
+        question = create_question(self.db, module, fields, notebook, released)
+        for field, value in (rule_values or {}).items():
+            setattr(question, field, value)
         self.db.commit()
         return question
 
@@ -111,18 +191,27 @@ class QuestionAPIHandler(APIHandler):
     @blocking
     def get(self, question_id):
         user = self.learner()
-        question = self.find_question(question_id)
+        # retired ones: instructors of its course only (to restore one)
+        question = self.find_question(question_id, include_retired=True)
         best = orm.BestScore.find(self.db, user.id, question.id)
-        model = question_summary(question, best)
+        used = rules.usage(self.db, user.id, [question.id]).get(question.id)
+        model = question_summary(question, best, used)
         model["notebook"] = question.student_notebook
         self.write_json(model)
 
     @web.authenticated
     @blocking
     def put(self, question_id):
-        self.require_scope(AUTHOR_SCOPE)
-        question = self.find_question(question_id)
+        """Edit; `"retired": false` restores a retired question; `"regrade": true`
+        queues every submission to it to be graded again against its (new) version."""
+        self.learner()
+        question = self.find_question(question_id, include_retired=True)
+        self.require_author_of(question.module.course)
         body = self.get_json_body(MAX_NOTEBOOK_BYTES)
+        regrade = boolean(body, "regrade")
+        retired = boolean(body, "retired", question.retired)
+        if "release" in body:
+            question.released = release_time(body, None)
         try:
             if "title" in body:
                 question.title = required_text(body, "title")
@@ -134,17 +223,31 @@ class QuestionAPIHandler(APIHandler):
                 question.tags = tag_list(body)
             if "notebook" in body:
                 replace_notebook(question, body["notebook"])
+            for field, value in submission_rules(body).items():
+                setattr(question, field, value)
+            if retired != question.retired:
+                question.retired = retired
+                self.db.flush()
+                scores.rebuild_totals(self.db)  # its scores leave, or join, every total
             self.db.commit()
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
-        self.write_json(question_summary(question, None))
+        model = question_summary(question, None)
+        if regrade:
+            # after the new version is committed: every grading from now on uses it
+            with self.grader.writer_factory() as db:
+                model["regrade"] = {"queued": requeue_question(db, question.id)}
+                db.commit()
+            self._deferred.append(self.grader.wake_workers)
+        self.write_json(model)
 
     @web.authenticated
     @blocking
     def delete(self, question_id):
         """Retire: learners no longer see it; submissions and scores stay."""
-        self.require_scope(AUTHOR_SCOPE)
+        self.learner()
         question = self.find_question(question_id)
+        self.require_author_of(question.module.course)
         question.retired = True
         self.db.flush()
         scores.rebuild_totals(self.db)  # its scores leave every total
@@ -158,8 +261,9 @@ class QuestionSourceAPIHandler(APIHandler):
     @web.authenticated
     @blocking
     def get(self, question_id):
-        self.require_scope(AUTHOR_SCOPE)
+        self.learner()
         question = self.find_question(question_id, include_retired=True)
+        self.require_author_of(question.module.course)
         model = question_summary(question, None)
         model["notebook"] = question.source_notebook
         self.write_json(model)
@@ -170,7 +274,19 @@ class QuestionFiltersAPIHandler(APIHandler):
     @blocking
     def get(self):
         self.learner()
-        questions = self.db.scalars(select(orm.Question).where(orm.Question.retired.is_(False)))
+        course = self.course_argument(required=False)
+        courses = [course] if course else self.access.learning(self.db)
+        teaching = [c.id for c in courses if self.access.may_author(c)]
+        questions = self.db.scalars(
+            select(orm.Question)
+            .join(orm.Module)
+            .where(
+                orm.Question.retired.is_(False),
+                # as the list: released ones, and every state of the courses one teaches
+                (orm.Question.released <= orm.utcnow()) | orm.Module.course_id.in_(teaching),
+                orm.Module.course_id.in_([c.id for c in courses]),
+            )
+        )
         categories, difficulties, tags = set(), set(), set()
         for q in questions:
             categories.add(q.category) if q.category else None
@@ -186,9 +302,60 @@ class QuestionFiltersAPIHandler(APIHandler):
         )
 
 
+class QuestionValidateAPIHandler(APIHandler):
+    """Try a source notebook before saving it: its reference solution must score full
+    marks and its stub must not. For instructors of any course: it reads and stores
+    nothing of a course, and answers only about the notebook sent."""
+
+    @web.authenticated
+    async def post(self):
+        await self.in_db(self._instructor)
+        body = await asyncio.to_thread(self.get_json_body, MAX_NOTEBOOK_BYTES)
+        if "notebook" not in body:
+            raise web.HTTPError(400, "notebook is required: an nbgrader source notebook")
+        type_name = body.get("type", "notebook")
+        if not isinstance(type_name, str):
+            raise web.HTTPError(400, "type must be the name of a question type")
+        try:
+            validation = await self.grader.validator.validate(
+                self.current_user["name"], body["notebook"], type_name
+            )
+        except QuestionError as e:
+            raise web.HTTPError(400, str(e)) from None
+        except ValidationBusy as e:
+            raise LimitError(429, str(e), retry_after=e.retry_after) from None
+        except SandboxUnavailable as e:
+            raise web.HTTPError(503, f"no sandbox to run the question in: {e}") from None
+        except SandboxFailure as e:
+            raise web.HTTPError(
+                503, f"the sandbox failed while running the question ({e}): try again"
+            ) from None
+        self.write_json(validation.to_dict())
+
+    def _instructor(self):
+        self.learner()
+        self.require_any_author()
+
+
+class QuestionRegradeAPIHandler(APIHandler):
+    """How far the regrade of a question has come (asked for with PUT questions/{id}
+    `"regrade": true`): its submissions queued, running, graded under its current
+    version, failed, and graded under an earlier one."""
+
+    @web.authenticated
+    @blocking
+    def get(self, question_id):
+        self.learner()
+        question = self.find_question(question_id, include_retired=True)
+        self.require_author_of(question.module.course)
+        self.write_json(regrade_progress(self.db, question))
+
+
 default_handlers = [
     (r"questions", QuestionListAPIHandler),
     (r"questions/filters", QuestionFiltersAPIHandler),
+    (r"questions/validate", QuestionValidateAPIHandler),
     (r"questions/(\d+)/source", QuestionSourceAPIHandler),
+    (r"questions/(\d+)/regrade", QuestionRegradeAPIHandler),
     (r"questions/([^/]+)", QuestionAPIHandler),
 ]

@@ -13,7 +13,6 @@ from tornado.iostream import StreamClosedError
 from .. import orm
 from ..instructors import gradebook
 from ..learners import scores
-from ..scopes import AUTHOR_SCOPE
 from .base import APIHandler, blocking
 from .validation import optional_text
 
@@ -23,13 +22,17 @@ class ProgressAPIHandler(APIHandler):
     @blocking
     def get(self, name=None):
         user = self.learner()
+        course = self.course_argument(required=False)
+        courses = [course] if course else self.access.learning(self.db)
         if name and name != user.name:
-            if not self.is_author:
+            courses = [c for c in courses if self.access.may_author(c)]
+            if not courses:
                 raise web.HTTPError(403, "only instructors read other learners' progress")
             user = orm.User.find(self.db, name)
             if user is None:
                 raise web.HTTPError(404, f"no such user: {name}")
-        self.write_json({"user": user.name, "modules": scores.progress(self.db, user)})
+        modules = scores.progress(self.db, user, [c.id for c in courses])
+        self.write_json({"user": user.name, "modules": modules})
 
 
 class ProfileAPIHandler(APIHandler):
@@ -39,7 +42,7 @@ class ProfileAPIHandler(APIHandler):
     @blocking
     def get(self):
         user = self.learner()
-        self.write_json(scores.profile(self.db, user))
+        self.write_json(scores.profile(self.db, user, self.course_argument(required=False)))
 
     @web.authenticated
     @blocking
@@ -54,20 +57,22 @@ class ProfileAPIHandler(APIHandler):
         if "bio" in body:
             user.bio = optional_text(body, "bio", max_length=2000)
         self.db.commit()
-        self.write_json(scores.profile(self.db, user))
+        self.write_json(scores.profile(self.db, user, self.course_argument(required=False)))
 
 
 class PublicProfileAPIHandler(APIHandler):
-    """Anyone signed in reads the public part of anyone's profile."""
+    """Anyone signed in reads the public part of anyone's profile (scores in a course
+    the reader is in)."""
 
     @web.authenticated
     @blocking
     def get(self, name):
         self.learner()
+        course = self.course_argument(required=False)
         user = orm.User.find(self.db, name)
         if user is None:
             raise web.HTTPError(404, f"no such user: {name}")
-        self.write_json(scores.profile(self.db, user))
+        self.write_json(scores.profile(self.db, user, course))
 
 
 class LeaderboardAPIHandler(APIHandler):
@@ -76,12 +81,18 @@ class LeaderboardAPIHandler(APIHandler):
     def get(self):
         self.learner()
         module_ref = self.get_query_argument("module", None)
-        module = self.find_module(module_ref) if module_ref else None
+        if module_ref:
+            module = self.find_module(module_ref, self.course_argument(required=False))
+            course, board = module.course, module.id
+        else:
+            module, course = None, self.course_argument()
+            board = course.board
         offset = self.int_argument("offset", default=0)
         limit = self.int_argument("limit", default=50, minimum=1, maximum=500)
-        entries, total = scores.leaderboard(self.db, module and module.id, offset, limit)
+        entries, total = scores.leaderboard(self.db, board, offset, limit)
         self.write_json(
             {
+                "course": course.slug,
                 "module": module and module.id,
                 "entries": entries,
                 "total": total,
@@ -97,14 +108,15 @@ class GradebookAPIHandler(APIHandler):
 
     @web.authenticated
     async def get(self, as_csv=None):
-        self.require_scope(AUTHOR_SCOPE)
+        course = await self.in_db(self._course)
         if as_csv:
-            await self._stream_csv()
+            await self._stream_csv(course)
             return
         limit = self.int_argument("limit", default=gradebook.PAGE_SIZE, minimum=1, maximum=5000)
         after = self.get_query_argument("after", None)
-        cols, learners = await self.in_db(self._page, after, limit)
+        cols, learners = await self.in_db(self._page, course, after, limit)
         model = {
+            "course": course.slug,
             "questions": cols,
             "learners": gradebook.as_json([c["id"] for c in cols], learners),
         }
@@ -112,28 +124,46 @@ class GradebookAPIHandler(APIHandler):
             model["next"] = learners[-1][0]  # pass as ?after= for the next page
         self.write_json(model)
 
-    def _page(self, after, limit, cols=None):
+    def _course(self) -> orm.Course:
+        """The course asked for (or the caller's only one), which the caller teaches."""
+        self.learner()
+        course_ref = self.get_query_argument("course", None)
+        if course_ref:
+            course = self.find_course(course_ref)
+        else:
+            teaching = self.access.teaching(self.db)
+            if len(teaching) != 1:
+                self.require_any_author()
+                raise web.HTTPError(400, "course is required: the gradebook is a course's")
+            course = teaching[0]
+        self.require_author_of(course)
+        self.db.expunge(course)  # read again in other sessions (pages)
+        return course
+
+    def _page(self, course, after, limit, cols=None):
         with self.grader.session_factory() as db:
             if cols is None:
-                cols = gradebook.columns(db)
-            return cols, gradebook.learners_page(db, [c["id"] for c in cols], after, limit)
+                cols = gradebook.columns(db, course)
+            ids = [c["id"] for c in cols]
+            return cols, gradebook.learners_page(db, course, ids, after, limit)
 
-    def _csv_page(self, after, cols):
+    def _csv_page(self, course, after, cols):
         """(CSV text of the page of learners after ``after``, its last name or None)."""
-        _, learners = self._page(after, gradebook.PAGE_SIZE, cols)
+        _, learners = self._page(course, after, gradebook.PAGE_SIZE, cols)
         last = learners[-1][0] if len(learners) == gradebook.PAGE_SIZE else None
-        return gradebook.csv_rows(learners), last
+        return gradebook.csv_rows(cols, learners), last
 
-    async def _stream_csv(self):
+    async def _stream_csv(self, course):
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
-        self.set_header("Content-Disposition", 'attachment; filename="gradebook.csv"')
-        cols, _ = await self.in_db(self._page, None, 0)
+        filename = f"gradebook-{course.slug}.csv"
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        cols, _ = await self.in_db(self._page, course, None, 0)
         self.write(gradebook.csv_header(cols))
         after = None
         try:
             while True:
                 # read and formatted in a database thread; the loop only sends it
-                text, after = await self.in_db(self._csv_page, after, cols)
+                text, after = await self.in_db(self._csv_page, course, after, cols)
                 self.write(text)
                 await self.flush()  # sent before the next page is read
                 if after is None:

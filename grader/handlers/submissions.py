@@ -11,7 +11,15 @@ decoded; a notebook that fits but breaks a limit on its shape (cells, nesting, c
 cell length, see :mod:`grader.grading.notebooks`) is a 400 naming the limit. A learner with
 too many submissions waiting gets a 429 (with Retry-After), one over their storage
 quota a 413 (see :mod:`grader.grading.queue`). A learner an admin restricted (the Hub
-group `restricted`, in the groups of the identity the Hub gives) gets a 403.
+group `restricted`, in the groups of the identity the Hub gives) gets a 403. The
+question's deadline and limits (:mod:`grader.learners.rules`) are checked in the
+transaction that stores the submission: past the due date of a question that refuses
+late work, or with every attempt used, a 403; during a cool-off, a 429 with Retry-After.
+
+Hand grading (:mod:`grader.grading.manual`): `PUT submissions/{id}/grades/{cell}` by an
+instructor of the question's course; a submission's owner and its course's instructors
+read the grades in `GET submissions/{id}` and the notebook as submitted in
+`GET submissions/{id}/notebook`.
 """
 
 from __future__ import annotations
@@ -20,10 +28,13 @@ from sqlalchemy import select
 from tornado import web
 
 from .. import orm
+from ..grading import manual
 from ..grading.questiontypes import question_type
 from ..grading.queue import QueueLimit
+from ..learners import rules
 from ..scopes import RESTRICTED_GROUP
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
+from .validation import optional_text
 
 FINAL = ("graded", "error")
 
@@ -38,6 +49,10 @@ def submission_model(submission: orm.Submission, position=None, wait=None) -> di
         "max_score": submission.max_score,
         "tests": submission.tests or [],
         "error": submission.error,
+        # after the due date, the points that cost, and answers still to grade by hand
+        "late": submission.late,
+        "penalty": submission.penalty,
+        "manual_pending": submission.manual_pending,
         "created": isoformat(submission.created),
         "finished": isoformat(submission.finished),
         # while queued: 1 = next to be graded, and roughly how many seconds until graded
@@ -46,22 +61,40 @@ def submission_model(submission: orm.Submission, position=None, wait=None) -> di
     }
 
 
+def submission_detail(db, submission: orm.Submission, position=None, wait=None) -> dict:
+    """One submission as GET and the event stream send it: with its hand grades."""
+    model = submission_model(submission, position, wait)
+    model["manual"] = []
+    if manual.has_manual(submission):
+        model["manual"] = manual.manual_model(
+            manual.question_specs(submission.question), manual.grades_of(db, submission.id)
+        )
+    return model
+
+
 class SubmissionReader:
-    """One submission as its owner (or an instructor) may read it, with its place in
-    the queue: shared by GET and the event stream."""
+    """One submission as its owner (or an instructor of its course) may read it, with
+    its place in the queue: shared by GET and the event stream."""
+
+    def find_submission(self, submission_id, user: orm.User) -> orm.Submission:
+        submission = self.db.get(orm.Submission, int(submission_id))
+        # someone else's submission is "not found", not "forbidden": ids reveal nothing
+        if submission is None or (
+            submission.user_id != user.id
+            and not self.access.may_author(submission.question.module.course)
+        ):
+            raise web.HTTPError(404, f"no such submission: {submission_id}")
+        return submission
 
     def read_submission(self, submission_id) -> dict:
         user = self.learner()
-        submission = self.db.get(orm.Submission, int(submission_id))
-        # someone else's submission is "not found", not "forbidden": ids reveal nothing
-        if submission is None or (submission.user_id != user.id and not self.is_author):
-            raise web.HTTPError(404, f"no such submission: {submission_id}")
+        submission = self.find_submission(submission_id, user)
         position = wait = None
         if submission.status == "queued":
             position = self.queue.positions(self.db, [submission.id]).get(submission.id)
             if position is not None:
                 wait = self.queue.estimated_wait(self.db, position)
-        return submission_model(submission, position, wait)
+        return submission_detail(self.db, submission, position, wait)
 
 
 class SubmissionListAPIHandler(APIHandler):
@@ -87,11 +120,14 @@ class SubmissionListAPIHandler(APIHandler):
             raise web.HTTPError(400, f"notebook: {e}") from None
         with self.grader.writer_factory() as db:
             try:
+                # the rules and the queue's limits, then the insert: one transaction,
+                # the learner's row locked
+                late = rules.admit(db, user.id, question)
                 # the body's size stands for the notebook's: it is nearly all of it
                 submission = self.queue.enqueue(
-                    db, user, question, notebook, size=len(self.request.body)
+                    db, user, question, notebook, size=len(self.request.body), late=late
                 )
-            except QueueLimit as e:
+            except (QueueLimit, rules.SubmissionRefused) as e:
                 raise LimitError(e.status, str(e), retry_after=e.retry_after) from None
         self._deferred.append(self.grader.wake_workers)
         self.set_header("Location", f"{self.request.path}/{submission.id}")
@@ -102,10 +138,16 @@ class SubmissionListAPIHandler(APIHandler):
     def get(self):
         user = self.learner()
         query = select(orm.Submission).order_by(orm.Submission.id.desc())
-        # everyone's own history by default; instructors may name a learner, or "*"
+        # everyone's own history by default; instructors may name a learner, or "*",
+        # and then read the submissions to their courses' questions only
         name = self.get_query_argument("user", None) or user.name
-        if name != user.name and not self.is_author:
-            raise web.HTTPError(403, "only instructors read other learners' submissions")
+        if name != user.name:
+            teaching = self.access.teaching(self.db)
+            if not teaching:
+                raise web.HTTPError(403, "only instructors read other learners' submissions")
+            if not self.access.author_all:
+                query = query.join(orm.Question).join(orm.Module)
+                query = query.where(orm.Module.course_id.in_([c.id for c in teaching]))
         if name != "*":
             owner = orm.User.find(self.db, name)
             if owner is None:
@@ -127,7 +169,60 @@ class SubmissionAPIHandler(SubmissionReader, APIHandler):
         self.write_json(self.read_submission(submission_id))
 
 
+class SubmissionGradeAPIHandler(SubmissionReader, APIHandler):
+    """An instructor's grade of one manually graded answer: points and a comment."""
+
+    @web.authenticated
+    @blocking
+    def put(self, submission_id, cell):
+        user = self.learner()
+        submission = self.find_submission(submission_id, user)
+        self.require_author_of(submission.question.module.course)
+        specs = manual.question_specs(submission.question)
+        spec = next((s for s in specs if s.name == cell), None)
+        if spec is None:
+            raise web.HTTPError(
+                404, f"question {submission.question_id} has no answer graded by hand: {cell}"
+            )
+        body = self.get_json_body()
+        points = body.get("points")
+        if (
+            not isinstance(points, int | float)
+            or isinstance(points, bool)
+            or not 0 <= points <= spec.max_points
+        ):
+            raise web.HTTPError(
+                400, f"points must be a number from 0 to {spec.max_points:g} (the answer's points)"
+            )
+        comment = optional_text(body, "comment")
+        self.db.rollback()  # read below, after the grade's commit, in a new transaction
+        with self.grader.writer_factory() as db:
+            try:
+                manual.grade_answer(
+                    db, submission.id, specs, cell, points, comment, grader=user.name
+                )
+            except manual.GradeRefused as e:
+                raise web.HTTPError(409, str(e)) from None
+        graded = self.db.get(orm.Submission, submission.id, populate_existing=True)
+        self.write_json(submission_detail(self.db, graded))
+
+
+class SubmissionNotebookAPIHandler(SubmissionReader, APIHandler):
+    """The notebook as the learner submitted it (never the question's source)."""
+
+    @web.authenticated
+    @blocking
+    def get(self, submission_id):
+        submission = self.find_submission(submission_id, self.learner())
+        self.set_header(
+            "Content-Disposition", f'inline; filename="submission-{submission.id}.ipynb"'
+        )
+        self.write_json(submission.notebook)
+
+
 default_handlers = [
     (r"submissions", SubmissionListAPIHandler),
     (r"submissions/(\d+)", SubmissionAPIHandler),
+    (r"submissions/(\d+)/grades/([^/]+)", SubmissionGradeAPIHandler),
+    (r"submissions/(\d+)/notebook", SubmissionNotebookAPIHandler),
 ]

@@ -45,3 +45,47 @@ def tag_list(body: dict, field: str = "tags") -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
         raise web.HTTPError(400, f"{field} must be a list of non-empty strings")
     return sorted({t.strip() for t in value})
+
+
+def submission_rules(body: dict) -> dict:
+    """The deadline and limit fields present in ``body`` (see orm.SubmissionRules), each
+    checked; null clears one (a question then follows its module)."""
+    from datetime import UTC, datetime
+
+    from ..orm import LATE_POLICIES
+
+    rules = {}
+    if "due" in body:
+        value = body["due"]
+        if value is not None:
+            try:
+                due = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                raise web.HTTPError(
+                    400, f"due must be an ISO 8601 date and time, not {value!r}"
+                ) from None
+            if due.tzinfo is not None:
+                due = due.astimezone(UTC).replace(tzinfo=None)
+            value = due
+        rules["due"] = value
+    if "late_policy" in body:
+        value = body["late_policy"]
+        if value is not None and value not in LATE_POLICIES:
+            raise web.HTTPError(400, f"late_policy must be one of {', '.join(LATE_POLICIES)}")
+        rules["late_policy"] = value
+    if "penalty_per_day" in body:
+        value = body["penalty_per_day"]
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1
+        ):
+            raise web.HTTPError(400, "penalty_per_day must be a fraction between 0 and 1")
+        rules["penalty_per_day"] = value
+    for field in ("submission_limit", "cooloff"):
+        if field in body:
+            value = body[field]
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise web.HTTPError(400, f"{field} must be a non-negative integer")
+            rules[field] = value
+    return rules

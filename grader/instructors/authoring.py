@@ -43,7 +43,14 @@ def check_difficulty(difficulty: str) -> str:
     return difficulty
 
 
-def create_question(db, module: orm.Module, fields: QuestionFields, source) -> orm.Question:
+#: `create_question`'s default release: at once
+NOW = object()
+
+
+def create_question(
+    db, module: orm.Module, fields: QuestionFields, source, released=NOW
+) -> orm.Question:
+    """A new question, released at once unless `released` says when (None: a draft)."""
     source_nb, student_nb, max_score = prepare_notebooks(source)
     position = fields.position
     if position is None:
@@ -60,6 +67,7 @@ def create_question(db, module: orm.Module, fields: QuestionFields, source) -> o
         source_notebook=source_nb,
         student_notebook=student_nb,
         version=1,
+        released=orm.utcnow() if released is NOW else released,
     )
     db.add(question)
     return question

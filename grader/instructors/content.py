@@ -1,7 +1,8 @@
 """Loading a course from disk (`course_content/<course>/`) into the database.
 
-Layout (see course_content/README.md): `course.json` lists modules in order and each
-module's question slugs; `<module>/<question>.ipynb` is the nbgrader source notebook,
+Layout (see course_content/README.md): `course.json` names the course (slug, title,
+description, `join`: invite, code or open) and lists modules in order and each module's
+question slugs; `<module>/<question>.ipynb` is the nbgrader source notebook,
 with `metadata.coursehub` holding title, category, difficulty and tags.
 
 Loading is idempotent: modules and questions are matched by slug, a changed notebook
@@ -17,6 +18,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .. import orm
+from ..courses import INSTRUCTORS_SUFFIX, new_join_code
+from ..handlers.validation import SLUG
 from ..learners import scores
 from .authoring import QuestionError, QuestionFields, create_question, replace_notebook
 
@@ -41,13 +44,15 @@ def read_course(course_dir: Path) -> dict:
 
 
 def load_course(db, course_dir: Path) -> dict:
-    """Create or update the course's modules and questions; returns counts."""
+    """Create or update the course, its modules and questions; returns counts (and the
+    course's slug)."""
     course_dir = Path(course_dir)
-    course = read_course(course_dir)
-    counts = {"modules": 0, "questions_created": 0, "questions_updated": 0}
+    spec = read_course(course_dir)
+    course = upsert_course(db, spec, default_slug=course_dir.name)
+    counts = {"course": course.slug, "modules": 0, "questions_created": 0, "questions_updated": 0}
     retired = set(db.scalars(select(orm.Question.id).where(orm.Question.retired.is_(True))))
-    for position, module_spec in enumerate(course["modules"]):
-        module = _upsert_module(db, module_spec, position)
+    for position, module_spec in enumerate(spec["modules"]):
+        module = _upsert_module(db, course, module_spec, position)
         counts["modules"] += 1
         for q_position, slug in enumerate(module_spec.get("questions", [])):
             path = course_dir / module.slug / f"{slug}.ipynb"
@@ -64,13 +69,43 @@ def load_course(db, course_dir: Path) -> dict:
     return counts
 
 
-def _upsert_module(db, spec: dict, position: int) -> orm.Module:
+def upsert_course(db, spec: dict, default_slug: str) -> orm.Course:
+    """The course a folder describes, made or updated. A database upgraded from before
+    courses holds its modules in the course `default`: the first folder that has one of
+    those modules takes that course over (its scores and submissions with it)."""
+    slug = spec.get("slug") or default_slug
+    if not SLUG.match(slug) or slug.endswith(INSTRUCTORS_SUFFIX):
+        raise CourseError(f"course slug {slug!r}: lower-case letters, digits, '-' and '_'")
+    join = spec.get("join", "invite")
+    if join not in orm.JOIN_MODES:
+        raise CourseError(f"course {slug}: join must be one of {', '.join(orm.JOIN_MODES)}")
+    course = orm.Course.find_by_slug(db, slug)
+    if course is None:
+        migrated = orm.Course.find_by_slug(db, "default")
+        module_slugs = {m.get("slug") for m in spec.get("modules", [])}
+        if migrated is not None and any(m.slug in module_slugs for m in migrated.modules):
+            course = migrated
+            course.slug = slug
+        else:
+            course = orm.Course(slug=slug, title=spec.get("title") or slug)
+            course.position = len(db.scalars(select(orm.Course.id)).all())
+            db.add(course)
+    course.title = spec.get("title") or slug
+    course.description = spec.get("description", "")
+    course.join = join
+    if join == "code" and not course.join_code:
+        course.join_code = new_join_code()
+    db.flush()
+    return course
+
+
+def _upsert_module(db, course: orm.Course, spec: dict, position: int) -> orm.Module:
     slug = spec.get("slug")
     if not slug or not spec.get("title"):
         raise CourseError(f"module #{position + 1}: 'slug' and 'title' are required")
-    module = orm.Module.find_by_slug(db, slug)
+    module = orm.Module.find_by_slug(db, slug, course.id)
     if module is None:
-        module = orm.Module(slug=slug, title=spec["title"])
+        module = orm.Module(course=course, slug=slug, title=spec["title"])
         db.add(module)
     module.title = spec["title"]
     module.description = spec.get("description", "")
@@ -90,13 +125,23 @@ def _upsert_question(db, module: orm.Module, slug: str, path: Path, position: in
         tags=sorted(meta.get("tags", [])),
         position=position,
     )
-    question = next((q for q in module.questions if q.slug == slug), None)
+    return upsert_question(db, module, fields, source)
+
+
+def upsert_question(
+    db, module: orm.Module, fields: QuestionFields, source, release: bool = True
+) -> bool:
+    """Create the module's question `fields.slug` (released now, or a draft), or give the
+    existing one these fields and notebook (a new version if it changed; its release state
+    is kept; a retired one is back). True if created. Shared with the nbgrader importer."""
+    question = next((q for q in module.questions if q.slug == fields.slug), None)
     if question is None:
-        create_question(db, module, fields, source)
+        question = create_question(db, module, fields, source)
+        question.released = orm.utcnow() if release else None
         db.flush()
         return True
     replace_notebook(question, source)
     question.title, question.category = fields.title, fields.category
     question.difficulty, question.tags = fields.difficulty, fields.tags
-    question.position, question.retired = position, False
+    question.position, question.retired = fields.position, False
     return False

@@ -14,20 +14,39 @@ from .. import orm
 from ..learners import scores
 
 
-def course_overview(db) -> dict:
+def question_status(retired: bool, released, now=None) -> str:
+    """draft (never released), scheduled (released in the future), released or retired."""
+    if retired:
+        return "retired"
+    if released is None:
+        return "draft"
+    return "released" if released <= (now or orm.utcnow()) else "scheduled"
+
+
+def course_overview(db, course: orm.Course) -> dict:
     """``{"modules": [{"id", "slug", "title", "questions": [{"id", "slug", "title",
-    "retired", "points", "version", "submissions", "solved"}]}], "learners", "waiting"}``:
-    modules and questions in course order; ``learners`` with a score (the overall
-    leaderboard's size), ``waiting`` submissions queued or being graded."""
+    "retired", "released", "status", "points", "version", "submissions", "solved"}]}],
+    "learners", "enrolled", "waiting"}``: modules and questions in course order;
+    ``learners`` with a score (the overall leaderboard's size), ``enrolled`` as
+    learners, ``waiting`` submissions queued or being graded."""
+    now = orm.utcnow()
+    in_course = (
+        select(orm.Question.id)
+        .join(orm.Module)
+        .where(orm.Module.course_id == course.id)
+        .scalar_subquery()
+    )
     submissions = dict(
         db.execute(
-            select(orm.Submission.question_id, func.count()).group_by(orm.Submission.question_id)
+            select(orm.Submission.question_id, func.count())
+            .where(orm.Submission.question_id.in_(in_course))
+            .group_by(orm.Submission.question_id)
         ).all()
     )
     solved = dict(
         db.execute(
             select(orm.BestScore.question_id, func.count())
-            .where(orm.BestScore.solved.is_(True))
+            .where(orm.BestScore.solved.is_(True), orm.BestScore.question_id.in_(in_course))
             .group_by(orm.BestScore.question_id)
         ).all()
     )
@@ -40,7 +59,10 @@ def course_overview(db) -> dict:
             orm.Question.retired,
             orm.Question.max_score,
             orm.Question.version,
-        ).order_by(orm.Question.position, orm.Question.id)
+            orm.Question.released,
+        )
+        .where(orm.Question.id.in_(in_course))
+        .order_by(orm.Question.position, orm.Question.id)
     ).all()
     by_module: dict[int, list[dict]] = {}
     for q in questions:
@@ -50,6 +72,8 @@ def course_overview(db) -> dict:
                 "slug": q.slug,
                 "title": q.title,
                 "retired": q.retired,
+                "released": q.released,
+                "status": question_status(q.retired, q.released, now),
                 "points": q.max_score,
                 "version": q.version,
                 "submissions": submissions.get(q.id, 0),
@@ -57,11 +81,12 @@ def course_overview(db) -> dict:
             }
         )
     modules = db.execute(
-        select(orm.Module.id, orm.Module.slug, orm.Module.title, orm.Module.description).order_by(
-            orm.Module.position, orm.Module.id
-        )
+        select(orm.Module.id, orm.Module.slug, orm.Module.title, orm.Module.description)
+        .where(orm.Module.course_id == course.id)
+        .order_by(orm.Module.position, orm.Module.id)
     ).all()
     return {
+        "course": course,
         "modules": [
             {
                 "id": m.id,
@@ -72,11 +97,20 @@ def course_overview(db) -> dict:
             }
             for m in modules
         ],
-        "learners": scores.board_size(db, orm.ALL_MODULES),
+        "learners": scores.board_size(db, course.board),
+        "enrolled": db.scalar(
+            select(func.count())
+            .select_from(orm.Enrolment)
+            .where(orm.Enrolment.course_id == course.id, orm.Enrolment.role == orm.LEARNER)
+        )
+        or 0,
         "waiting": db.scalar(
             select(func.count())
             .select_from(orm.Submission)
-            .where(orm.Submission.status.in_(("queued", "running")))
+            .where(
+                orm.Submission.status.in_(("queued", "running")),
+                orm.Submission.question_id.in_(in_course),
+            )
         )
         or 0,
     }

@@ -1,7 +1,7 @@
 """Best scores, leaderboard totals, progress, profiles and leaderboards.
 
 `record_graded` is the one writer, in the transaction that finishes a graded submission:
-the learner's best score, then their totals (overall and for the question's module),
+the learner's best score, then their totals (the course's and the question's module's),
 recomputed from their own best scores so that they always equal a full recomputation.
 `rebuild_totals` recomputes every total when questions change (retired, moved, deleted).
 `score_counts` keeps, per board, how many learners stand at each total score. Everything
@@ -12,11 +12,10 @@ then reads a range of the ranking index.
 
 from __future__ import annotations
 
-from sqlalchemy import case, delete, func, literal, select, tuple_
+from sqlalchemy import case, delete, func, select, tuple_
 
 from .. import orm
 from ..dbutil import dialect_insert
-from ..orm import ALL_MODULES
 
 
 def record_graded(db, submission: orm.Submission) -> bool:
@@ -29,10 +28,12 @@ def record_graded(db, submission: orm.Submission) -> bool:
     db.execute(select(orm.User.id).where(orm.User.id == submission.user_id).with_for_update())
     improved = record_best_score(db, submission)
     if improved:
-        module_id = db.scalar(
-            select(orm.Question.module_id).where(orm.Question.id == submission.question_id)
-        )
-        update_totals(db, submission.user_id, (ALL_MODULES, module_id))
+        module_id, course_id = db.execute(
+            select(orm.Module.id, orm.Module.course_id)
+            .join(orm.Question, orm.Question.module_id == orm.Module.id)
+            .where(orm.Question.id == submission.question_id)
+        ).one()
+        update_totals(db, submission.user_id, (orm.course_board(course_id), module_id))
     return improved
 
 
@@ -71,6 +72,61 @@ def record_best_score(db, submission: orm.Submission) -> bool:
     return db.execute(statement.returning(table.c.id)).first() is not None
 
 
+def question_boards(db, question_id: int) -> tuple[int, int]:
+    """The boards a question's scores count on: its course's and its module's."""
+    module_id, course_id = db.execute(
+        select(orm.Module.id, orm.Module.course_id)
+        .join(orm.Question, orm.Question.module_id == orm.Module.id)
+        .where(orm.Question.id == question_id)
+    ).one()
+    return orm.course_board(course_id), module_id
+
+
+def recompute_best(db, user_id: int, question_id: int) -> None:
+    """The learner's best score on a question found again from their graded
+    submissions, then their totals: for when a score went *down* (an instructor
+    corrected a hand grade, a regrade), which `record_graded` never does.
+
+    The best is the highest score, reached when the first submission with it finished;
+    none left (no graded submission) removes it. The learner's row is locked first, as
+    in `record_graded`, so the two never interleave for one learner.
+    """
+    db.execute(select(orm.User.id).where(orm.User.id == user_id).with_for_update())
+    s = orm.Submission
+    best = db.execute(
+        select(s.id, s.score, s.max_score, s.finished)
+        .where(
+            s.user_id == user_id,
+            s.question_id == question_id,
+            s.status == "graded",
+            s.score.is_not(None),
+        )
+        .order_by(s.score.desc(), s.finished.asc(), s.id.asc())
+        .limit(1)
+    ).first()
+    where = (orm.BestScore.user_id == user_id, orm.BestScore.question_id == question_id)
+    if best is None:
+        db.execute(delete(orm.BestScore).where(*where))
+    else:
+        values = {
+            "submission_id": best.id,
+            "score": best.score,
+            "max_score": best.max_score,
+            "solved": best.max_score is not None and best.score >= best.max_score > 0,
+            "reached": best.finished or orm.utcnow(),
+        }
+        table = orm.BestScore.__table__
+        statement = dialect_insert(db, table).values(
+            user_id=user_id, question_id=question_id, **values
+        )
+        db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[table.c.user_id, table.c.question_id], set_=values
+            )
+        )
+    update_totals(db, user_id, question_boards(db, question_id))
+
+
 def _total_columns():
     best = orm.BestScore
     return (
@@ -81,23 +137,28 @@ def _total_columns():
 
 
 def _counted_best_scores():
-    """Best scores that count: those of questions not retired."""
+    """Best scores that count: those of questions not retired (with their modules, for
+    the course)."""
     return (
         select()
         .select_from(orm.BestScore)
         .join(orm.Question, orm.Question.id == orm.BestScore.question_id)
+        .join(orm.Module, orm.Module.id == orm.Question.module_id)
         .where(orm.Question.retired.is_(False))
     )
 
 
 def update_totals(db, user_id: int, module_ids) -> None:
-    """Recompute one learner's totals on the given boards from their best scores, and
-    move them between the boards' score counts."""
+    """Recompute one learner's totals on the given boards (a course's, `course_board`,
+    or a module's) from their best scores, and move them between the boards' score
+    counts."""
     moves = []  # (board, score left or None, score taken or None)
     for module_id in module_ids:
         query = _counted_best_scores().add_columns(*_total_columns())
         query = query.where(orm.BestScore.user_id == user_id)
-        if module_id != ALL_MODULES:
+        if module_id < 0:
+            query = query.where(orm.Module.course_id == -module_id)
+        else:
             query = query.where(orm.Question.module_id == module_id)
         score, solved, reached = db.execute(query).one()
         where = (orm.Total.user_id == user_id, orm.Total.module_id == module_id)
@@ -154,12 +215,16 @@ def rebuild_totals(db) -> None:
     table = orm.Total.__table__
     columns = ["user_id", "module_id", "score", "solved", "reached"]
     overall = _counted_best_scores().add_columns(
-        orm.BestScore.user_id, literal(ALL_MODULES), *_total_columns()
+        orm.BestScore.user_id, -orm.Module.course_id, *_total_columns()
     )
     per_module = _counted_best_scores().add_columns(
         orm.BestScore.user_id, orm.Question.module_id, *_total_columns()
     )
-    db.execute(table.insert().from_select(columns, overall.group_by(orm.BestScore.user_id)))
+    db.execute(
+        table.insert().from_select(
+            columns, overall.group_by(orm.BestScore.user_id, orm.Module.course_id)
+        )
+    )
     db.execute(
         table.insert().from_select(
             columns, per_module.group_by(orm.BestScore.user_id, orm.Question.module_id)
@@ -179,13 +244,21 @@ def best_scores_for(db, user: orm.User) -> dict[int, orm.BestScore]:
     return {row.question_id: row for row in rows}
 
 
-def progress(db, user: orm.User) -> list[dict]:
-    """Per module, in order: score, max_score, solved, total, percent."""
+def progress(db, user: orm.User, course_ids) -> list[dict]:
+    """Per module of these courses, in order: score, max_score, solved, total, percent
+    (over the questions released to learners)."""
     best = best_scores_for(db, user)
-    modules = db.scalars(select(orm.Module).order_by(orm.Module.position, orm.Module.id)).all()
+    modules = db.scalars(
+        select(orm.Module)
+        .join(orm.Course)
+        .where(orm.Module.course_id.in_(course_ids))
+        .order_by(orm.Course.position, orm.Course.id, orm.Module.position, orm.Module.id)
+    ).all()
     questions = db.execute(
         select(orm.Question.id, orm.Question.module_id, orm.Question.max_score).where(
-            orm.Question.retired.is_(False)
+            orm.Question.retired.is_(False),
+            orm.Question.released <= orm.utcnow(),
+            orm.Question.module_id.in_([m.id for m in modules]),
         )
     ).all()
     by_module: dict[int, list] = {}
@@ -199,6 +272,7 @@ def progress(db, user: orm.User) -> list[dict]:
         solved = sum(1 for q in mine if q.id in best and best[q.id].solved)
         result.append(
             {
+                "course": module.course_id,
                 "module": module.id,
                 "module_slug": module.slug,
                 "title": module.title,
@@ -216,8 +290,8 @@ def progress(db, user: orm.User) -> list[dict]:
 RANKING = (orm.Total.score.desc(), orm.Total.reached.asc(), orm.Total.user_id.asc())
 
 
-def leaderboard(db, module_id: int | None, offset: int, limit: int) -> tuple[list[dict], int]:
-    board = ALL_MODULES if module_id is None else module_id
+def leaderboard(db, board: int, offset: int, limit: int) -> tuple[list[dict], int]:
+    """A page of a board (a course's, `course_board`, or a module's id)."""
     size = board_size(db, board)
     # the score the page starts at, and how many learners tied on it come before: an
     # index range then skips only those, never every learner ahead
@@ -272,15 +346,15 @@ def page_start(db, board: int, offset: int) -> tuple[float, int] | None:
     return None if row is None else (row.score, offset - (row.through - row.learners))
 
 
-def total_of(db, user: orm.User, module_id: int = ALL_MODULES) -> orm.Total | None:
+def total_of(db, user: orm.User, board: int) -> orm.Total | None:
     return db.scalar(
-        select(orm.Total).where(orm.Total.user_id == user.id, orm.Total.module_id == module_id)
+        select(orm.Total).where(orm.Total.user_id == user.id, orm.Total.module_id == board)
     )
 
 
-def rank_of(db, user: orm.User, module_id: int | None = None) -> int | None:
-    """The learner's place on the leaderboard, or None before their first score."""
-    mine = total_of(db, user, ALL_MODULES if module_id is None else module_id)
+def rank_of(db, user: orm.User, board: int) -> int | None:
+    """The learner's place on a board, or None before their first score there."""
+    mine = total_of(db, user, board)
     return None if mine is None else rank_of_total(db, mine)
 
 
@@ -304,27 +378,31 @@ def rank_of_total(db, mine: orm.Total) -> int:
     return 1 + higher + tied_ahead
 
 
-def profile(db, user: orm.User) -> dict:
-    """The public profile: totals a learner shows to others."""
-    total = total_of(db, user)
-    submissions = db.scalar(
-        select(func.count()).select_from(orm.Submission).where(orm.Submission.user_id == user.id)
-    )
-    attempted = db.scalar(
-        _counted_best_scores().add_columns(func.count()).where(orm.BestScore.user_id == user.id)
-    )
+def profile(db, user: orm.User, course: orm.Course | None) -> dict:
+    """The public profile: totals a learner shows to others, in one course (the
+    course's board; nothing ranked without a course)."""
+    total = total_of(db, user, course.board) if course else None
+    submissions = select(func.count()).select_from(orm.Submission)
+    submissions = submissions.where(orm.Submission.user_id == user.id)
+    attempted = _counted_best_scores().add_columns(func.count())
+    attempted = attempted.where(orm.BestScore.user_id == user.id)
+    if course is not None:
+        submissions = submissions.join(orm.Question).join(orm.Module)
+        submissions = submissions.where(orm.Module.course_id == course.id)
+        attempted = attempted.where(orm.Module.course_id == course.id)
     rank = rank_of_total(db, total) if total else None
     # separate statements: on PostgreSQL each reads its own snapshot, and a learner may
     # have joined the board in between
-    learners = max(board_size(db, ALL_MODULES), rank or 0)
+    learners = max(board_size(db, course.board), rank or 0) if course else 0
     return {
+        "course": course and course.slug,
         "name": user.name,
         "display_name": user.display_name or user.name,
         "bio": user.bio,
         "score": total.score if total else 0.0,
         "solved": total.solved if total else 0,
-        "attempted": attempted,
-        "submissions": submissions,
+        "attempted": db.scalar(attempted),
+        "submissions": db.scalar(submissions),
         "rank": rank,
         # "top 5%": the share of ranked learners at or above this one
         "percentile": round(100 * rank / learners, 1) if rank else None,

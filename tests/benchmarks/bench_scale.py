@@ -298,7 +298,12 @@ def build(url: str, sizes: Sizes, seed: int = 8) -> dict[str, float]:
         # source notebook, its student version and points derived as always)
         with Session(engine) as db:
             modules = [
-                orm.Module(slug=f"module{m:02d}", title=f"Module {m}", position=m)
+                orm.Module(
+                    course=orm.any_course(db),
+                    slug=f"module{m:02d}",
+                    title=f"Module {m}",
+                    position=m,
+                )
                 for m in range(sizes.modules)
             ]
             db.add_all(modules)
@@ -499,12 +504,14 @@ def describe(url: str, seed: int = 8) -> Facts:
     try:
         with Session(engine) as db:
             learners = db.scalar(select(func.count()).select_from(orm.User))
-            ranked = db.scalar(select(func.count()).where(orm.Total.module_id == orm.ALL_MODULES))
+            ranked = db.scalar(
+                select(func.count()).where(orm.Total.module_id == orm.any_course(db).board)
+            )
             submissions = db.scalar(select(func.max(orm.Submission.id)))
             middle = db.scalar(
                 select(orm.User.name)
                 .join(orm.Total, orm.Total.user_id == orm.User.id)
-                .where(orm.Total.module_id == orm.ALL_MODULES)
+                .where(orm.Total.module_id == orm.any_course(db).board)
                 .order_by(*scores.RANKING)
                 .offset(ranked // 2)
                 .limit(1)
@@ -513,7 +520,7 @@ def describe(url: str, seed: int = 8) -> Facts:
             names = db.scalars(
                 select(orm.User.name)
                 .join(orm.Total, orm.Total.user_id == orm.User.id)
-                .where(orm.Total.module_id == orm.ALL_MODULES, orm.User.id.in_(ids))
+                .where(orm.Total.module_id == orm.any_course(db).board, orm.User.id.in_(ids))
             ).all()
             modules = db.scalars(select(orm.Module.slug).order_by(orm.Module.position)).all()
     finally:
@@ -559,12 +566,17 @@ def query_costs(url: str, facts: Facts, runs: int = 5) -> dict[str, float]:
             page = gradebook.learners_page(db, ids, None, gradebook.PAGE_SIZE)
             for name, fn in (
                 ("board_size (sum of score counts)", lambda: scores.board_size(db, 0)),
-                ("rank_of(mid-ranked)", lambda: scores.rank_of(db, me)),
-                ("profile(mid-ranked)", lambda: scores.profile(db, me)),
-                ("leaderboard first page", lambda: scores.leaderboard(db, None, 0, 50)),
+                ("rank_of(mid-ranked)", lambda: scores.rank_of(db, me, orm.any_course(db).board)),
+                ("profile(mid-ranked)", lambda: scores.profile(db, me, orm.any_course(db))),
+                (
+                    "leaderboard first page",
+                    lambda: scores.leaderboard(db, orm.any_course(db).board, 0, 50),
+                ),
                 (
                     "leaderboard deep page",
-                    lambda: scores.leaderboard(db, None, max(0, facts.ranked - 50), 50),
+                    lambda: scores.leaderboard(
+                        db, orm.any_course(db).board, max(0, facts.ranked - 50), 50
+                    ),
                 ),
                 (
                     f"gradebook page ({len(page)} learners)",

@@ -8,14 +8,19 @@ import { ServerConnection } from '@jupyterlab/services';
 import { errorMessage } from './format';
 import { ITextStream, textStream } from './sse';
 import {
+  ICourse,
   ILeaderboard,
   IModule,
   IOpenResult,
+  IPreviewResult,
   IProfile,
   IProgress,
   IQuestion,
+  IQuestionDetail,
   IQuestionFilters,
-  ISubmission
+  IRegradeProgress,
+  ISubmission,
+  IValidation
 } from './types';
 
 /**
@@ -27,11 +32,19 @@ const STREAM_IDLE_MS = 45_000;
 export class CoursehubError extends Error {
   constructor(
     message: string,
-    readonly status: number
+    readonly status: number,
+    /** seconds, from a 429's Retry-After (a cool-off): when to try again */
+    readonly retryAfter: number | null = null
   ) {
     super(message);
     this.name = 'CoursehubError';
   }
+}
+
+/** Retry-After in seconds (the grader sends seconds, never a date); null if absent. */
+function retryAfterOf(response: Response): number | null {
+  const value = Number(response.headers.get('Retry-After') ?? NaN);
+  return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
 function query(params: Record<string, string | number | undefined | null>): string {
@@ -48,7 +61,11 @@ export class CoursehubAPI {
     const response = await this.send(path, init);
     const text = await response.text();
     if (!response.ok) {
-      throw new CoursehubError(errorMessage(response.status, text), response.status);
+      throw new CoursehubError(
+        errorMessage(response.status, text),
+        response.status,
+        retryAfterOf(response)
+      );
     }
     if (!text) {
       return undefined as T;
@@ -78,20 +95,73 @@ export class CoursehubAPI {
     return this.request<T>(path, { method: 'POST', body: JSON.stringify(body) });
   }
 
-  async modules(): Promise<IModule[]> {
-    return (await this.request<{ modules: IModule[] }>('modules')).modules;
+  private put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>(path, { method: 'PUT', body: JSON.stringify(body) });
   }
 
-  async questions(): Promise<IQuestion[]> {
-    return (await this.request<{ questions: IQuestion[] }>('questions')).questions;
+  /** The courses the user is in and those they may join. */
+  async courses(): Promise<ICourse[]> {
+    const data = await this.request<{ courses: ICourse[] } | ICourse[]>('courses');
+    return Array.isArray(data) ? data : data.courses;
   }
 
-  filters(): Promise<IQuestionFilters> {
-    return this.request<IQuestionFilters>('questions/filters');
+  /** Join a course: an open one without a code, one that needs it with the code. */
+  enrol(course: string, code: string | null): Promise<ICourse> {
+    return this.post<ICourse>(
+      `courses/${encodeURIComponent(course)}/enrol`,
+      code === null ? {} : { code }
+    );
   }
 
-  question(id: number | string): Promise<IQuestion> {
-    return this.request<IQuestion>(`questions/${encodeURIComponent(String(id))}`);
+  async modules(course: string): Promise<IModule[]> {
+    return (await this.request<{ modules: IModule[] }>(`modules${query({ course })}`)).modules;
+  }
+
+  async questions(course: string): Promise<IQuestion[]> {
+    return (await this.request<{ questions: IQuestion[] }>(`questions${query({ course })}`))
+      .questions;
+  }
+
+  filters(course: string): Promise<IQuestionFilters> {
+    return this.request<IQuestionFilters>(`questions/filters${query({ course })}`);
+  }
+
+  question(id: number | string): Promise<IQuestionDetail> {
+    return this.request<IQuestionDetail>(`questions/${encodeURIComponent(String(id))}`);
+  }
+
+  /** Grade a source notebook's reference solution and student version (instructors). */
+  validate(notebook: unknown): Promise<IValidation> {
+    return this.post<IValidation>('questions/validate', { notebook });
+  }
+
+  /** Save a new question (instructors); see authoring.createBody. */
+  createQuestion(body: Record<string, unknown>): Promise<IQuestion> {
+    return this.post<IQuestion>('questions', body);
+  }
+
+  /** A new version, new fields, a release time (instructors); see authoring.updateBody. */
+  updateQuestion(id: number | string, body: Record<string, unknown>): Promise<IQuestion> {
+    return this.put<IQuestion>(`questions/${encodeURIComponent(String(id))}`, body);
+  }
+
+  /** Release now ("now") or at an ISO time. */
+  release(id: number | string, when: string): Promise<IQuestion> {
+    return this.updateQuestion(id, { release: when });
+  }
+
+  /** Retire: learners no longer see it; submissions and scores stay. */
+  async retire(id: number | string): Promise<void> {
+    await this.request<void>(`questions/${encodeURIComponent(String(id))}`, { method: 'DELETE' });
+  }
+
+  regradeProgress(id: number | string): Promise<IRegradeProgress> {
+    return this.request<IRegradeProgress>(`questions/${encodeURIComponent(String(id))}/regrade`);
+  }
+
+  /** Write the student version to a read-only preview notebook; its path. */
+  preview(id: number | string): Promise<IPreviewResult> {
+    return this.post<IPreviewResult>(`questions/${encodeURIComponent(String(id))}/preview`, {});
   }
 
   open(id: number | string): Promise<IOpenResult> {
@@ -127,15 +197,20 @@ export class CoursehubAPI {
     return textStream(response.body, STREAM_IDLE_MS);
   }
 
-  progress(): Promise<IProgress> {
-    return this.request<IProgress>('progress');
+  progress(course: string): Promise<IProgress> {
+    return this.request<IProgress>(`progress${query({ course })}`);
   }
 
-  profile(): Promise<IProfile> {
-    return this.request<IProfile>('profile');
+  profile(course: string): Promise<IProfile> {
+    return this.request<IProfile>(`profile${query({ course })}`);
   }
 
-  leaderboard(module: string, offset: number, limit: number): Promise<ILeaderboard> {
-    return this.request<ILeaderboard>(`leaderboard${query({ module, offset, limit })}`);
+  leaderboard(
+    course: string,
+    module: string,
+    offset: number,
+    limit: number
+  ): Promise<ILeaderboard> {
+    return this.request<ILeaderboard>(`leaderboard${query({ course, module, offset, limit })}`);
   }
 }

@@ -15,6 +15,9 @@ import { Refresh } from './events';
 import { CoursehubPanel } from './panel';
 import { SUBMIT_COMMAND, SubmitButtonExtension, Submitter, addSubmitCommand } from './submit';
 
+/** The id of nbgrader's Create Assignment sidebar widget (its own spelling). */
+const CREATE_ASSIGNMENT_ID = 'nbgrader-create_assignemnt';
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: '@coursehub/labextension:plugin',
   description: 'Browse coursehub questions, submit notebooks, see results and rankings.',
@@ -31,12 +34,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const refresh = new Refresh();
     const submitter = new Submitter(app, api, refresh);
 
+    const openPath = async (path: string) => {
+      await app.commands.execute('docmanager:open', { path });
+    };
     const panel = new CoursehubPanel({
       api,
       refresh,
-      openQuestion: async question => {
-        const opened = await api.open(question.id);
-        await app.commands.execute('docmanager:open', { path: opened.path });
+      openQuestion: async question => openPath((await api.open(question.id)).path),
+      tracker,
+      openPath,
+      showCreateAssignment: () => {
+        // nbgrader's sidebar, in instructors' JupyterLab only (jupyter-config/coursehub-instructor)
+        for (const widget of app.shell.widgets('right')) {
+          if (widget.id === CREATE_ASSIGNMENT_ID) {
+            app.shell.activateById(widget.id);
+            return true;
+          }
+        }
+        return false;
       }
     });
     app.shell.add(panel, 'left', { rank: 200 });

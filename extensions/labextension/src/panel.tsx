@@ -1,10 +1,15 @@
 /**
- * The coursehub sidebar: Questions, Progress, Leaderboard and Profile tabs.
+ * The coursehub sidebar: the chosen course, and its Questions, Progress, Leaderboard
+ * and Profile tabs; Courses (joining); Instructor for a course the user teaches.
  */
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
 import { CoursehubAPI } from './api';
+import { ErrorMessage } from './common';
+import { chooseCourse, COURSE_STORAGE_KEY, panelTabs, Tab, withJoined } from './courses';
+import { CourseBar, CoursesTab } from './coursesTab';
 import { Refresh } from './events';
 import {
   bestScoreText,
@@ -21,8 +26,18 @@ import {
   pageRequest,
   pointsText
 } from './format';
-import { IQuestion } from './types';
+import { InstructorTab } from './instructorTab';
+import {
+  countdownText,
+  dueText,
+  latePolicyText,
+  parseTime,
+  submissionsText,
+  submitBlock
+} from './rules';
+import { ICourse, IQuestion } from './types';
 import { useLoad } from './useLoad';
+import { useNow } from './useNow';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16">
 <path class="jp-icon3" fill="#616161" d="M12 3 1 9l11 6 9-4.91V17h2V9L12 3zM5 13.18v4L12 21l7-3.82v-4L12 17l-7-3.82z"/>
@@ -35,10 +50,34 @@ export interface IPanelOptions {
   refresh: Refresh;
   /** Open a question's notebook (POST open, then docmanager:open). */
   openQuestion: (question: IQuestion) => Promise<void>;
+  /** The open notebooks: the Instructor tab authors the current one. */
+  tracker: INotebookTracker;
+  /** Open a file of the server in JupyterLab (docmanager:open). */
+  openPath: (path: string) => Promise<void>;
+  /** Reveal nbgrader's Create Assignment sidebar; false when it is not there. */
+  showCreateAssignment: () => boolean;
 }
 
-const TABS = ['Questions', 'Progress', 'Leaderboard', 'Profile'] as const;
-type Tab = (typeof TABS)[number];
+/** The tabs' props: the panel's, and the chosen course's slug. */
+interface ITabProps extends IPanelOptions {
+  course: string;
+}
+
+function storedCourse(): string | null {
+  try {
+    return window.localStorage.getItem(COURSE_STORAGE_KEY);
+  } catch {
+    return null; // storage disabled: start with the first course
+  }
+}
+
+function storeCourse(slug: string): void {
+  try {
+    window.localStorage.setItem(COURSE_STORAGE_KEY, slug);
+  } catch {
+    // storage disabled: the choice lasts until the page is reloaded
+  }
+}
 
 export class CoursehubPanel extends ReactWidget {
   constructor(private options: IPanelOptions) {
@@ -54,50 +93,77 @@ export class CoursehubPanel extends ReactWidget {
   }
 }
 
-function ErrorMessage({ message }: { message: string | null }): JSX.Element | null {
-  return message ? (
-    <div className="ch-error" role="alert">
-      {message}
-    </div>
-  ) : null;
-}
-
 function PanelView(props: IPanelOptions): JSX.Element {
+  const loaded = useLoad(() => props.api.courses(), props.refresh, [props.api]);
+  const [wanted, setWanted] = useState<string | null>(storedCourse);
+  const [joined, setJoined] = useState<ReadonlySet<string>>(new Set());
   const [tab, setTab] = useState<Tab>('Questions');
   const refs = React.useRef<(HTMLButtonElement | null)[]>([]);
+
+  const courses = loaded.data ? withJoined(loaded.data, joined) : null;
+  const course = courses ? chooseCourse(courses, wanted) : null;
+  const tabs = panelTabs(course);
+  const current: Tab = tabs.includes(tab) ? tab : tabs[0];
+
+  const choose = (slug: string) => {
+    setWanted(slug);
+    storeCourse(slug);
+  };
+  const onJoined = (c: ICourse) => {
+    setJoined(j => new Set([...j, c.slug]));
+    choose(c.slug);
+    setTab('Questions');
+    loaded.reload();
+  };
 
   // arrow keys move between tabs (WAI-ARIA tabs pattern, automatic activation)
   const onKeyDown = (event: React.KeyboardEvent, index: number) => {
     let next = index;
     if (event.key === 'ArrowRight') {
-      next = (index + 1) % TABS.length;
+      next = (index + 1) % tabs.length;
     } else if (event.key === 'ArrowLeft') {
-      next = (index + TABS.length - 1) % TABS.length;
+      next = (index + tabs.length - 1) % tabs.length;
     } else if (event.key === 'Home') {
       next = 0;
     } else if (event.key === 'End') {
-      next = TABS.length - 1;
+      next = tabs.length - 1;
     } else {
       return;
     }
     event.preventDefault();
-    setTab(TABS[next]);
+    setTab(tabs[next]);
     refs.current[next]?.focus();
   };
 
+  if (!courses) {
+    return (
+      <div className="ch-PanelView">
+        <ErrorMessage message={loaded.error} />
+        {loaded.error ? (
+          <button className="ch-button" onClick={loaded.reload}>
+            Try again
+          </button>
+        ) : (
+          <p className="ch-muted">Loading…</p>
+        )}
+      </div>
+    );
+  }
+
   return (
     <div className="ch-PanelView">
+      <CourseBar courses={courses} course={course} onChoose={choose} />
       <div className="ch-tabs" role="tablist" aria-label="coursehub">
-        {TABS.map((name, i) => (
+        {tabs.map((name, i) => (
           <button
             key={name}
             ref={el => (refs.current[i] = el)}
             id={`ch-tab-${name}`}
-            className={`ch-tab${tab === name ? ' ch-mod-active' : ''}`}
+            className={`ch-tab${current === name ? ' ch-mod-active' : ''}`}
             role="tab"
-            aria-selected={tab === name}
+            aria-selected={current === name}
             aria-controls={`ch-tabpanel-${name}`}
-            tabIndex={tab === name ? 0 : -1}
+            tabIndex={current === name ? 0 : -1}
             onClick={() => setTab(name)}
             onKeyDown={e => onKeyDown(e, i)}
           >
@@ -106,20 +172,39 @@ function PanelView(props: IPanelOptions): JSX.Element {
         ))}
       </div>
       {/* every tab stays mounted (hidden when not selected) so filters, the chosen
-          leaderboard module and the page survive switching tabs */}
-      {TABS.map(name => (
+          leaderboard module and the page survive switching tabs; the course is part of
+          the key, so choosing another course starts its tabs afresh */}
+      {tabs.map(name => (
         <div
-          key={name}
+          key={`${course?.slug ?? ''}/${name}`}
           className="ch-tabpanel"
           role="tabpanel"
           id={`ch-tabpanel-${name}`}
           aria-labelledby={`ch-tab-${name}`}
-          hidden={tab !== name}
+          hidden={current !== name}
         >
-          {name === 'Questions' && <QuestionsTab {...props} />}
-          {name === 'Progress' && <ProgressTab {...props} />}
-          {name === 'Leaderboard' && <LeaderboardTab {...props} />}
-          {name === 'Profile' && <ProfileTab {...props} />}
+          {course && name === 'Questions' && <QuestionsTab {...props} course={course.slug} />}
+          {course && name === 'Progress' && <ProgressTab {...props} course={course.slug} />}
+          {course && name === 'Leaderboard' && <LeaderboardTab {...props} course={course.slug} />}
+          {course && name === 'Profile' && <ProfileTab {...props} course={course.slug} />}
+          {name === 'Courses' && (
+            <CoursesTab
+              api={props.api}
+              courses={courses}
+              course={course}
+              onChoose={choose}
+              onJoined={onJoined}
+            />
+          )}
+          {course && name === 'Instructor' && (
+            <InstructorTab
+              api={props.api}
+              course={course}
+              tracker={props.tracker}
+              openPath={props.openPath}
+              showCreateAssignment={props.showCreateAssignment}
+            />
+          )}
         </div>
       ))}
     </div>
@@ -153,19 +238,19 @@ function FilterSelect(props: {
 
 const plain = (values: string[] | undefined) => (values || []).map(v => ({ value: v, label: v }));
 
-function QuestionsTab({ api, refresh, openQuestion }: IPanelOptions): JSX.Element {
+function QuestionsTab({ api, refresh, openQuestion, course }: ITabProps): JSX.Element {
   const [filters, setFilters] = useState<IFilterState>(NO_FILTERS);
   const loaded = useLoad(
     async () => {
       const [modules, questions, filters] = await Promise.all([
-        api.modules(),
-        api.questions(),
-        api.filters()
+        api.modules(course),
+        api.questions(course),
+        api.filters(course)
       ]);
       return { modules, questions, filters };
     },
     refresh,
-    [api]
+    [api, course]
   );
   const set = (key: keyof IFilterState) => (value: string) =>
     setFilters(f => ({ ...f, [key]: value }));
@@ -236,6 +321,9 @@ function QuestionRow(props: {
 }): JSX.Element {
   const q = props.question;
   const [busy, setBusy] = useState(false);
+  // tick while a cool-off runs, for its countdown
+  const next = parseTime(q.next_submission_at);
+  const now = useNow(next !== null && next > Date.now());
   const [error, setError] = useState<string | null>(null);
   const open = async () => {
     setBusy(true);
@@ -257,6 +345,14 @@ function QuestionRow(props: {
     >
       <div className="ch-question-head">
         <span className="ch-question-title">{q.title}</span>
+        {q.status && q.status !== 'released' && (
+          <span
+            className={`ch-chip ch-question-status ch-mod-${q.status}`}
+            data-testid="ch-question-status"
+          >
+            {q.status}
+          </span>
+        )}
         {q.solved && (
           <span className="ch-solved" role="img" aria-label="solved" title="solved">
             ✓
@@ -285,13 +381,62 @@ function QuestionRow(props: {
         {' · '}
         <span className="ch-best">{bestScoreText(q)}</span>
       </div>
+      <QuestionRules question={q} now={now} />
       <ErrorMessage message={error} />
     </li>
   );
 }
 
-function ProgressTab({ api, refresh }: IPanelOptions): JSX.Element {
-  const loaded = useLoad(() => api.progress(), refresh, [api]);
+/** Before submitting: the due date (local time), lateness, submissions used, cool-off. */
+function QuestionRules(props: { question: IQuestion; now: number }): JSX.Element | null {
+  const { question, now } = props;
+  const due = dueText(question, now);
+  const late = due ? latePolicyText(question) : null;
+  const used = submissionsText(question);
+  const block = submitBlock(question, now);
+  if (!due && !used && !block) {
+    return null;
+  }
+  return (
+    <div className="ch-question-rules" data-testid="ch-question-rules">
+      {due && (
+        <span className="ch-due" data-testid="ch-due" data-due={question.due ?? ''}>
+          {due}
+        </span>
+      )}
+      {late && (
+        <span className="ch-late-policy" data-testid="ch-late-policy">
+          {late}
+        </span>
+      )}
+      {used && (
+        <span className="ch-submissions-used" data-testid="ch-submissions-used">
+          {used}
+        </span>
+      )}
+      {block && (
+        <span
+          className={`ch-submit-blocked ch-mod-${block.kind}`}
+          data-testid="ch-submit-blocked"
+          data-kind={block.kind}
+          role="status"
+        >
+          {block.kind === 'cooloff' && block.until !== null ? (
+            <>
+              next submission in{' '}
+              <span data-testid="ch-cooloff-countdown">{countdownText(block.until - now)}</span>
+            </>
+          ) : (
+            block.reason
+          )}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function ProgressTab({ api, refresh, course }: ITabProps): JSX.Element {
+  const loaded = useLoad(() => api.progress(course), refresh, [api, course]);
   return (
     <div className="ch-progress" data-testid="ch-progress">
       <ErrorMessage message={loaded.error} />
@@ -324,18 +469,18 @@ function ProgressTab({ api, refresh }: IPanelOptions): JSX.Element {
   );
 }
 
-function LeaderboardTab({ api, refresh }: IPanelOptions): JSX.Element {
+function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
   const [module, setModule] = useState('');
   const [page, setPage] = useState(0);
-  const modules = useLoad(() => api.modules(), refresh, [api]);
-  const me = useLoad(() => api.profile(), refresh, [api]);
+  const modules = useLoad(() => api.modules(course), refresh, [api, course]);
+  const me = useLoad(() => api.profile(course), refresh, [api, course]);
   const board = useLoad(
     () => {
       const { offset, limit } = pageRequest(page, PAGE_SIZE);
-      return api.leaderboard(module, offset, limit);
+      return api.leaderboard(course, module, offset, limit);
     },
     refresh,
-    [api, module, page]
+    [api, course, module, page]
   );
   const data = board.data;
   const info = data ? pageInfo(data.offset, data.entries.length, data.total) : null;
@@ -417,14 +562,17 @@ function LeaderboardTab({ api, refresh }: IPanelOptions): JSX.Element {
   );
 }
 
-function ProfileTab({ api, refresh }: IPanelOptions): JSX.Element {
+function ProfileTab({ api, refresh, course }: ITabProps): JSX.Element {
   const loaded = useLoad(
     async () => {
-      const [profile, questions] = await Promise.all([api.profile(), api.questions()]);
+      const [profile, questions] = await Promise.all([
+        api.profile(course),
+        api.questions(course)
+      ]);
       return { profile, solved: questions.filter(q => q.solved) };
     },
     refresh,
-    [api]
+    [api, course]
   );
   const p = loaded.data?.profile;
   const solved = loaded.data?.solved || [];

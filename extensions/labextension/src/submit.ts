@@ -1,17 +1,21 @@
 /**
  * Submitting a coursehub notebook: the toolbar button, the command, and the flow
  * save -> POST submit -> follow (event stream, else polling) -> results view -> refresh
- * the panel.
+ * the panel. The button and the command follow the question's rules: disabled, with a
+ * countdown, while a cool-off runs; disabled once every submission is used or the due
+ * date passed on a question that refuses late ones.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { Widget } from '@lumino/widgets';
 
-import { CoursehubAPI } from './api';
+import { CoursehubAPI, CoursehubError } from './api';
 import { Refresh } from './events';
 import { followSubmission, INITIAL_STATE, reduce } from './results';
 import { ResultsWidget } from './resultsWidget';
+import { countdownText, ISubmitBlock, submitBlock, withRetryAfter } from './rules';
+import { IQuestion } from './types';
 
 export const SUBMIT_COMMAND = 'coursehub:submit';
 
@@ -24,14 +28,71 @@ export function questionIdOf(panel: NotebookPanel | null | undefined): string | 
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
+/**
+ * The submission rules of the questions whose notebooks are open, as the grader last
+ * said (`GET questions/{id}`): asked when a notebook opens, after each submission and
+ * when the panel refreshes. Unknown rules block nothing: the grader decides anyway.
+ */
+export class SubmitRules {
+  private questions = new Map<string, IQuestion>();
+  private listeners = new Set<() => void>();
+
+  constructor(private api: CoursehubAPI) {}
+
+  /** Call `listener` whenever some question's rules change; returns the disconnect. */
+  connect(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Why submitting to the question is refused now, or null. */
+  block(questionId: string, now: number = Date.now()): ISubmitBlock | null {
+    return submitBlock(this.questions.get(questionId) ?? null, now);
+  }
+
+  async load(questionId: string): Promise<void> {
+    try {
+      const { notebook: _student, ...summary } = await this.api.question(questionId);
+      this.questions.set(questionId, summary);
+    } catch {
+      return; // rules unknown: the button stays enabled and the grader decides
+    }
+    this.changed();
+  }
+
+  reloadAll(): void {
+    for (const questionId of this.questions.keys()) {
+      void this.load(questionId);
+    }
+  }
+
+  /** The grader refused with a cool-off (429, Retry-After in seconds). */
+  coolOff(questionId: string, seconds: number): void {
+    const known = this.questions.get(questionId);
+    const question = { ...(known ?? ({} as IQuestion)), next_submission_at: null };
+    this.questions.set(questionId, withRetryAfter(question, seconds, Date.now()));
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) {
+      listener();
+    }
+  }
+}
+
 export class Submitter {
   private views = new Map<string, ResultsWidget>();
+  readonly rules: SubmitRules;
 
   constructor(
     private app: JupyterFrontEnd,
     private api: CoursehubAPI,
     private refresh: Refresh
-  ) {}
+  ) {
+    this.rules = new SubmitRules(api);
+    refresh.connect(() => this.rules.reloadAll());
+  }
 
   /** Save, submit and follow `panel`'s notebook; the results view shows every step. */
   async submit(panel: NotebookPanel): Promise<void> {
@@ -58,8 +119,15 @@ export class Submitter {
       show(reduce(state, { type: 'submitted', id: created.id, status: created.status }));
     } catch (e) {
       show(reduce(state, { type: 'failed', message: (e as Error).message }));
+      if (e instanceof CoursehubError && e.status === 429 && e.retryAfter !== null) {
+        this.rules.coolOff(questionId, e.retryAfter);
+      } else if (e instanceof CoursehubError && e.status === 403) {
+        void this.rules.load(questionId); // past due, or no submission left
+      }
       return;
     }
+    // one submission more used, and perhaps a cool-off started
+    void this.rules.load(questionId);
     const final = await followSubmission(state, {
       openStream: id => this.api.submissionEvents(id, signal),
       fetch: id => this.api.submission(id),
@@ -93,20 +161,81 @@ export class Submitter {
   }
 }
 
-/** A toolbar item holding a real <button>, so tests and screen readers find it as is. */
+const SUBMIT_TITLE = 'Submit to coursehub';
+
+/**
+ * A toolbar item holding a real <button>, so tests and screen readers find it as is.
+ * Disabled while the question's rules refuse a submission, the reason in its title;
+ * during a cool-off it counts down to the next submission.
+ */
 class SubmitButton extends Widget {
-  constructor(onClick: () => void) {
+  private button: HTMLButtonElement;
+  private countdown: HTMLSpanElement;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private disconnect: () => void = () => undefined;
+
+  constructor(
+    onClick: () => void,
+    private rules: SubmitRules,
+    private questionId: () => string | null
+  ) {
     super();
     this.addClass('jp-Toolbar-item');
     this.addClass('ch-SubmitItem');
-    const button = document.createElement('button');
+    const button = (this.button = document.createElement('button'));
     button.type = 'button';
     button.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal ch-submit';
     button.dataset.testid = 'ch-submit';
-    button.title = 'Submit to coursehub';
-    button.textContent = 'Submit';
+    button.title = SUBMIT_TITLE;
+    button.appendChild(document.createTextNode('Submit'));
+    this.countdown = document.createElement('span');
+    this.countdown.className = 'ch-submit-countdown';
+    this.countdown.dataset.testid = 'ch-submit-countdown';
+    button.appendChild(this.countdown);
     button.addEventListener('click', onClick);
     this.node.appendChild(button);
+  }
+
+  /** Follow the question's rules from now on. */
+  follow(): void {
+    this.disconnect = this.rules.connect(() => this.render());
+    this.render();
+  }
+
+  dispose(): void {
+    this.disconnect();
+    this.stopTicking();
+    super.dispose();
+  }
+
+  private render(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const id = this.questionId();
+    const now = Date.now();
+    const block = id === null ? null : this.rules.block(id, now);
+    this.button.disabled = block !== null;
+    this.button.title = block ? block.reason : SUBMIT_TITLE;
+    if (block) {
+      this.button.dataset.blocked = block.kind;
+    } else {
+      delete this.button.dataset.blocked;
+    }
+    const counting = block?.kind === 'cooloff' && block.until !== null;
+    this.countdown.textContent = counting ? countdownText((block.until as number) - now) : '';
+    if (counting && this.timer === null) {
+      this.timer = setInterval(() => this.render(), 1000);
+    } else if (!counting) {
+      this.stopTicking();
+    }
+  }
+
+  private stopTicking(): void {
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
   }
 }
 
@@ -117,17 +246,27 @@ export class SubmitButtonExtension
   constructor(private submitter: Submitter) {}
 
   createNew(panel: NotebookPanel, context: DocumentRegistry.IContext<INotebookModel>): Widget {
-    const button = new SubmitButton(() => void this.submitter.submit(panel));
+    const rules = this.submitter.rules;
+    const button = new SubmitButton(
+      () => void this.submitter.submit(panel),
+      rules,
+      () => questionIdOf(panel)
+    );
     // the metadata is known only once the file is loaded
     context.ready.then(() => {
       if (button.isDisposed) {
         return;
       }
-      if (questionIdOf(panel) === null) {
+      const questionId = questionIdOf(panel);
+      if (questionId === null) {
         button.dispose();
-      } else if (!panel.toolbar.insertAfter('cellType', 'coursehubSubmit', button)) {
+        return;
+      }
+      if (!panel.toolbar.insertAfter('cellType', 'coursehubSubmit', button)) {
         panel.toolbar.addItem('coursehubSubmit', button);
       }
+      button.follow();
+      void rules.load(questionId);
     });
     return button;
   }
@@ -142,17 +281,22 @@ export function addSubmitCommand(
     const panel = tracker.currentWidget;
     return panel && questionIdOf(panel) !== null ? panel : null;
   };
+  const allowed = () => {
+    const questionId = questionIdOf(current());
+    return questionId !== null && submitter.rules.block(questionId) === null;
+  };
   app.commands.addCommand(SUBMIT_COMMAND, {
     label: 'Submit notebook to coursehub',
     caption: 'Save the current coursehub notebook and submit it for grading',
-    isEnabled: () => current() !== null,
+    isEnabled: allowed,
     execute: async () => {
       const panel = current();
-      if (panel) {
+      if (panel && allowed()) {
         await submitter.submit(panel);
       }
     }
   });
-  // the palette re-checks isEnabled when the current notebook changes
+  // the palette re-checks isEnabled when the current notebook or the rules change
   tracker.currentChanged.connect(() => app.commands.notifyCommandChanged(SUBMIT_COMMAND));
+  submitter.rules.connect(() => app.commands.notifyCommandChanged(SUBMIT_COMMAND));
 }

@@ -3,6 +3,24 @@
  * extension"). Only the fields the front end uses are typed.
  */
 
+export type CourseRole = 'learner' | 'instructor';
+
+/** invite: an instructor adds people; code: anyone with the join code; open: anyone. */
+export type JoinPolicy = 'invite' | 'code' | 'open';
+
+export interface ICourse {
+  id: number;
+  slug: string;
+  title: string;
+  description?: string | null;
+  join: JoinPolicy;
+  /** whether the user is in it (as a learner or an instructor) */
+  enrolled: boolean;
+  role: CourseRole | null;
+  /** only for the course's instructors */
+  join_code?: string | null;
+}
+
 export interface IModule {
   id: number;
   slug: string;
@@ -24,6 +42,33 @@ export interface IQuestion {
   points: number;
   best_score: number | null;
   solved: boolean;
+  /** the course's slug */
+  course?: string;
+  version?: number;
+  /** drafts and scheduled questions are seen by the course's instructors only */
+  status?: QuestionStatus;
+  /** when it was (or will be) released; null for a draft */
+  released?: string | null;
+  /** The rules in force (the question's own, else its module's); null: none. */
+  due?: string | null;
+  late_policy?: LatePolicy | null;
+  /** a fraction of the question's points, per day (or part of a day) late */
+  penalty_per_day?: number | null;
+  submission_limit?: number | null;
+  /** seconds between two submissions */
+  cooloff?: number | null;
+  submissions_used?: number;
+  /** while a cool-off runs: when the next submission is accepted */
+  next_submission_at?: string | null;
+}
+
+export type QuestionStatus = 'draft' | 'scheduled' | 'released';
+
+export type LatePolicy = 'refuse' | 'accept' | 'penalty';
+
+/** `GET questions/{id}`: the summary and the student version. */
+export interface IQuestionDetail extends IQuestion {
+  notebook?: unknown;
 }
 
 export interface IQuestionFilters {
@@ -101,4 +146,25 @@ export interface ILeaderboard {
   total: number;
   offset: number;
   limit: number;
+}
+
+/** `POST questions/validate`: the reference solution and the student version, graded. */
+export interface IValidation {
+  ok: boolean;
+  problems: string[];
+  reference: { score: number; max_score: number; tests?: ITestResult[] } | null;
+  stub: { score: number; max_score: number } | null;
+}
+
+/** `GET questions/{id}/regrade`: how far the regrading of its submissions has come. */
+export interface IRegradeProgress {
+  queued: number;
+  running: number;
+  graded: number;
+  error: number;
+  total: number;
+}
+
+export interface IPreviewResult {
+  path: string;
 }
