@@ -28,19 +28,14 @@ from sqlalchemy import delete, select
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from . import orm
-from .scopes import AUTHOR_SCOPE, COURSE_GROUP_PREFIX, LEARN_SCOPE
-
-#: a course slug may not end like this: `course-<slug>-instructors` would then be
-#: another course's learner group
-INSTRUCTORS_SUFFIX = "-instructors"
-
-
-def learner_group(slug: str) -> str:
-    return f"{COURSE_GROUP_PREFIX}{slug}"
-
-
-def instructor_group(slug: str) -> str:
-    return f"{COURSE_GROUP_PREFIX}{slug}{INSTRUCTORS_SUFFIX}"
+from .scopes import (  # noqa: F401 (the group names, re-exported for the handlers)
+    AUTHOR_SCOPE,
+    COURSE_GROUP_PREFIX,
+    INSTRUCTORS_SUFFIX,
+    LEARN_SCOPE,
+    instructor_group,
+    learner_group,
+)
 
 
 def new_join_code() -> str:

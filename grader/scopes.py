@@ -20,3 +20,14 @@ RESTRICTED_GROUP = "restricted"
 #: `course-<slug>-instructors`; course scopes are filtered to the learner group:
 #: ``custom:coursehub:learn!group=course-<slug>`` (see grader.courses)
 COURSE_GROUP_PREFIX = "course-"
+#: so no course slug may end with it: `course-<slug>-instructors` would be the learner
+#: group of another course
+INSTRUCTORS_SUFFIX = "-instructors"
+
+
+def learner_group(slug: str) -> str:
+    return f"{COURSE_GROUP_PREFIX}{slug}"
+
+
+def instructor_group(slug: str) -> str:
+    return f"{COURSE_GROUP_PREFIX}{slug}{INSTRUCTORS_SUFFIX}"

@@ -34,20 +34,18 @@ from jupyterhub.scopes import needs_scope
 from tornado import web
 from traitlets import Bool
 
-from grader.scopes import AUTHOR_SCOPE, COURSE_GROUP_PREFIX, LEARN_SCOPE
+from grader.scopes import (
+    AUTHOR_SCOPE,
+    COURSE_GROUP_PREFIX,
+    INSTRUCTORS_SUFFIX,
+    LEARN_SCOPE,
+    instructor_group,
+    learner_group,
+)
 
 from .roles import ACCESS_GRADER_SCOPE, instructor_role_spec
 
 COURSE_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
-INSTRUCTORS_SUFFIX = "-instructors"
-
-
-def learner_group(slug: str) -> str:
-    return f"{COURSE_GROUP_PREFIX}{slug}"
-
-
-def instructor_group(slug: str) -> str:
-    return f"{COURSE_GROUP_PREFIX}{slug}{INSTRUCTORS_SUFFIX}"
 
 
 def course_role_specs(slug: str) -> list[dict]:

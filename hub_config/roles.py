@@ -38,9 +38,9 @@ CUSTOM_SCOPES = {
     },
 }
 
-#: The token of a learner's server (``$JUPYTERHUB_API_TOKEN``). JupyterHub 6 uses the
-#: ``server`` role's scopes when this is empty, so those two come first; the Hub then
-#: grants only the subset the user holds, so ``author`` reaches instructors' servers only.
+#: The token of an admin's server: JupyterHub 6 uses the ``server`` role's scopes when
+#: this is empty, so those two come first; the Hub grants only the subset the user
+#: holds when the server starts (see :func:`server_token_scopes`).
 SERVER_TOKEN_SCOPES = [
     "users:activity!user",
     "access:servers!server",
@@ -65,6 +65,24 @@ def instructor_role_spec() -> dict:
         "scopes": [AUTHOR_SCOPE, LEARN_SCOPE, ACCESS_GRADER_SCOPE],
         "groups": [INSTRUCTORS_GROUP],
     }
+
+
+def server_token_scopes(spawner) -> list[str]:
+    """The scopes of a server's token (``$JUPYTERHUB_API_TOKEN``, what the extension
+    calls the grader with).
+
+    A learner's and an instructor's: ``inherit``, their own scopes *as they are at each
+    request*. The Hub fixes a token's scopes when the server starts, to those its owner
+    then holds; a course's scope comes with joining the course, often while the server
+    runs, and must reach it at once. The token holds no more than its owner's own
+    permissions, which the owner has in the browser anyway.
+
+    An admin's: a fixed list, so an admin's server (code they run) never holds the
+    Hub's admin permissions.
+    """
+    if spawner.user.admin:
+        return list(SERVER_TOKEN_SCOPES)
+    return ["inherit"]
 
 
 def role_specs(settings: Settings) -> list[dict]:
@@ -113,4 +131,4 @@ def apply_roles(c, settings: Settings) -> None:
     c.JupyterHub.load_roles = role_specs(settings)
     # strictly adds the groups; existing members are kept across restarts
     c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": []}, RESTRICTED_GROUP: {"users": []}}
-    c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)
+    c.Spawner.server_token_scopes = server_token_scopes

@@ -25,6 +25,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Integer, Unicode, default
 
+from grader.scopes import COURSE_GROUP_PREFIX, INSTRUCTORS_SUFFIX
+
 from .roles import INSTRUCTORS_GROUP
 from .settings import Settings
 
@@ -43,8 +45,13 @@ INSTRUCTOR_JUPYTER_CONFIG = "etc/jupyter/coursehub-instructor"
 
 
 def is_instructor(user) -> bool:
-    """Whether a Hub user (``spawner.user``, or its ORM object) is in the instructors group."""
-    return any(group.name == INSTRUCTORS_GROUP for group in user.groups)
+    """Whether a Hub user (``spawner.user``, or its ORM object) teaches: in the
+    instructors group, or a course's (``course-<slug>-instructors``, hub_config.courses)."""
+    return any(
+        group.name == INSTRUCTORS_GROUP
+        or (group.name.startswith(COURSE_GROUP_PREFIX) and group.name.endswith(INSTRUCTORS_SUFFIX))
+        for group in user.groups
+    )
 
 
 def front_end_environment(python_prefix: str) -> dict:

@@ -425,14 +425,14 @@ def reference_gradebook_csv(db) -> str:
         by_user.setdefault(row.user_id, {})[row.question_id] = row.score
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["user", *[f"{q.module.slug}/{q.slug}" for q in questions], "total"])
+    writer.writerow(["user", *[f"{q.module.slug}/{q.slug}" for q in questions], "total", "late"])
     for user in db.scalars(select(orm.User).order_by(orm.User.name)):
         if user.id not in by_user:
             continue
         mine = by_user[user.id]
         cells = [mine.get(q.id) for q in questions]
         total = sum(v for v in cells if v is not None)
-        writer.writerow([user.name, *["" if v is None else v for v in cells], total])
+        writer.writerow([user.name, *["" if v is None else v for v in cells], total, ""])
     return out.getvalue()
 
 

@@ -78,7 +78,10 @@ async def test_an_instructor_gets_the_dashboard(grader, course, fake_hub):
     ann = grader.client_for("ann")
     assert (await submit_and_wait(ann, qid, CORRECT))["score"] == 3
 
+    # the instructor of one course is sent to its dashboard
     r = await fetch(page_url(grader), token_header(author.token))
+    assert (r.code, r.headers["Location"]) == (302, f"{PAGE}courses/demo/")
+    r = await fetch(page_url(grader, "courses/demo/"), token_header(author.token))
     assert r.code == 200, r.body
     assert r.headers["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in r.headers["Content-Security-Policy"]
@@ -93,8 +96,8 @@ async def test_an_instructor_gets_the_dashboard(grader, course, fake_hub):
     # the gradebook link is the real one: it answers the CSV with the same token
     assert f'href="{PAGE}api/v1/gradebook.csv?course=demo"' in html
     r = await fetch(page_url(grader, "api/v1/gradebook.csv"), token_header(author.token))
-    assert r.code == 200 and r.body.decode().splitlines()[1] == "ann,3.0,3.0"
-    assert f'href="{PAGE}api/v1/modules"' in html
+    assert r.code == 200 and r.body.decode().splitlines()[1] == "ann,3.0,3.0,"
+    assert f'href="{PAGE}api/v1/modules?course=demo"' in html
     # the Hub's own stylesheet, and nothing from elsewhere
     assert 'href="/hub/static/css/style.min.css"' in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
@@ -135,7 +138,8 @@ async def test_what_instructors_type_is_escaped(grader):
     code, _ = await author.post("modules", {"slug": "xss", "title": title, "description": title})
     assert code == 201
     for client in (author, grader.client_for("ann")):
-        html = (await fetch(page_url(grader), token_header(client.token))).body.decode()
+        r = await fetch(page_url(grader), token_header(client.token), follow=True)
+        html = r.body.decode()
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold" in html
         assert "<script" not in html and "<b>" not in html
 
@@ -189,6 +193,8 @@ async def test_the_login_cookie_signs_in_to_pages_and_api_with_xsrf_for_changes(
     # a page: signed in by the cookie alone (a cookie another replica set), and it
     # hands out the XSRF cookie
     r = await fetch(page_url(grader), {"Cookie": cookie})
+    assert (r.code, r.headers["Location"]) == (302, f"{PAGE}courses/demo/")
+    r = await fetch(page_url(grader, "courses/demo/"), {"Cookie": cookie})
     assert r.code == 200 and "instructor's dashboard" in r.body.decode()
     (xsrf,) = [c.split(";")[0] for c in _set_cookies(r) if c.startswith("_xsrf=")]
     assert "Path=/services/grader/" in next(c for c in _set_cookies(r) if c.startswith("_xsrf="))
@@ -337,12 +343,14 @@ def test_an_instructor_signs_in_through_the_hub_and_uses_the_api_with_the_cookie
     admin = Browser(hub)
     admin.log_in("admin", ADMIN_PASSWORD)
 
-    # the Hub's "Services -> grader" link: through the Hub's OAuth, back to the page
+    # the Hub's "Services -> grader" link: through the Hub's OAuth, back to the page,
+    # which sends the instructor on to the course's dashboard
     r = admin.get("/services/grader")
     assert r.status_code == 200, (r.status_code, r.text[-2000:], hub.log()[-5000:])
-    assert urlparse(r.url).path == PAGE
+    assert urlparse(r.url).path == f"{PAGE}courses/python-foundations/"
     hops = [urlparse(h.url).path for h in r.history]
     assert "/hub/api/oauth2/authorize" in hops and f"{PAGE}oauth_callback" in hops, hops
+    assert PAGE in hops
     assert "instructor's dashboard" in r.text
     assert "Python basics" in r.text and "Strings and collections" in r.text
     assert admin.grader_xsrf
@@ -385,7 +393,15 @@ def test_a_learner_signs_up_and_the_grader_points_to_their_jupyterlab(hub):
 
     r = learner.get(PAGE)
     assert r.status_code == 200 and urlparse(r.url).path == PAGE, r.text[-2000:]
-    assert f'href="/user/{name}/lab"' in r.text and 'id="progress"' in r.text
+    assert f'href="/user/{name}/lab"' in r.text and 'id="no-course"' in r.text
+    # joining the open sample course from the browser (the cookie, with its XSRF token)
+    r = learner.post(
+        f"{PAGE}api/v1/courses/python-foundations/enrol",
+        headers={"X-XSRFToken": learner.grader_xsrf},
+    )
+    assert r.status_code == 200 and r.json()["role"] == "learner", r.text
+    r = learner.get(PAGE)
+    assert 'id="progress"' in r.text and 'id="no-course"' not in r.text
     assert "dashboard" not in r.text and "gradebook" not in r.text
     r = learner.get(f"{PAGE}api/v1/progress")
     assert r.status_code == 200 and r.json()["user"] == name

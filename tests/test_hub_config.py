@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from traitlets.config import Config
@@ -10,7 +11,7 @@ from hub_config import Settings, apply_all
 from hub_config.authenticator import TEMPLATES_DIR, CoursehubAuthenticator, apply_auth
 from hub_config.docker import DOCKER_MODE_MESSAGE, learner_network_spec, network_gateway
 from hub_config.hub import apply_hub
-from hub_config.roles import AUTHOR_SCOPE, LEARN_SCOPE, apply_roles
+from hub_config.roles import AUTHOR_SCOPE, LEARN_SCOPE, apply_roles, instructor_role_spec
 from hub_config.services import apply_culler, apply_services
 from hub_config.settings import REPO_DIR
 from hub_config.spawner import DEVELOPMENT_MODE_MESSAGE, LocalDevSpawner, apply_spawner
@@ -158,12 +159,11 @@ def test_apply_roles_scopes_and_roles(settings):
     assert set(c.JupyterHub.custom_scopes) == {LEARN_SCOPE, AUTHOR_SCOPE}
     assert all(spec["description"] for spec in c.JupyterHub.custom_scopes.values())
     roles = roles_by_name(c)
-    assert set(roles["user"]["scopes"]) == {
-        "self",
-        "custom:coursehub:learn",
-        "access:services!service=grader",
-    }
-    instructor = roles["instructor"]
+    # learning comes with a course (hub_config.courses), not with being a user
+    assert set(roles["user"]["scopes"]) == {"self", "access:services!service=grader"}
+    # with managed roles, load_roles may not assign roles to users or groups
+    assert not any(role.get("users") or role.get("groups") for role in c.JupyterHub.load_roles)
+    instructor = instructor_role_spec()
     assert set(instructor["scopes"]) == {
         "custom:coursehub:author",
         "custom:coursehub:learn",
@@ -172,16 +172,21 @@ def test_apply_roles_scopes_and_roles(settings):
     assert instructor["groups"] == ["instructors"]
     assert {"instructors", "restricted"} <= set(c.JupyterHub.load_groups)
     assert roles["coursehub-grader"]["services"] == ["grader"]
-    assert "read:users" in roles["coursehub-grader"]["scopes"]
+    # names of users; courses' groups made and their members changed
+    assert {"read:users", "admin:groups"} <= set(roles["coursehub-grader"]["scopes"])
     admin = roles["coursehub-admin"]
     assert admin["services"] == ["coursehub-admin"]
     assert {"admin:users", "admin:servers", "admin-ui", AUTHOR_SCOPE} <= set(admin["scopes"])
 
 
-def test_server_token_scopes_keep_defaults_and_reach_the_grader(settings):
+def test_server_token_scopes_follow_the_owner_but_not_for_admins(settings):
     c = Config()
     apply_roles(c, settings)
-    scopes = set(c.Spawner.server_token_scopes)
+    choose = c.Spawner.server_token_scopes
+    learner = SimpleNamespace(user=SimpleNamespace(admin=False))
+    assert choose(learner) == ["inherit"]  # a course joined reaches a running server
+    scopes = set(choose(SimpleNamespace(user=SimpleNamespace(admin=True))))
+    assert "inherit" not in scopes and "admin:users" not in scopes
     # JupyterHub's defaults (the `server` role), which an explicit list replaces
     assert {"users:activity!user", "access:servers!server"} <= scopes
     assert {"access:services!service=grader", "custom:coursehub:learn"} <= scopes
@@ -247,7 +252,7 @@ def test_apply_all_gives_a_complete_config(settings, capsys):
         "coursehub-admin",
         "idle-culler",
     }
-    assert "instructor" in roles_by_name(c)
+    assert "coursehub-grader" in roles_by_name(c)
     assert c.JupyterHub.bind_url == "http://127.0.0.1:8000"
 
 

@@ -238,9 +238,9 @@ async def test_gradebook_for_instructors(grader, course):
     await submit(ann, qid, answer(await student_notebook(ann, qid), PARTIAL))
     code, book = await course["author"].get("gradebook")
     assert code == 200
-    assert book["learners"] == [{"user": "ann", "scores": {str(qid): 1}, "total": 1}]
+    assert book["learners"] == [{"user": "ann", "scores": {str(qid): 1}, "total": 1, "late": []}]
     code, text = await course["author"].get("gradebook.csv")
-    assert text.splitlines() == ["user,basics/square,total", "ann,1.0,1.0"]
+    assert text.splitlines() == ["user,basics/square,total,late", "ann,1.0,1.0,"]
     assert (await ann.get("gradebook"))[0] == 403
 
 

@@ -100,14 +100,22 @@ def test_learner_server_runs_as_its_own_account(hub, learners):
     # the server's own token lets the server extension call the grader as the learner
     token_model = hub.api("GET", "/user", token=env["JUPYTERHUB_API_TOKEN"]).json()
     assert token_model["name"] == name
+    # "inherit": the owner's own scopes, as they are now (hub_config.roles)
     assert {
-        "custom:coursehub:learn",
         "access:services!service=grader",
-        f"access:servers!server={name}/",
+        f"access:servers!user={name}",
         f"users:activity!user={name}",
     } <= set(token_model["scopes"])
+    # in no course yet: no course's scope. Once in one (its Hub group; the grader adds a
+    # learner who joins), the running server's token carries that course's scope only
+    assert not {s for s in token_model["scopes"] if s.startswith("custom:coursehub")}
+    assert hub.api("PUT", "/coursehub/courses/spawn-test", json={}).status_code == 200
+    r = hub.api("POST", "/groups/course-spawn-test/users", json={"users": [name]})
+    assert r.status_code == 200, r.text
+    token_model = hub.api("GET", "/user", token=env["JUPYTERHUB_API_TOKEN"]).json()
+    course_scopes = {s for s in token_model["scopes"] if s.startswith("custom:coursehub")}
     # learners hold no authoring scope, so their servers' tokens do not either
-    assert "custom:coursehub:author" not in token_model["scopes"]
+    assert course_scopes == {"custom:coursehub:learn!group=course-spawn-test"}
 
     # reachable through the Hub's proxy; its files are the learner's home
     (home / "hello.txt").write_text("hi")

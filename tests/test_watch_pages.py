@@ -519,6 +519,13 @@ async def test_only_the_courses_instructors_see_its_pages(watched):
         assert r.code == 302 and "/hub/api/oauth2/authorize" in r.headers["Location"]
     # olga's own course is hers; a question of demo is not one of it
     assert (await get_page(watched, "courses/other/", olga)).code == 200
+    r = await get_page(watched, "courses/other/analytics", olga)  # nothing to count yet
+    assert r.code == 200 and "No data yet" in r.body.decode()
+    r = await fetch(
+        page_url(watched.grader, "api/v1/analytics?course=other&plot=activity&format=csv"),
+        token_header(olga.token),
+    )
+    assert r.code == 200 and r.body.decode().splitlines() == ["day,submissions,learners"]
     r = await get_page(watched, f"courses/other/questions/{watched.qid}/submissions", olga)
     assert r.code == 404
     assert (await get_page(watched, "courses/nope/", olga)).code == 404

@@ -345,7 +345,8 @@ def validate_source(nb) -> None:
         if meta:
             if meta.get("task"):
                 raise NotebookFormatError(
-                    f"{name} is a task cell, graded by hand; coursehub grades automatically"
+                    f"{name} is a task cell (marks for work across the notebook), which "
+                    "coursehub does not support: make it a manually graded answer"
                 )
             if gid is not None and (
                 meta.get("grade") or meta.get("solution") or meta.get("locked")

@@ -27,7 +27,7 @@ class AnalyticsAPIHandler(APIHandler):
             raise web.HTTPError(400, "format must be json or csv")
         if form == "csv" and plot is None:
             raise web.HTTPError(400, f"a CSV is one plot's: plot= {', '.join(analytics.PLOTS)}")
-        model = analytics.analytics(self.db, course, question)
+        model = analytics.analytics(self.db, course, question, (plot,) if plot else analytics.PLOTS)
         if plot is None:
             self.write_json(model)
             return
@@ -36,7 +36,7 @@ class AnalyticsAPIHandler(APIHandler):
             self.write_json({"course": course.slug, "question": model["question"], plot: rows})
             return
         name = f"{course.slug}-{question.id}" if question is not None else course.slug
-        text = analytics.csv_text(rows)
+        text = analytics.csv_text(plot, rows)
         self._deferred.append(lambda: self._send_csv(f"analytics-{name}-{plot}.csv", text))
 
     def _subject(self):

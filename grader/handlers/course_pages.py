@@ -64,7 +64,9 @@ class CoursePageHandler(PageHandler):
         self.xsrf_token  # noqa: B018
         self.finish(await self.in_db(render, *args))
 
-    def teaching(self, slug: str) -> orm.Course:
+    def taught_course(self, slug: str) -> orm.Course:
+        """The course of the URL, which the caller teaches: a 404 for a course they may
+        not see, a 403 for one they only learn in (as the API answers)."""
         self.learner()
         course = self.find_course(slug)
         self.require_author_of(course)
@@ -95,7 +97,7 @@ class CourseDashboardHandler(CoursePageHandler):
         await self.page(self._render, slug)
 
     def _render(self, slug) -> str:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         overview = course_overview(self.db, course)
         del overview["course"]
         return self.render_course_page("dashboard.html", course, "dashboard", **overview)
@@ -107,7 +109,7 @@ class QuestionSubmissionsHandler(CoursePageHandler):
         await self.page(self._render, slug, question_id)
 
     def _render(self, slug, question_id) -> str:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         question = self.course_question(course, question_id)
         before = self.int_argument("before", minimum=1)
         rows, older = submissions_page(self.db, course, question_id=question.id, before=before)
@@ -130,7 +132,7 @@ class LearnerPageHandler(CoursePageHandler):
         await self.page(self._render, slug, name)
 
     def _render(self, slug, name) -> str:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         learner = orm.User.find(self.db, name)
         if learner is None:
             raise web.HTTPError(404, f"no such learner: {name}")
@@ -161,7 +163,7 @@ class SubmissionPageHandler(CoursePageHandler):
         self.finish(html)
 
     def _render(self, slug, submission_id) -> tuple[str, bool]:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         submission = find_submission(self.db, course, submission_id)
         model = submission_detail(self.db, submission)
         # the hand-grading form, where the submission has answers graded by hand
@@ -197,7 +199,7 @@ class SubmissionImageHandler(CoursePageHandler):
         self.finish(data)
 
     def _image(self, slug, submission_id, cell, output):
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         image = output_image(find_submission(self.db, course, submission_id).notebook, cell, output)
         if image is None:
             raise web.HTTPError(404, "no such image output")
@@ -210,7 +212,7 @@ class GradebookPageHandler(CoursePageHandler):
         await self.page(self._render, slug)
 
     def _render(self, slug) -> str:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         after = self.get_query_argument("after", None)
         cols = gradebook.columns(self.db, course)
         ids = [c["id"] for c in cols]
@@ -234,7 +236,7 @@ class AnalyticsPageHandler(CoursePageHandler):
         await self.page(self._render, slug, question_id)
 
     def _render(self, slug, question_id) -> str:
-        course = self.teaching(slug)
+        course = self.taught_course(slug)
         question = self.course_question(course, question_id) if question_id else None
         model = figures.analytics(self.db, course, question)
         query = f"course={quote(course.slug, safe='')}"

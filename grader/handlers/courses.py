@@ -134,8 +134,8 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
     @web.authenticated
     @blocking
     def put(self, course_ref):
-        """Title, description, how to join; ``"new_code": true`` replaces the join code
-        (the old one stops working)."""
+        """Title, description, how to join, place in the list of courses;
+        ``"new_code": true`` replaces the join code (the old one stops working)."""
         self.learner()
         course = self.find_course(course_ref)
         self.require_author_of(course)
@@ -149,6 +149,11 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
             course.description = optional_text(body, "description")
         if "join" in body:
             course.join = _join_mode(body, course.join)
+        if "position" in body:
+            position = body["position"]
+            if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+                raise web.HTTPError(400, "position must be a non-negative integer")
+            course.position = position
         if body.get("new_code") or (course.join == "code" and not course.join_code):
             course.join_code = new_join_code()
         self.db.commit()

@@ -35,14 +35,23 @@ class ProgressAPIHandler(APIHandler):
         self.write_json({"user": user.name, "modules": modules})
 
 
-class ProfileAPIHandler(APIHandler):
+class ProfileReader:
+    def _profile(self, user: orm.User, course=None) -> dict:
+        """A profile in `?course=` (or the reader's only course); without one, the
+        activity in the reader's own courses."""
+        course = course or self.course_argument(required=False)
+        mine = [c.id for c in self.access.learning(self.db)]
+        return scores.profile(self.db, user, course, mine)
+
+
+class ProfileAPIHandler(ProfileReader, APIHandler):
     """The requesting learner's own profile: read and edit."""
 
     @web.authenticated
     @blocking
     def get(self):
         user = self.learner()
-        self.write_json(scores.profile(self.db, user, self.course_argument(required=False)))
+        self.write_json(self._profile(user))
 
     @web.authenticated
     @blocking
@@ -57,10 +66,10 @@ class ProfileAPIHandler(APIHandler):
         if "bio" in body:
             user.bio = optional_text(body, "bio", max_length=2000)
         self.db.commit()
-        self.write_json(scores.profile(self.db, user, self.course_argument(required=False)))
+        self.write_json(self._profile(user))
 
 
-class PublicProfileAPIHandler(APIHandler):
+class PublicProfileAPIHandler(ProfileReader, APIHandler):
     """Anyone signed in reads the public part of anyone's profile (scores in a course
     the reader is in)."""
 
@@ -72,7 +81,7 @@ class PublicProfileAPIHandler(APIHandler):
         user = orm.User.find(self.db, name)
         if user is None:
             raise web.HTTPError(404, f"no such user: {name}")
-        self.write_json(scores.profile(self.db, user, course))
+        self.write_json(self._profile(user, course))
 
 
 class LeaderboardAPIHandler(APIHandler):

@@ -195,15 +195,15 @@ class SubmissionGradeAPIHandler(SubmissionReader, APIHandler):
                 400, f"points must be a number from 0 to {spec.max_points:g} (the answer's points)"
             )
         comment = optional_text(body, "comment")
-        self.db.rollback()  # read below, after the grade's commit, in a new transaction
+        submission_id, grader = submission.id, user.name
         with self.grader.writer_factory() as db:
             try:
-                manual.grade_answer(
-                    db, submission.id, specs, cell, points, comment, grader=user.name
-                )
+                manual.grade_answer(db, submission_id, specs, cell, points, comment, grader=grader)
             except manual.GradeRefused as e:
                 raise web.HTTPError(409, str(e)) from None
-        graded = self.db.get(orm.Submission, submission.id, populate_existing=True)
+        # this session's snapshot predates the grade: read it in a new transaction
+        self.db.rollback()
+        graded = self.db.get(orm.Submission, submission_id, populate_existing=True)
         self.write_json(submission_detail(self.db, graded))
 
 

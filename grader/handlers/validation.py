@@ -37,6 +37,9 @@ def required_slug(body: dict, field: str) -> str:
             f"{field} must be a slug: lower-case letters, digits, '-' and '_', "
             "starting with a letter or digit",
         )
+    if value.isdigit():
+        # courses and modules are found by id or slug: digits alone would be an id
+        raise web.HTTPError(400, f"{field} must hold a letter: {value!r} reads as an id")
     return value
 
 

@@ -2,11 +2,13 @@
 question, after how many attempts and how long after its release, how their scores
 spread, which tests fail most (and with what messages), and activity day by day.
 
-Every figure is a grouped query over indexed columns of `submissions`, `best_scores` and
-`totals`; the failing tests take apart the `tests` JSON of failing submissions with the
-database's own JSON functions. Notebooks are never loaded, and what comes back is a row
-per question, per distinct message, per day, or (for attempts and time to pass) per
-learner who passed a question: never a row per submission.
+Every figure is a grouped query, and a course's take three passes over its
+submissions: one numbers each learner's graded submissions to a question (a window) and
+keeps, per learner and question, their count and the first that passed; one takes apart
+the `tests` JSON of failing submissions with the database's own JSON functions; one
+counts days. Score spreads read `best_scores` and `totals`. Notebooks are never loaded,
+and what comes back is a row per learner and question at most, never per submission. A
+CSV of one plot (`analytics(..., plots=)`) makes only the passes that plot needs.
 
 What counts:
 
@@ -32,8 +34,26 @@ from sqlalchemy import and_, case, distinct, exists, func, literal_column, selec
 from .. import orm
 from .overview import question_status
 
-#: the plots of the analytics pages, each one's data a list of rows (`plot_rows`)
-PLOTS = ("pass_rate", "attempts", "scores", "time_to_pass", "failing_tests", "activity")
+#: the plots of the analytics pages, each one's data a list of rows (`plot_rows`) with
+#: these columns
+COLUMNS = {
+    "pass_rate": ("id", "slug", "title", "status", "learners", "solved", "pass_rate"),
+    "attempts": ("attempts", "learners"),
+    "scores": ("bin", "low", "high", "learners"),
+    "time_to_pass": ("bin", "from_hours", "learners"),
+    "failing_tests": (
+        "question",
+        "slug",
+        "test",
+        "failures",
+        "submissions",
+        "failure_rate",
+        "most_common_message",
+        "its_count",
+    ),
+    "activity": ("day", "submissions", "learners"),
+}
+PLOTS = tuple(COLUMNS)
 
 MAX_ATTEMPTS_BIN = 10  # "10+" attempts
 #: (label, lower bound in hours): time from release to first pass
@@ -55,19 +75,41 @@ S, B = orm.Submission, orm.BestScore
 PASSED = and_(S.max_score > 0, S.score >= S.max_score)
 
 
-def analytics(db, course: orm.Course, question: orm.Question | None = None, now=None) -> dict:
-    """Every figure of a course (its questions that are not retired), or of one of its
+def analytics(
+    db, course: orm.Course, question: orm.Question | None = None, plots=PLOTS, now=None
+) -> dict:
+    """The figures of a course (its questions that are not retired), or of one of its
     questions: ``{"course", "question", "questions": [per question], "attempts",
-    "scores", "time_to_pass", "failing_tests", "activity"}`` (see docs/api.md)."""
+    "scores", "time_to_pass", "failing_tests", "activity"}`` (see docs/api.md), or only
+    those of ``plots`` (each query is a pass over the submissions: a CSV of one plot
+    makes only its own)."""
     now = now or orm.utcnow()
     questions = _questions(db, course, question, now)
     ids = [q["id"] for q in questions]
-    by_id = {q["id"]: q for q in questions}
+    model = {
+        "course": course.slug,
+        "question": question.id if question is not None else None,
+        "questions": questions,
+    }
+    if {"pass_rate", "attempts", "time_to_pass", "failing_tests"} & set(plots):
+        model.update(_passes(db, course, questions))
+    if "scores" in plots:
+        model["scores"] = _score_bins(db, course, question, questions)
+    if "failing_tests" in plots:
+        model["failing_tests"] = _failing_tests(db, course, questions, limit=question is None)
+    if "activity" in plots:
+        model["activity"] = _activity(db, course, ids)
+    return model
 
+
+def _passes(db, course, questions: list[dict]) -> dict:
+    """Fill in each question's submissions, learners, passes, medians; the attempts
+    and time-to-pass histograms."""
+    by_id = {q["id"]: q for q in questions}
     attempts: Counter[int] = Counter()
     hours_to_pass: list[float] = []
-    per_question: dict[int, tuple[list[int], list[float]]] = {i: ([], []) for i in ids}
-    for question_id, submissions, first_pass, first_at in _learners_at(db, course, ids):
+    per_question: dict[int, tuple[list[int], list[float]]] = {i: ([], []) for i in by_id}
+    for question_id, submissions, first_pass, first_at in _learners_at(db, course, list(by_id)):
         q = by_id[question_id]
         q["submissions"] += submissions
         q["learners"] += 1
@@ -86,27 +128,19 @@ def analytics(db, course: orm.Course, question: orm.Question | None = None, now=
         q["pass_rate"] = round(q["solved"] / q["learners"], 4) if q["learners"] else None
         q["median_attempts"] = statistics.median(tries) if tries else None
         q["median_hours_to_pass"] = round(statistics.median(hours), 1) if hours else None
-
     return {
-        "course": course.slug,
-        "question": question.id if question is not None else None,
-        "questions": questions,
         "attempts": [
             {"attempts": _attempts_label(n), "learners": attempts.get(n, 0)}
             for n in range(1, MAX_ATTEMPTS_BIN + 1)
         ],
-        "scores": _score_bins(db, course, question, questions, now),
         "time_to_pass": _time_bins(hours_to_pass),
-        "failing_tests": _failing_tests(db, course, ids, by_id, limit=question is None),
-        "activity": _activity(db, course, ids),
     }
 
 
 def plot_rows(model: dict, plot: str) -> list[dict]:
     """One plot's data as flat rows (a CSV's): `PLOTS` names them."""
     if plot == "pass_rate":
-        keys = ("id", "slug", "title", "status", "learners", "solved", "pass_rate")
-        return [{k: q[k] for k in keys} for q in model["questions"]]
+        return [{k: q[k] for k in COLUMNS[plot]} for q in model["questions"]]
     if plot == "failing_tests":
         return [
             {
@@ -120,11 +154,9 @@ def plot_rows(model: dict, plot: str) -> list[dict]:
     return model[plot]
 
 
-def csv_text(rows: list[dict]) -> str:
-    if not rows:
-        return ""
+def csv_text(plot: str, rows: list[dict]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=COLUMNS[plot])
     writer.writeheader()
     writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
     return out.getvalue()
@@ -164,6 +196,8 @@ def _questions(db, course, question, now) -> list[dict]:
             "learners": 0,
             "solved": 0,
             "pass_rate": None,
+            "median_attempts": None,
+            "median_hours_to_pass": None,
         }
         for q in db.execute(query)
     ]
@@ -219,7 +253,7 @@ def _bin_of(score, top) -> case:
     return case(*whens, else_=literal_column("0"))
 
 
-def _score_bins(db, course, question, questions, now) -> list[dict]:
+def _score_bins(db, course, question, questions) -> list[dict]:
     """A question's learners by best score; a course's by total over the points of its
     released questions (in tenths, full marks apart)."""
     if question is not None:
@@ -275,9 +309,12 @@ def _test_results(db):
     return tests, field("name"), field("passed") == 0, field("message")
 
 
-def _failing_tests(db, course, ids, by_id, limit: bool) -> list[dict]:
+def _failing_tests(db, course, questions: list[dict], limit: bool) -> list[dict]:
     """Tests by how often they failed, with their most common messages (a hidden
-    test's message is its outcome and error type)."""
+    test's message is its outcome and error type), of the questions' graded
+    submissions (counted by `_passes` first)."""
+    by_id = {q["id"]: q for q in questions}
+    ids = list(by_id)
     tests, name, failed, message = _test_results(db)
     failures = (
         select(S.question_id, name.label("test"), message.label("message"))

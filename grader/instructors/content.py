@@ -74,7 +74,7 @@ def upsert_course(db, spec: dict, default_slug: str) -> orm.Course:
     courses holds its modules in the course `default`: the first folder that has one of
     those modules takes that course over (its scores and submissions with it)."""
     slug = spec.get("slug") or default_slug
-    if not SLUG.match(slug) or slug.endswith(INSTRUCTORS_SUFFIX):
+    if not SLUG.match(slug) or slug.isdigit() or slug.endswith(INSTRUCTORS_SUFFIX):
         raise CourseError(f"course slug {slug!r}: lower-case letters, digits, '-' and '_'")
     join = spec.get("join", "invite")
     if join not in orm.JOIN_MODES:

@@ -378,18 +378,19 @@ def rank_of_total(db, mine: orm.Total) -> int:
     return 1 + higher + tied_ahead
 
 
-def profile(db, user: orm.User, course: orm.Course | None) -> dict:
-    """The public profile: totals a learner shows to others, in one course (the
-    course's board; nothing ranked without a course)."""
+def profile(db, user: orm.User, course: orm.Course | None, course_ids=()) -> dict:
+    """The public profile: what a learner shows to others, in one course (its board:
+    score, rank), or without one, their activity in `course_ids` (the reader's
+    courses: nobody learns of a course they are not in) and nothing ranked."""
     total = total_of(db, user, course.board) if course else None
+    counted = [course.id] if course is not None else list(course_ids)
     submissions = select(func.count()).select_from(orm.Submission)
-    submissions = submissions.where(orm.Submission.user_id == user.id)
+    submissions = submissions.join(orm.Question).join(orm.Module)
+    submissions = submissions.where(
+        orm.Submission.user_id == user.id, orm.Module.course_id.in_(counted)
+    )
     attempted = _counted_best_scores().add_columns(func.count())
-    attempted = attempted.where(orm.BestScore.user_id == user.id)
-    if course is not None:
-        submissions = submissions.join(orm.Question).join(orm.Module)
-        submissions = submissions.where(orm.Module.course_id == course.id)
-        attempted = attempted.where(orm.Module.course_id == course.id)
+    attempted = attempted.where(orm.BestScore.user_id == user.id, orm.Module.course_id.in_(counted))
     rank = rank_of_total(db, total) if total else None
     # separate statements: on PostgreSQL each reads its own snapshot, and a learner may
     # have joined the board in between

@@ -561,28 +561,27 @@ def query_costs(url: str, facts: Facts, runs: int = 5) -> dict[str, float]:
     try:
         with Session(engine) as db:
             me = orm.User.find(db, facts.middle)
-            cols = gradebook.columns(db)
+            course = orm.any_course(db)
+            cols = gradebook.columns(db, course)
             ids = [c["id"] for c in cols]
-            page = gradebook.learners_page(db, ids, None, gradebook.PAGE_SIZE)
+            page = gradebook.learners_page(db, course, ids, None, gradebook.PAGE_SIZE)
             for name, fn in (
-                ("board_size (sum of score counts)", lambda: scores.board_size(db, 0)),
-                ("rank_of(mid-ranked)", lambda: scores.rank_of(db, me, orm.any_course(db).board)),
-                ("profile(mid-ranked)", lambda: scores.profile(db, me, orm.any_course(db))),
+                ("board_size (sum of score counts)", lambda: scores.board_size(db, course.board)),
+                ("rank_of(mid-ranked)", lambda: scores.rank_of(db, me, course.board)),
+                ("profile(mid-ranked)", lambda: scores.profile(db, me, course)),
                 (
                     "leaderboard first page",
-                    lambda: scores.leaderboard(db, orm.any_course(db).board, 0, 50),
+                    lambda: scores.leaderboard(db, course.board, 0, 50),
                 ),
                 (
                     "leaderboard deep page",
-                    lambda: scores.leaderboard(
-                        db, orm.any_course(db).board, max(0, facts.ranked - 50), 50
-                    ),
+                    lambda: scores.leaderboard(db, course.board, max(0, facts.ranked - 50), 50),
                 ),
                 (
                     f"gradebook page ({len(page)} learners)",
-                    lambda: gradebook.learners_page(db, ids, None, gradebook.PAGE_SIZE),
+                    lambda: gradebook.learners_page(db, course, ids, None, gradebook.PAGE_SIZE),
                 ),
-                ("its csv_rows (in the same thread)", lambda: gradebook.csv_rows(page)),
+                ("its csv_rows (in the same thread)", lambda: gradebook.csv_rows(cols, page)),
             ):
                 times = []
                 for _ in range(runs):

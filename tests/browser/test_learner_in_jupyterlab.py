@@ -240,8 +240,19 @@ def test_learner_signs_up_solves_and_ranks_in_jupyterlab(hub, question, rival, p
     shot("05-jupyterlab-landed")
     dismiss_news_prompt(page)
 
-    # 2. the coursehub panel: the sample course's modules and the authored question
+    # 2. in no course yet: the panel offers the open sample course; join it
     panel = open_panel(page)
+    expect(panel.locator('[data-testid="ch-no-course"]')).to_be_visible()
+    course = panel.locator('[data-testid="ch-joinable-course"][data-course="python-foundations"]')
+    expect(course).to_contain_text("Python foundations")
+    shot("05b-no-course-yet")
+    course.locator('[data-testid="ch-join"]').click()
+    expect(panel.locator('[data-testid="ch-course-bar"]')).to_have_attribute(
+        "data-course", "python-foundations"
+    )
+    show_tab(panel, "Questions")
+
+    # the course's modules and the authored question
     expect(panel.get_by_role("tablist")).to_be_visible()
     for name in ("Questions", "Progress", "Leaderboard", "Profile"):
         expect(panel.get_by_role("tab", name=name, exact=True)).to_be_visible()
