@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
+from jupyterhub.httpclient import JupyterHubHTTPClient
 from jupyterhub.services.auth import HubOAuth
 from jupyterhub.traitlets import EntryPointType
 from sqlalchemy import inspect, select
@@ -478,6 +479,9 @@ class GraderApp(Application):
             self.watch.stop()
         await self.queue.stop()  # a no-op where this process does not grade
         await self.executor.close()
+        # HubAuth's HTTP client (jupyterhub.httpclient, aiohttp) keeps a session per
+        # event loop, its DNS resolver an inotify instance and a thread: ours go too
+        await JupyterHubHTTPClient.loop_instance().close()
         self.engine.dispose()
         self.writer_engine.dispose()
         self.db_pool.shutdown(wait=False)

@@ -343,6 +343,14 @@ class APIHandler(GraderHandler):
                 return question
         raise web.HTTPError(404, f"no such question: {question_id}")
 
+    def find_taught_question(self, question_id, *, include_retired: bool = True) -> orm.Question:
+        """A question of a course the caller teaches (any state): 404 if they cannot
+        see it, 403 if they only learn there."""
+        self.learner()
+        question = self.find_question(question_id, include_retired=include_retired)
+        self.require_author_of(question.module.course)
+        return question
+
     def find_module(self, module_ref, course: orm.Course | None = None) -> orm.Module:
         """A module by id, or by slug (within `course`, or among the caller's courses),
         in a course the caller belongs to; else 404."""

@@ -204,9 +204,7 @@ class QuestionAPIHandler(APIHandler):
     def put(self, question_id):
         """Edit; `"retired": false` restores a retired question; `"regrade": true`
         queues every submission to it to be graded again against its (new) version."""
-        self.learner()
-        question = self.find_question(question_id, include_retired=True)
-        self.require_author_of(question.module.course)
+        question = self.find_taught_question(question_id)
         body = self.get_json_body(MAX_NOTEBOOK_BYTES)
         regrade = boolean(body, "regrade")
         retired = boolean(body, "retired", question.retired)
@@ -245,9 +243,7 @@ class QuestionAPIHandler(APIHandler):
     @blocking
     def delete(self, question_id):
         """Retire: learners no longer see it; submissions and scores stay."""
-        self.learner()
-        question = self.find_question(question_id)
-        self.require_author_of(question.module.course)
+        question = self.find_taught_question(question_id, include_retired=False)
         question.retired = True
         self.db.flush()
         scores.rebuild_totals(self.db)  # its scores leave every total
@@ -261,9 +257,7 @@ class QuestionSourceAPIHandler(APIHandler):
     @web.authenticated
     @blocking
     def get(self, question_id):
-        self.learner()
-        question = self.find_question(question_id, include_retired=True)
-        self.require_author_of(question.module.course)
+        question = self.find_taught_question(question_id)
         model = question_summary(question, None)
         model["notebook"] = question.source_notebook
         self.write_json(model)
@@ -345,9 +339,7 @@ class QuestionRegradeAPIHandler(APIHandler):
     @web.authenticated
     @blocking
     def get(self, question_id):
-        self.learner()
-        question = self.find_question(question_id, include_retired=True)
-        self.require_author_of(question.module.course)
+        question = self.find_taught_question(question_id)
         self.write_json(regrade_progress(self.db, question))
 
 

@@ -50,7 +50,7 @@ def load_course(db, course_dir: Path) -> dict:
     spec = read_course(course_dir)
     course = upsert_course(db, spec, default_slug=course_dir.name)
     counts = {"course": course.slug, "modules": 0, "questions_created": 0, "questions_updated": 0}
-    retired = set(db.scalars(select(orm.Question.id).where(orm.Question.retired.is_(True))))
+    retired = retired_questions(db)
     for position, module_spec in enumerate(spec["modules"]):
         module = _upsert_module(db, course, module_spec, position)
         counts["modules"] += 1
@@ -62,11 +62,21 @@ def load_course(db, course_dir: Path) -> dict:
                 db.rollback()
                 raise CourseError(f"{path}: {e}") from None
             counts["questions_created" if created else "questions_updated"] += 1
-    db.flush()
-    if any(not db.get(orm.Question, question_id).retired for question_id in retired):
-        scores.rebuild_totals(db)  # a retired question is back: its scores count again
-    db.commit()
+    finish_load(db, retired)
     return counts
+
+
+def retired_questions(db) -> set[int]:
+    """The retired questions before a load (see finish_load)."""
+    return set(db.scalars(select(orm.Question.id).where(orm.Question.retired.is_(True))))
+
+
+def finish_load(db, retired_before: set[int]) -> None:
+    """Commit a load; if it brought a retired question back, its scores count again."""
+    db.flush()
+    if any(not db.get(orm.Question, question_id).retired for question_id in retired_before):
+        scores.rebuild_totals(db)
+    db.commit()
 
 
 def upsert_course(db, spec: dict, default_slug: str) -> orm.Course:

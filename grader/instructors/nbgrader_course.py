@@ -33,16 +33,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
 from traitlets.config import Config, PyFileConfigLoader
 
 from .. import orm
 from ..courses import INSTRUCTORS_SUFFIX
 from ..grading.notebooks import NotebookFormatError, read_notebook, validate_source
 from ..handlers.validation import SLUG
-from ..learners import scores
 from .authoring import QuestionError, QuestionFields, check_difficulty
-from .content import CourseError, upsert_course, upsert_question
+from .content import (
+    CourseError,
+    finish_load,
+    retired_questions,
+    upsert_course,
+    upsert_question,
+)
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +330,7 @@ def load_nbgrader_course(db, course: NbgraderCourse | Path, release: bool = True
         "questions_updated": 0,
         "warnings": list(course.warnings),
     }
-    retired = set(db.scalars(select(orm.Question.id).where(orm.Question.retired.is_(True))))
+    retired = retired_questions(db)
     for position, assignment in enumerate(course.assignments):
         module = orm.Module.find_by_slug(db, assignment.slug, row.id)
         if module is None:
@@ -352,8 +356,5 @@ def load_nbgrader_course(db, course: NbgraderCourse | Path, release: bool = True
                     course.root, [f"{notebook.path.relative_to(course.root)}: {e}"]
                 ) from None
             counts["questions_created" if created else "questions_updated"] += 1
-    db.flush()
-    if any(not db.get(orm.Question, question_id).retired for question_id in retired):
-        scores.rebuild_totals(db)  # a retired question is back: its scores count again
-    db.commit()
+    finish_load(db, retired)
     return counts
