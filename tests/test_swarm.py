@@ -237,14 +237,21 @@ def stack(swarm, docker_engine, hub_image, learner_image, tmp_path_factory):
         assert not left, f"left behind: {left}"
 
 
-def learner_token(stack: SwarmStack, name: str) -> str:
-    """A learner made through the Hub's API, and a token of theirs for the grader."""
+def learner_token(stack: SwarmStack, name: str, course: str) -> str:
+    """A learner made through the Hub's API who joined the (open) course, and a token
+    of theirs for the grader."""
     r = stack.api("POST", f"/users/{name}")
     assert r.status_code == 201, r.text
-    scopes = ["custom:coursehub:learn", "access:services!service=grader"]
-    r = stack.api("POST", f"/users/{name}/tokens", json={"scopes": scopes, "note": "swarm test"})
+    r = stack.api("POST", f"/users/{name}/tokens", json={"note": "swarm test"})
     assert r.status_code == 201, r.text
-    return r.json()["token"]
+    token = r.json()["token"]
+    r = requests.post(
+        f"{stack.grader}courses/{course}/enrol",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    return token
 
 
 def db_report(stack: SwarmStack) -> dict:
@@ -271,7 +278,9 @@ def test_replicated_workers_grade_every_submission_exactly_once(stack):
 
 def check_exactly_once(stack: SwarmStack):
     question = author_square_question(stack.url, stack.admin_token, "swarm", stack.log)
-    tokens = {f"swarm{i}": learner_token(stack, f"swarm{i}") for i in range(LEARNERS)}
+    tokens = {
+        f"swarm{i}": learner_token(stack, f"swarm{i}", question["course"]) for i in range(LEARNERS)
+    }
 
     def call(token, method, path, **kwargs):
         headers = {"Authorization": f"token {token}"}

@@ -171,7 +171,17 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
         if course.role is None:
             await self.hub_change(self.grader.hub_groups.add, learner_group(course.slug), user)
             await self.in_db(self._record, course.id, user, orm.LEARNER)
+            self.renew_login()
         self.write_json(await self.in_db(self._model, course.id))
+
+    def renew_login(self):
+        """A browser signed in to the grader holds a Hub OAuth token whose scopes the
+        Hub fixed when it was issued: without the course just joined or left. Its
+        cookie goes, so the next page signs in again (at once, through the Hub's own
+        session) with the scopes as they are now. Tokens (a server's, a script's)
+        follow their owner's scopes by themselves."""
+        if not getattr(self, "_token_authenticated", False):
+            self.hub_auth.clear_cookie(self)
 
     def _joinable(self, course_ref, code):
         user = self.learner()
@@ -207,6 +217,7 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
         user, course = await self.in_db(self._leaving, course_ref)
         await self.hub_change(self.grader.hub_groups.remove, learner_group(course.slug), user)
         await self.in_db(self._record, course.id, user, None)
+        self.renew_login()
         self.no_content()
 
     def _leaving(self, course_ref):
