@@ -297,9 +297,10 @@ def build(url: str, sizes: Sizes, seed: int = 8) -> dict[str, float]:
         # modules, and the first question through the authoring path (a real nbgrader
         # source notebook, its student version and points derived as always)
         with Session(engine) as db:
+            course = orm.any_course(db)
             modules = [
                 orm.Module(
-                    course=orm.any_course(db),
+                    course=course,
                     slug=f"module{m:02d}",
                     title=f"Module {m}",
                     position=m,
