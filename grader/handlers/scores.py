@@ -40,8 +40,10 @@ class ProfileReader:
         """A profile in `?course=` (or the reader's only course); without one, the
         activity in the reader's own courses."""
         course = course or self.course_argument(required=False)
+        if course is not None:
+            return scores.profile(self.db, user, course)
         mine = [c.id for c in self.access.learning(self.db)]
-        return scores.profile(self.db, user, course, mine)
+        return scores.profile(self.db, user, None, mine)
 
 
 class ProfileAPIHandler(ProfileReader, APIHandler):
