@@ -38,7 +38,7 @@ from traitlets.config import Application
 
 from . import __version__, dbutil, orm
 from .auth import GraderOAuth, OAuthCallbackHandler, cookie_secret_from_token
-from .courses import HubError, HubGroups
+from .courses import EnrolmentSync, HubError, HubGroups
 from .executors.base import Executor
 from .executors.bubblewrap import BubblewrapExecutor
 from .executors.cgroups import CgroupLimits
@@ -302,6 +302,7 @@ class GraderApp(Application):
         # secret is derived from it rather than kept in a file each would need a copy
         # of (replicas have no common disk).
         self.hub_groups = HubGroups(self.hub_auth.api_url, self.hub_auth.api_token)
+        self.enrolments = EnrolmentSync()
         secret = self.cookie_secret or cookie_secret_from_token(self.hub_auth.api_token)
         self.hub_auth.state_secret = secret  # the OAuth state, sealed: any replica reads it
         prefix = self.service_prefix
@@ -442,19 +443,25 @@ class GraderApp(Application):
 
     async def ensure_courses_in_hub(self, attempts: int = 60):
         """Every course's groups and roles in the Hub (courses loaded from folders, or
-        made before an upgrade): the Hub starts its services before it listens, so
-        this tries again every two seconds for a while."""
-        with self.session_factory() as db:
-            slugs = list(db.scalars(select(orm.Course.slug)))
-        for slug in slugs:
-            for attempt in range(attempts):
+        made before an upgrade): the Hub starts its services before it listens, so the
+        courses left are tried again every two seconds for a while."""
+
+        def course_slugs():
+            with self.session_factory() as db:
+                return list(db.scalars(select(orm.Course.slug)))
+
+        left = await asyncio.get_running_loop().run_in_executor(self.db_pool, course_slugs)
+        for attempt in range(attempts):
+            for slug in list(left):
                 try:
                     await self.hub_groups.ensure_course(slug)
-                    break
+                    left.remove(slug)
                 except HubError as e:
                     if attempt == attempts - 1:
                         self.log.error("course %s has no roles in the Hub: %s", slug, e)
-                    await asyncio.sleep(2)
+            if not left:
+                return
+            await asyncio.sleep(2)
 
     async def work(self):
         """`coursehub-grader worker`: grade until SIGTERM; stdin bytes wake the workers."""

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -130,15 +133,41 @@ def sync_enrolments(db, user: orm.User, access: CourseAccess) -> None:
         db.commit()
 
 
-def record_enrolment(db, course: orm.Course, user: orm.User, role: str | None) -> None:
+class EnrolmentSync:
+    """`sync_enrolments`, off the hot path: every request names its user, and reading
+    their courses and rows each time cost two queries a request for something that
+    changes when a user joins or leaves a course. A user's rows are checked again when
+    their scopes name other courses than last time (in this process), or after
+    `max_age` seconds (a course row the grader made since, another replica's change)."""
+
+    def __init__(self, max_age: float = 300, size: int = 20_000):
+        self.max_age, self.size = max_age, size
+        self._seen: OrderedDict[int, tuple] = OrderedDict()
+        self._lock = threading.Lock()  # the database threads share it
+
+    def sync(self, db, user: orm.User, access: CourseAccess) -> None:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(user.id)
+        if seen is not None and seen[0] == access and now - seen[1] < self.max_age:
+            return
+        sync_enrolments(db, user, access)
+        with self._lock:
+            self._seen[user.id] = (access, now)
+            self._seen.move_to_end(user.id)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+
+def record_enrolment(db, course_id: int, user_id: int, role: str | None) -> None:
     """Mirror a change the grader made in the Hub (role None: left the course)."""
     db.execute(
         delete(orm.Enrolment).where(
-            orm.Enrolment.course_id == course.id, orm.Enrolment.user_id == user.id
+            orm.Enrolment.course_id == course_id, orm.Enrolment.user_id == user_id
         )
     )
     if role is not None:
-        db.add(orm.Enrolment(course_id=course.id, user_id=user.id, role=role))
+        db.add(orm.Enrolment(course_id=course_id, user_id=user_id, role=role))
     db.commit()
 
 

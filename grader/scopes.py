@@ -6,6 +6,8 @@ grader checks the scopes a request's token or cookie carries, never role names; 
 group it knows is `RESTRICTED_GROUP`.
 """
 
+import re
+
 #: use modules, questions, own submissions, progress, profile, leaderboard
 LEARN_SCOPE = "custom:coursehub:learn"
 #: author modules and questions; read every learner's submissions, progress, gradebook
@@ -16,6 +18,9 @@ AUTHOR_SCOPE = "custom:coursehub:author"
 #: scopes, and restricting must take one away from a learner who has it.
 RESTRICTED_GROUP = "restricted"
 
+#: slugs of courses, modules and questions (a course's is part of its Hub groups' names)
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
 #: Hub groups of a course are named `course-<slug>` (learners) and
 #: `course-<slug>-instructors`; course scopes are filtered to the learner group:
 #: ``custom:coursehub:learn!group=course-<slug>`` (see grader.courses)
@@ -23,6 +28,12 @@ COURSE_GROUP_PREFIX = "course-"
 #: so no course slug may end with it: `course-<slug>-instructors` would be the learner
 #: group of another course
 INSTRUCTORS_SUFFIX = "-instructors"
+
+
+def is_course_slug(slug: str) -> bool:
+    """A slug a course may have: a slug, not digits alone (courses are found by id or
+    slug), not ending in INSTRUCTORS_SUFFIX."""
+    return bool(SLUG.match(slug)) and not slug.isdigit() and not slug.endswith(INSTRUCTORS_SUFFIX)
 
 
 def learner_group(slug: str) -> str:

@@ -25,8 +25,6 @@ roles. Any authenticator coursehub uses mixes it in.
 
 from __future__ import annotations
 
-import re
-
 from jupyterhub import orm, roles
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.auth import Authenticator
@@ -39,13 +37,12 @@ from grader.scopes import (
     COURSE_GROUP_PREFIX,
     INSTRUCTORS_SUFFIX,
     LEARN_SCOPE,
+    SLUG,
     instructor_group,
     learner_group,
 )
 
 from .roles import ACCESS_GRADER_SCOPE, instructor_role_spec
-
-COURSE_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
 def course_role_specs(slug: str) -> list[dict]:
@@ -73,7 +70,7 @@ def course_slugs(db) -> set[str]:
     slugs = set()
     for (name,) in db.query(orm.Group.name).filter(orm.Group.name.startswith(COURSE_GROUP_PREFIX)):
         slug = name[len(COURSE_GROUP_PREFIX) :]
-        if COURSE_SLUG.match(slug) and not slug.endswith(INSTRUCTORS_SUFFIX):
+        if SLUG.match(slug) and not slug.endswith(INSTRUCTORS_SUFFIX):
             slugs.add(slug)
     return slugs
 
@@ -126,7 +123,7 @@ class CourseAPIHandler(APIHandler):
 
 
 def _checked(slug: str) -> str:
-    if not COURSE_SLUG.match(slug) or slug.endswith(INSTRUCTORS_SUFFIX):
+    if not SLUG.match(slug) or slug.endswith(INSTRUCTORS_SUFFIX):
         raise web.HTTPError(400, f"not a course slug: {slug!r}")
     return slug
 

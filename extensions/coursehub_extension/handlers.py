@@ -120,6 +120,21 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
             raise api_error(400, "The request body must be a JSON object.")
         return body
 
+    async def get_question(self, question_id: str) -> dict:
+        """The grader's ``GET questions/{id}``: the question with its student version."""
+        question = await self.call_grader("GET", f"questions/{url_escape(question_id, plus=False)}")
+        if not isinstance(question, dict):
+            raise api_error(502, "The grading service sent a question that is not an object.")
+        return question
+
+    async def save_notebook(self, nb, path: str, what: str) -> None:
+        """Write ``nb`` at API path ``path``, creating its folder; 409 if a folder is there."""
+        cm = self.contents_manager
+        if await ensure_async(cm.dir_exists(path)):
+            raise api_error(409, f"Cannot {what}: {path} is a folder.")
+        await self.ensure_folder(path, what)
+        await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
+
     async def ensure_folder(self, path: str, what: str) -> None:
         """Create the folder of API path ``path`` if missing; 409 naming a file in the way."""
         cm = self.contents_manager
@@ -335,9 +350,7 @@ class QuestionOpenHandler(CoursehubAPIHandler):
 
     @authorized
     async def post(self, question_id):
-        question = await self.call_grader("GET", f"questions/{url_escape(question_id, plus=False)}")
-        if not isinstance(question, dict):
-            raise api_error(502, "The grading service sent a question that is not an object.")
+        question = await self.get_question(question_id)
         try:
             path = question_notebook_path(question, question_id)
             nb = tag_notebook(
@@ -352,10 +365,7 @@ class QuestionOpenHandler(CoursehubAPIHandler):
             if await ensure_async(cm.file_exists(path)):
                 self.write_json({"path": path, "created": False})
                 return
-            if await ensure_async(cm.dir_exists(path)):
-                raise api_error(409, f"Cannot open question {question_id}: {path} is a folder.")
-            await self.ensure_folder(path, f"open question {question_id}")
-            await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
+            await self.save_notebook(nb, path, f"open question {question_id}")
         self.log.info("coursehub: opened question %s as %s", question_id, path)
         self.write_json({"path": path, "created": True}, status=201)
 
@@ -371,9 +381,7 @@ class QuestionPreviewHandler(CoursehubAPIHandler):
 
     @authorized
     async def post(self, question_id):
-        question = await self.call_grader("GET", f"questions/{url_escape(question_id, plus=False)}")
-        if not isinstance(question, dict):
-            raise api_error(502, "The grading service sent a question that is not an object.")
+        question = await self.get_question(question_id)
         try:
             path = f"{PREVIEW_FOLDER}/{question_notebook_path(question, question_id)}"
             nb = preview_notebook(
@@ -381,12 +389,8 @@ class QuestionPreviewHandler(CoursehubAPIHandler):
             )
         except ValueError as e:
             raise api_error(502, f"Cannot preview question {question_id}: {e}.") from None
-        cm = self.contents_manager
         async with self.extensionapp.open_lock:
-            if await ensure_async(cm.dir_exists(path)):
-                raise api_error(409, f"Cannot preview question {question_id}: {path} is a folder.")
-            await self.ensure_folder(path, f"preview question {question_id}")
-            await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
+            await self.save_notebook(nb, path, f"preview question {question_id}")
         self.write_json({"path": path})
 
 

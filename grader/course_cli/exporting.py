@@ -18,16 +18,13 @@ from urllib.parse import quote
 
 from . import output
 from .api import APIError
-from .main import EXIT_FAILED, EXIT_OK, CommandError
+from .main import EXIT_FAILED, EXIT_OK, taught_course
 
 PAGE = 1000  # submissions listed per request (the API's maximum)
 
 
 def export_course(api, args) -> int:
-    course = api.get(f"courses/{args.course}")
-    if course.get("role") != "instructor":
-        raise CommandError(f"you are not an instructor of the course {course['slug']}")
-    slug = course["slug"]
+    slug = taught_course(api, args.course)["slug"]
     failed = False
     if args.gradebook:
         failed |= not _export_gradebook(api, slug, args.gradebook)

@@ -22,6 +22,14 @@ class CommandError(Exception):
     message says why; exit code 2."""
 
 
+def taught_course(api, course_ref: str) -> dict:
+    """The course (`GET courses/{ref}`), which the caller must teach: else CommandError."""
+    course = api.get(f"courses/{course_ref}")
+    if course.get("role") != "instructor":
+        raise CommandError(f"you are not an instructor of the course {course['slug']}")
+    return course
+
+
 HELP = """Instructors' commands over the grader's REST API (through the Hub's proxy,
 https://<hub>/services/grader/api/v1/, or the grader directly), with a Hub API token
 (the Hub's token page, /hub/token)."""

@@ -11,14 +11,12 @@ from datetime import datetime
 
 from . import output
 from .api import APIError
-from .main import EXIT_FAILED, EXIT_OK, CommandError
+from .main import EXIT_FAILED, EXIT_OK, CommandError, taught_course
 
 
 def release_questions(api, args) -> int:
     when = _release_time(args.at)
-    course = api.get(f"courses/{args.course}")
-    if course.get("role") != "instructor":
-        raise CommandError(f"you are not an instructor of the course {course['slug']}")
+    course = taught_course(api, args.course)
     params = {"course": course["slug"]}
     if args.module:
         params["module"] = args.module

@@ -42,19 +42,11 @@ class AnalyticsAPIHandler(APIHandler):
     def _subject(self):
         """(the course, the question or None) asked for: ``course`` (default: the
         caller's only course taught), ``question`` (an id, in that course)."""
-        course_ref = self.get_query_argument("course", None)
         question_ref = self.get_query_argument("question", None)
-        if course_ref:
-            course = self.find_course(course_ref)
-            self.require_author_of(course)  # before anything about its questions
-        elif question_ref:
-            course = None
-        else:
-            teaching = self.access.teaching(self.db)
-            if len(teaching) != 1:
-                self.require_any_author()
-                raise web.HTTPError(400, "course is required: analytics are a course's")
-            course = teaching[0]
+        course = None
+        if self.get_query_argument("course", None) or not question_ref:
+            # the course checked before anything about its questions
+            course = self.taught_course_argument("analytics are a course's")
         question = None
         if question_ref:
             question = self.find_question(question_ref, include_retired=True)

@@ -29,10 +29,11 @@ import json
 from http.client import responses
 
 from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
+from sqlalchemy.orm import joinedload
 from tornado import web
 
 from .. import orm
-from ..courses import CourseAccess, sync_enrolments
+from ..courses import CourseAccess
 from ..grading.notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
 from ..scopes import AUTHOR_SCOPE
 
@@ -177,7 +178,7 @@ class GraderHandler(HubOAuthenticated, web.RequestHandler):
             user = orm.User.find_or_create(self.db, self.current_user["name"])
             self.db.commit()
         if self.current_user.get("kind", "user") == "user":
-            sync_enrolments(self.db, user, self.access)
+            self.grader.enrolments.sync(self.db, user, self.access)
         return user
 
     def require_any_author(self) -> None:
@@ -325,10 +326,29 @@ class APIHandler(GraderHandler):
         slugs = ", ".join(c.slug for c in courses)
         raise web.HTTPError(400, f"course is required: one of {slugs}")
 
+    def taught_course_argument(self, what: str) -> orm.Course:
+        """The course of `?course=`, which the caller must teach; without it, the one
+        course they teach (a 400 naming `what` if they teach several)."""
+        course_ref = self.get_query_argument("course", None)
+        if course_ref:
+            course = self.find_course(course_ref)
+            self.require_author_of(course)
+            return course
+        teaching = self.access.teaching(self.db)
+        if len(teaching) != 1:
+            self.require_any_author()
+            raise web.HTTPError(400, f"course is required: {what}")
+        return teaching[0]
+
     def find_question(self, question_id, *, include_retired: bool = False) -> orm.Question:
         """A question the caller may see: a released one in a course they learn in, or
         any of a course they teach (drafts and, if asked, retired ones); else 404."""
-        question = orm.Question.find(self.db, _as_id(question_id, "question"))
+        # with its module and course: every caller checks the course (one query, not three)
+        question = self.db.get(
+            orm.Question,
+            _as_id(question_id, "question"),
+            options=[joinedload(orm.Question.module).joinedload(orm.Module.course)],
+        )
         if question is not None:
             course = question.module.course
             if self.access.may_author(course):

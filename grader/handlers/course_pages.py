@@ -23,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy.orm import joinedload
 from tornado import web
 
 from .. import orm
@@ -78,6 +79,18 @@ class CoursePageHandler(PageHandler):
             raise web.HTTPError(404, f"no such question in {course.slug}: {question_id}")
         return question
 
+    def submission_list(self, course: orm.Course, **where) -> dict:
+        """What `submission_table.html` shows: a page of the course's submissions (of
+        one question or learner: ``where``), below ``?before=``, and their count."""
+        before = self.int_argument("before", minimum=1)
+        rows, older = submissions_page(self.db, course, before=before, **where)
+        return {
+            "total": submission_count(self.db, course, **where),
+            "submissions": rows,
+            "before": before,
+            "older": older,
+        }
+
     def render_course_page(self, name: str, course: orm.Course, tab: str, **context) -> str:
         course_url = f"{self.grader.service_prefix}courses/{quote(course.slug, safe='')}/"
         return self.render_page(
@@ -99,7 +112,6 @@ class CourseDashboardHandler(CoursePageHandler):
     def _render(self, slug) -> str:
         course = self.taught_course(slug)
         overview = course_overview(self.db, course)
-        del overview["course"]
         return self.render_course_page("dashboard.html", course, "dashboard", **overview)
 
 
@@ -111,18 +123,13 @@ class QuestionSubmissionsHandler(CoursePageHandler):
     def _render(self, slug, question_id) -> str:
         course = self.taught_course(slug)
         question = self.course_question(course, question_id)
-        before = self.int_argument("before", minimum=1)
-        rows, older = submissions_page(self.db, course, question_id=question.id, before=before)
         return self.render_course_page(
             "question_submissions.html",
             course,
             "dashboard",
+            **self.submission_list(course, question_id=question.id),
             question=question,
             status=question_status(question.retired, question.released),
-            total=submission_count(self.db, course, question_id=question.id),
-            submissions=rows,
-            before=before,
-            older=older,
         )
 
 
@@ -136,18 +143,13 @@ class LearnerPageHandler(CoursePageHandler):
         learner = orm.User.find(self.db, name)
         if learner is None:
             raise web.HTTPError(404, f"no such learner: {name}")
-        before = self.int_argument("before", minimum=1)
-        rows, older = submissions_page(self.db, course, user_id=learner.id, before=before)
         return self.render_course_page(
             "learner_submissions.html",
             course,
             "gradebook",
+            **self.submission_list(course, user_id=learner.id),
             learner=learner,
             standing=learner_standing(self.db, course, learner),
-            total=submission_count(self.db, course, user_id=learner.id),
-            submissions=rows,
-            before=before,
-            older=older,
         )
 
 
@@ -266,7 +268,12 @@ class StaticHandler(web.StaticFileHandler):
 
 
 def find_submission(db, course: orm.Course, submission_id) -> orm.Submission:
-    submission = db.get(orm.Submission, int(submission_id))
+    # with its question and module: checked here, shown on the page (one query, not three)
+    submission = db.get(
+        orm.Submission,
+        int(submission_id),
+        options=[joinedload(orm.Submission.question).joinedload(orm.Question.module)],
+    )
     if submission is None or submission.question.module.course_id != course.id:
         raise web.HTTPError(404, f"no such submission in {course.slug}: {submission_id}")
     return submission

@@ -10,6 +10,7 @@ holds an identity for at most `GraderOAuth.cache_max_age`, 60 s).
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +31,32 @@ from .validation import optional_text, required_slug, required_text
 ROLES = (orm.LEARNER, orm.INSTRUCTOR)
 
 
-def course_model(course: orm.Course, access, learners: int | None = None) -> dict:
+def course_model(db, course: orm.Course, access) -> dict:
+    return course_models(db, [course], access)[0]
+
+
+def course_models(db, courses: list[orm.Course], access) -> list[dict]:
+    """Courses as the caller sees them: two grouped counts for all of them (modules;
+    learners, shown to the course's instructors), not a query or two per course."""
+    ids = [c.id for c in courses]
+    modules = dict(
+        db.execute(
+            select(orm.Module.course_id, func.count())
+            .where(orm.Module.course_id.in_(ids))
+            .group_by(orm.Module.course_id)
+        ).all()
+    )
+    learners = dict(
+        db.execute(
+            select(orm.Enrolment.course_id, func.count())
+            .where(orm.Enrolment.course_id.in_(ids), orm.Enrolment.role == orm.LEARNER)
+            .group_by(orm.Enrolment.course_id)
+        ).all()
+    )
+    return [_as_seen(c, access, modules.get(c.id, 0), learners.get(c.id, 0)) for c in courses]
+
+
+def _as_seen(course: orm.Course, access, modules: int, learners: int) -> dict:
     role = access.role_in(course)
     model = {
         "id": course.id,
@@ -40,7 +66,7 @@ def course_model(course: orm.Course, access, learners: int | None = None) -> dic
         "join": course.join,
         "enrolled": role is not None,
         "role": role,
-        "modules": len(course.modules),
+        "modules": modules,
     }
     if role == orm.INSTRUCTOR:
         model["join_code"] = course.join_code
@@ -64,12 +90,19 @@ class CourseHandlerMixin:
             raise web.HTTPError(502, f"{e}") from None
         self.hub_auth.cache.clear()  # identities (and scopes) read before the change
 
-    def learners_of(self, course: orm.Course) -> int:
-        return self.db.scalar(
-            select(func.count()).where(
-                orm.Enrolment.course_id == course.id, orm.Enrolment.role == orm.LEARNER
-            )
-        )
+    def record(self, course_id: int, name: str, role: str | None) -> None:
+        """Mirror a membership change made in the Hub (role None: out of the course)."""
+        user = orm.User.find_or_create(self.db, name)
+        record_enrolment(self.db, course_id, user.id, role)
+
+
+@dataclass(frozen=True)
+class CourseRef:
+    """A course as a handler needs it after the database session ended."""
+
+    id: int
+    slug: str
+    role: str | None  # the caller's
 
 
 class CourseListAPIHandler(CourseHandlerMixin, APIHandler):
@@ -82,9 +115,7 @@ class CourseListAPIHandler(CourseHandlerMixin, APIHandler):
             select(orm.Course).order_by(orm.Course.position, orm.Course.id)
         ).all()
         visible = [c for c in courses if self.access.may_learn(c) or c.join != "invite"]
-        self.write_json(
-            {"courses": [course_model(c, self.access, self.learners_of(c)) for c in visible]}
-        )
+        self.write_json({"courses": course_models(self.db, visible, self.access)})
 
     @web.authenticated
     async def post(self):
@@ -120,7 +151,7 @@ class CourseListAPIHandler(CourseHandlerMixin, APIHandler):
             self.db.commit()
         except IntegrityError:
             raise web.HTTPError(409, f"a course {slug!r} exists already") from None
-        return course_model(course, self.access, 0)
+        return course_model(self.db, course, self.access)
 
 
 class CourseAPIHandler(CourseHandlerMixin, APIHandler):
@@ -129,7 +160,7 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
     def get(self, course_ref):
         self.learner()
         course = self.find_course(course_ref)
-        self.write_json(course_model(course, self.access, self.learners_of(course)))
+        self.write_json(course_model(self.db, course, self.access))
 
     @web.authenticated
     @blocking
@@ -157,7 +188,7 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
         if body.get("new_code") or (course.join == "code" and not course.join_code):
             course.join_code = new_join_code()
         self.db.commit()
-        self.write_json(course_model(course, self.access, self.learners_of(course)))
+        self.write_json(course_model(self.db, course, self.access))
 
 
 class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
@@ -170,7 +201,7 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
         user, course = await self.in_db(self._joinable, course_ref, body.get("code"))
         if course.role is None:
             await self.hub_change(self.grader.hub_groups.add, learner_group(course.slug), user)
-            await self.in_db(self._record, course.id, user, orm.LEARNER)
+            await self.in_db(self.record, course.id, user, orm.LEARNER)
             self.renew_login()
         self.write_json(await self.in_db(self._model, course.id))
 
@@ -198,16 +229,12 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
                     raise web.HTTPError(403, f"wrong join code for {course.slug}")
             elif course.join != "open":
                 raise web.HTTPError(403, f"{course.slug} is by invitation: ask its instructors")
-        return user.name, _Joining(course.id, course.slug, role)
-
-    def _record(self, course_id, name, role):
-        course = orm.Course.find(self.db, course_id)
-        record_enrolment(self.db, course, orm.User.find(self.db, name), role)
+        return user.name, CourseRef(course.id, course.slug, role)
 
     def _model(self, course_id):
         course = orm.Course.find(self.db, course_id)
         # the enrolment just made is in the Hub; this request's scopes predate it
-        model = course_model(course, self.access, None)
+        model = course_model(self.db, course, self.access)
         model.update(enrolled=True, role=model["role"] or orm.LEARNER)
         model.pop("learners", None)
         return model
@@ -216,21 +243,14 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
     async def delete(self, course_ref):
         user, course = await self.in_db(self._leaving, course_ref)
         await self.hub_change(self.grader.hub_groups.remove, learner_group(course.slug), user)
-        await self.in_db(self._record, course.id, user, None)
+        await self.in_db(self.record, course.id, user, None)
         self.renew_login()
         self.no_content()
 
     def _leaving(self, course_ref):
         user = self.learner()
         course = self.find_course(course_ref)
-        return user.name, _Joining(course.id, course.slug, self.access.role_in(course))
-
-
-class _Joining:
-    """What a join needs after the database session ended."""
-
-    def __init__(self, course_id, slug, role):
-        self.id, self.slug, self.role = course_id, slug, role
+        return user.name, CourseRef(course.id, course.slug, self.access.role_in(course))
 
 
 class MembersAPIHandler(CourseHandlerMixin, APIHandler):
@@ -264,19 +284,14 @@ class MembersAPIHandler(CourseHandlerMixin, APIHandler):
             raise web.HTTPError(400, f"role must be one of {', '.join(ROLES)}")
         group = learner_group if role == orm.LEARNER else instructor_group
         await self.hub_change(self.grader.hub_groups.add, group(course.slug), name)
-        await self.in_db(self._record, course.id, name, role)
+        await self.in_db(self.record, course.id, name, role)
         self.write_json({"course": course.slug, "user": name, "role": role}, status=201)
 
     def _taught(self, course_ref):
         self.learner()
         course = self.find_course(course_ref)
         self.require_author_of(course)
-        return _Joining(course.id, course.slug, orm.INSTRUCTOR)
-
-    def _record(self, course_id, name, role):
-        course = orm.Course.find(self.db, course_id)
-        user = orm.User.find_or_create(self.db, name)
-        record_enrolment(self.db, course, user, role)
+        return CourseRef(course.id, course.slug, orm.INSTRUCTOR)
 
 
 class MemberAPIHandler(MembersAPIHandler):
@@ -286,7 +301,7 @@ class MemberAPIHandler(MembersAPIHandler):
         course = await self.in_db(self._taught, course_ref)
         for group in (learner_group, instructor_group):
             await self.hub_change(self.grader.hub_groups.remove, group(course.slug), name)
-        await self.in_db(self._record, course.id, name, None)
+        await self.in_db(self.record, course.id, name, None)
         self.no_content()
 
 

@@ -18,7 +18,6 @@ submission to it (`PUT` with `"regrade": true`, through the queue:
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +30,14 @@ from ..instructors.authoring import QuestionError, QuestionFields, create_questi
 from ..instructors.validation import ValidationBusy
 from ..learners import rules, scores
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
-from .validation import optional_text, required_slug, required_text, submission_rules, tag_list
+from .validation import (
+    optional_text,
+    required_slug,
+    required_text,
+    submission_rules,
+    tag_list,
+    utc_datetime,
+)
 
 
 def question_status(question: orm.Question) -> str:
@@ -81,13 +87,12 @@ def release_time(body: dict, default):
         return None
     if value == "now":
         return orm.utcnow()
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    when = utc_datetime(value)
+    if when is None:
         raise web.HTTPError(
             400, f'release must be "now", null (a draft) or an ISO 8601 date, not {value!r}'
-        ) from None
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+        )
+    return when
 
 
 class QuestionListAPIHandler(APIHandler):

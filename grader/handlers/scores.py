@@ -138,16 +138,7 @@ class GradebookAPIHandler(APIHandler):
     def _course(self) -> orm.Course:
         """The course asked for (or the caller's only one), which the caller teaches."""
         self.learner()
-        course_ref = self.get_query_argument("course", None)
-        if course_ref:
-            course = self.find_course(course_ref)
-        else:
-            teaching = self.access.teaching(self.db)
-            if len(teaching) != 1:
-                self.require_any_author()
-                raise web.HTTPError(400, "course is required: the gradebook is a course's")
-            course = teaching[0]
-        self.require_author_of(course)
+        course = self.taught_course_argument("the gradebook is a course's")
         self.db.expunge(course)  # read again in other sessions (pages)
         return course
 

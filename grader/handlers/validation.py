@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
+from datetime import UTC, datetime
 
 from tornado import web
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+from ..orm import LATE_POLICIES
+from ..scopes import SLUG
 
 
 def required_text(body: dict, field: str, max_length: int = 255) -> str:
@@ -50,25 +51,26 @@ def tag_list(body: dict, field: str = "tags") -> list[str]:
     return sorted({t.strip() for t in value})
 
 
+def utc_datetime(value) -> datetime | None:
+    """An ISO 8601 date and time as the database stores it (naive UTC; a time without
+    an offset is taken as UTC), or None if it is not one."""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
 def submission_rules(body: dict) -> dict:
     """The deadline and limit fields present in ``body`` (see orm.SubmissionRules), each
     checked; null clears one (a question then follows its module)."""
-    from datetime import UTC, datetime
-
-    from ..orm import LATE_POLICIES
-
     rules = {}
     if "due" in body:
         value = body["due"]
         if value is not None:
-            try:
-                due = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-            except ValueError:
-                raise web.HTTPError(
-                    400, f"due must be an ISO 8601 date and time, not {value!r}"
-                ) from None
-            if due.tzinfo is not None:
-                due = due.astimezone(UTC).replace(tzinfo=None)
+            due = utc_datetime(value)
+            if due is None:
+                raise web.HTTPError(400, f"due must be an ISO 8601 date and time, not {value!r}")
             value = due
         rules["due"] = value
     if "late_policy" in body:

@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .. import orm
-from ..courses import INSTRUCTORS_SUFFIX, new_join_code
-from ..handlers.validation import SLUG
+from ..courses import new_join_code
 from ..learners import scores
+from ..scopes import is_course_slug
 from .authoring import QuestionError, QuestionFields, create_question, replace_notebook
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def upsert_course(db, spec: dict, default_slug: str) -> orm.Course:
     courses holds its modules in the course `default`: the first folder that has one of
     those modules takes that course over (its scores and submissions with it)."""
     slug = spec.get("slug") or default_slug
-    if not SLUG.match(slug) or slug.isdigit() or slug.endswith(INSTRUCTORS_SUFFIX):
+    if not is_course_slug(slug):
         raise CourseError(f"course slug {slug!r}: lower-case letters, digits, '-' and '_'")
     join = spec.get("join", "invite")
     if join not in orm.JOIN_MODES:

@@ -36,9 +36,8 @@ from pathlib import Path
 from traitlets.config import Config, PyFileConfigLoader
 
 from .. import orm
-from ..courses import INSTRUCTORS_SUFFIX
 from ..grading.notebooks import NotebookFormatError, read_notebook, validate_source
-from ..handlers.validation import SLUG
+from ..scopes import INSTRUCTORS_SUFFIX, SLUG
 from .authoring import QuestionError, QuestionFields, check_difficulty
 from .content import (
     CourseError,

@@ -86,7 +86,6 @@ def course_overview(db, course: orm.Course) -> dict:
         .order_by(orm.Module.position, orm.Module.id)
     ).all()
     return {
-        "course": course,
         "modules": [
             {
                 "id": m.id,

@@ -87,10 +87,9 @@ def effective_rules(question: orm.Question) -> Rules:
         return getattr(module, name) if value is None else value
 
     due = rule("due")
-    policy = rule("late_policy") or ("accept" if due is not None else None)
     return Rules(
         due=due,
-        late_policy=policy if due is not None else None,
+        late_policy=(rule("late_policy") or "accept") if due is not None else None,
         penalty_per_day=rule("penalty_per_day"),
         submission_limit=rule("submission_limit") or None,
         cooloff=rule("cooloff") or None,

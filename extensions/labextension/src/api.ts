@@ -101,8 +101,7 @@ export class CoursehubAPI {
 
   /** The courses the user is in and those they may join. */
   async courses(): Promise<ICourse[]> {
-    const data = await this.request<{ courses: ICourse[] } | ICourse[]>('courses');
-    return Array.isArray(data) ? data : data.courses;
+    return (await this.request<{ courses: ICourse[] }>('courses')).courses;
   }
 
   /** Join a course: an open one without a code, one that needs it with the code. */

@@ -54,6 +54,11 @@ export function slugify(text: string): string {
     .slice(0, 100);
 }
 
+/** `metadata.coursehub` as an object (anything else, e.g. missing, as `{}`). */
+function metadataObject(raw: unknown): Record<string, unknown> {
+  return raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+}
+
 function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
@@ -63,7 +68,7 @@ function text(value: unknown): string {
  * or hand-edited); fields it lacks come from the file name (slug, title).
  */
 export function readAuthoring(raw: unknown, path: string): IAuthoringForm {
-  const meta = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const meta = metadataObject(raw);
   const name = path.split('/').pop() ?? '';
   const tags = Array.isArray(meta.tags) ? meta.tags.filter(t => typeof t === 'string') : [];
   return {
@@ -83,7 +88,7 @@ export function readAuthoring(raw: unknown, path: string): IAuthoringForm {
  * saving one would replace the question's solutions and hidden tests with stubs.
  */
 export function notASource(raw: unknown): string | null {
-  const meta = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+  const meta = metadataObject(raw);
   const shown = (value: unknown) => (value === undefined || value === null ? null : String(value));
   const elsewhere = 'author the question in its source notebook.';
   const preview = shown(meta.preview);
@@ -102,7 +107,7 @@ export function notASource(raw: unknown): string | null {
 
 /** The question id saved in `metadata.coursehub.id`, or null before the first save. */
 export function savedQuestionId(raw: unknown): number | string | null {
-  const id = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
+  const id = metadataObject(raw).id;
   return typeof id === 'number' || (typeof id === 'string' && id !== '') ? id : null;
 }
 
@@ -120,9 +125,8 @@ export function parseTags(typed: string): string[] {
  * the form's fields replaced, empty category and difficulty left out.
  */
 export function buildMetadata(form: IAuthoringForm, previous: unknown): IAuthoringMetadata {
-  const kept = previous && typeof previous === 'object' ? { ...(previous as object) } : {};
   const meta: IAuthoringMetadata = {
-    ...kept,
+    ...metadataObject(previous),
     title: form.title.trim(),
     module: form.module,
     slug: form.slug.trim(),

@@ -382,24 +382,17 @@ function NotebookAuthoring(
           value={form.title}
           onChange={set('title')}
         />
-        <label className="ch-field">
-          <span>Module</span>
-          <select
-            data-testid="ch-instructor-module"
-            aria-label="Module of the question"
-            value={form.module}
-            // a saved question stays in its module: the grader does not move questions
-            disabled={saved}
-            onChange={e => set('module')(e.target.value)}
-          >
-            <option value="">Choose a module</option>
-            {modules.map(m => (
-              <option key={m.id} value={m.slug}>
-                {m.title}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label="Module"
+          ariaLabel="Module of the question"
+          testid="ch-instructor-module"
+          value={form.module}
+          onChange={set('module')}
+          empty="Choose a module"
+          options={modules.map(m => ({ value: m.slug, label: m.title }))}
+          // a saved question stays in its module: the grader does not move questions
+          disabled={saved}
+        />
         <TextField
           label="Slug"
           testid="ch-instructor-slug"
@@ -413,22 +406,15 @@ function NotebookAuthoring(
           value={form.category}
           onChange={set('category')}
         />
-        <label className="ch-field">
-          <span>Difficulty</span>
-          <select
-            data-testid="ch-instructor-difficulty"
-            aria-label="Difficulty"
-            value={form.difficulty}
-            onChange={e => set('difficulty')(e.target.value)}
-          >
-            <option value="">None</option>
-            {DIFFICULTIES.map(d => (
-              <option key={d} value={d}>
-                {d}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label="Difficulty"
+          ariaLabel="Difficulty"
+          testid="ch-instructor-difficulty"
+          value={form.difficulty}
+          onChange={set('difficulty')}
+          empty="None"
+          options={DIFFICULTIES.map(d => ({ value: d, label: d }))}
+        />
         <TextField
           label="Tags"
           testid="ch-instructor-tags"
@@ -581,6 +567,38 @@ function TextField(props: {
         disabled={props.disabled}
         onChange={e => props.onChange(e.target.value)}
       />
+    </label>
+  );
+}
+
+/** A `<select>` with an empty choice first (`empty`, e.g. "None"). */
+function SelectField(props: {
+  label: string;
+  ariaLabel: string;
+  testid: string;
+  value: string;
+  onChange: (value: string) => void;
+  empty: string;
+  options: { value: string; label: string }[];
+  disabled?: boolean;
+}): JSX.Element {
+  return (
+    <label className="ch-field">
+      <span>{props.label}</span>
+      <select
+        data-testid={props.testid}
+        aria-label={props.ariaLabel}
+        value={props.value}
+        disabled={props.disabled}
+        onChange={e => props.onChange(e.target.value)}
+      >
+        <option value="">{props.empty}</option>
+        {props.options.map(o => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
     </label>
   );
 }

@@ -68,9 +68,8 @@ export class SubmitRules {
 
   /** The grader refused with a cool-off (429, Retry-After in seconds). */
   coolOff(questionId: string, seconds: number): void {
-    const known = this.questions.get(questionId);
-    const question = { ...(known ?? ({} as IQuestion)), next_submission_at: null };
-    this.questions.set(questionId, withRetryAfter(question, seconds, Date.now()));
+    const known = this.questions.get(questionId) ?? ({} as IQuestion);
+    this.questions.set(questionId, withRetryAfter(known, seconds, Date.now()));
     this.changed();
   }
 
