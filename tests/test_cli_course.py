@@ -22,6 +22,10 @@ from tests.conftest import AUTHOR, LEARN, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 FOUNDATIONS = REPO / "course_content" / "python-foundations"
+# the sample course's size, from its manifest (it grows; these tests follow)
+_FOUNDATIONS_MODULES = json.loads((FOUNDATIONS / "course.json").read_text())["modules"]
+MODULE_COUNT = len(_FOUNDATIONS_MODULES)
+QUESTION_COUNT = sum(len(m["questions"]) for m in _FOUNDATIONS_MODULES)
 NBGRADER_COURSE = REPO / "tests" / "nbgrader_course"
 
 # the command is a client of the API: which database the service uses is not its subject
@@ -109,12 +113,16 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     run = await course_cli("import", folder, url=grader.base_url, token=prof.token)
     assert run.code == 0
     assert "course python-foundations: created" in run.out
-    assert "modules: 4 created" in run.out
-    assert "questions: 16 created" in run.out
+    assert f"modules: {MODULE_COUNT} created" in run.out
+    assert f"questions: {QUESTION_COUNT} created" in run.out
 
     code, course = await prof.get("courses/python-foundations")
     assert code == 200, course
-    assert (course["title"], course["join"], course["modules"]) == ("Python foundations", "open", 4)
+    assert (course["title"], course["join"], course["modules"]) == (
+        "Python foundations",
+        "open",
+        MODULE_COUNT,
+    )
     questions = await course_questions(prof, "python-foundations")
     manifest = json.loads((folder / "course.json").read_text())
     assert list(questions) == [
@@ -126,8 +134,8 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     again = await course_cli("import", folder, url=grader.base_url, token=prof.token)
     assert again.code == 0
     assert "course python-foundations: unchanged" in again.out
-    assert "modules: 4 unchanged" in again.out
-    assert "questions: 16 unchanged" in again.out
+    assert f"modules: {MODULE_COUNT} unchanged" in again.out
+    assert f"questions: {QUESTION_COUNT} unchanged" in again.out
     assert await course_questions(prof, "python-foundations") == questions
 
     # an edited notebook is a new version of its question, the rest stay as they were
@@ -137,7 +145,7 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     path.write_text(json.dumps(nb))
     edited = await course_cli("import", folder, url=grader.base_url, token=prof.token)
     assert edited.code == 0
-    assert "questions: 1 updated, 15 unchanged" in edited.out
+    assert f"questions: 1 updated, {QUESTION_COUNT - 1} unchanged" in edited.out
     after = await course_questions(prof, "python-foundations")
     assert after["basics/leap-year"]["version"] == 2
     assert after["basics/fizzbuzz"]["version"] == 1
@@ -220,13 +228,15 @@ async def test_validate_passes_a_good_folder_and_fails_a_broken_one(grader, tmp_
 
     broken = small_course(tmp_path / "broken", "mini")
     # the reference solution made wrong: it no longer earns full marks
+    # the first of the question's wrong answers (a list of {grade_id: source})
     wrong = json.loads((FOUNDATIONS / "checks" / "wrong_answers.json").read_text())
+    leap_year_wrong = wrong["basics/leap-year"][0]
     path = broken / "basics" / "leap-year.ipynb"
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id in wrong["basics/leap-year"]:
-            body = wrong["basics/leap-year"][grade_id].split("\n", 1)[1]
+        if grade_id in leap_year_wrong:
+            body = leap_year_wrong[grade_id].split("\n", 1)[1]
             cell["source"] = (
                 "def is_leap_year(year):\n    ### BEGIN SOLUTION\n"
                 + body
@@ -451,4 +461,4 @@ def test_the_database_commands_still_work(tmp_path):
             timeout=300,
         )
         assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.splitlines()[-1])["questions_created"] == 16
+    assert json.loads(done.stdout.splitlines()[-1])["questions_created"] == QUESTION_COUNT

@@ -2,18 +2,23 @@
 
 Its layout is the one the loader reads (course.json lists exactly the notebooks on
 disk), every question is a valid nbgrader source notebook with visible and hidden
-tests, and, graded through coursehub's own pipeline in a real sandbox:
+tests, named tests and hints, and, graded through coursehub's own pipeline in a real
+sandbox:
 
 - the reference solution (the source notebook itself) scores full marks,
-- a plausible wrong answer (checks/wrong_answers.json) scores less, and still runs,
+- each of its plausible wrong answers (checks/wrong_answers.json, at least two a
+  question) scores less, and still runs,
 - the student version as released scores 0, every test failing on the stub,
 
-and the student version gives away neither the solutions nor the hidden tests.
+and the student version gives away neither the solutions, nor the hidden tests, nor the
+hints.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import re
 import shutil
@@ -21,20 +26,37 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import pytest_asyncio
 from nbgrader.nbgraderformat import MetadataValidator
+from PIL import Image
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading.notebooks import read_notebook, student_version, test_specs, validate_source
+from grader.grading.notebooks import (
+    hints_of,
+    read_notebook,
+    student_version,
+    test_specs,
+    validate_source,
+)
+from grader.grading.notebooks import (
+    test_title as title_of_test,
+)
 from grader.grading.run import grade
 
 COURSE_DIR = Path(__file__).resolve().parents[1] / "course_content" / "python-foundations"
 COURSE = json.loads((COURSE_DIR / "course.json").read_text())
 WRONG_ANSWERS = json.loads((COURSE_DIR / "checks" / "wrong_answers.json").read_text())
 QUESTIONS = [f"{m['slug']}/{q}" for m in COURSE["modules"] for q in m["questions"]]
+WRONG_CASES = [
+    pytest.param(question, index, id=f"{question}#{index + 1}")
+    for question in QUESTIONS
+    for index in range(len(WRONG_ANSWERS.get(question, [])))
+]
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+ATTACHMENT_LINK = re.compile(r"!\[[^\]]*\]\(attachment:([^)\s]+)\)")
 
 needs_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
@@ -53,6 +75,14 @@ def solution_cells(nb):
     return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
 
 
+def graded_cells(nb):
+    return [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+
+
+def reference_answers(source) -> dict[str, str]:
+    return {nbgrader_meta(c)["grade_id"]: c.source for c in solution_cells(source)}
+
+
 def with_answers(student_nb, answers: dict[str, str]):
     """The student notebook with the solution cells named in ``answers`` rewritten."""
     nb = copy.deepcopy(student_nb)
@@ -61,6 +91,23 @@ def with_answers(student_nb, answers: dict[str, str]):
         if grade_id in answers:
             cell.source = answers[grade_id]
     return nb
+
+
+def secret_lines(source) -> set[str]:
+    """Lines of substance that only solution regions and hidden tests hold: a line that
+    the source also shows elsewhere (the buggy function a task quotes, a visible
+    ``except ValueError:``) gives nothing away. Lines like ")" or "return None" say
+    nothing; every line longer than 12 characters counts."""
+    secret, shown = set(), set()
+    for cell in source.cells:
+        regions = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
+        secret.update(line.strip() for region in regions for line in region.splitlines())
+        outside = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
+        shown.update(line.strip() for line in outside.splitlines())
+    return {line for line in secret - shown if len(line) > 12}
+
+
+# -- the course as a whole -------------------------------------------------------------
 
 
 def test_course_json_lists_exactly_the_notebooks_on_disk():
@@ -84,19 +131,55 @@ def test_course_json_lists_exactly_the_notebooks_on_disk():
     assert on_disk == set(QUESTIONS)
     folders = {p.name for p in COURSE_DIR.iterdir() if p.is_dir()} - {"checks"}
     assert folders == set(module_slugs), "every module folder is listed in course.json"
-    assert len(COURSE["modules"]) >= 3 and len(QUESTIONS) >= 12
 
 
-def test_every_question_has_a_wrong_answer_for_its_solution_cells():
+def test_the_course_is_big_enough_to_teach():
+    assert len(COURSE["modules"]) >= 6, "at least six modules"
+    assert len(QUESTIONS) >= 40, "at least forty questions"
+    titles = {m["title"] for m in COURSE["modules"]}
+    assert {"Data structures", "Text processing", "Testing your own code"} <= titles
+    assert all(len(m["questions"]) >= 4 for m in COURSE["modules"]), "no module is a stub"
+    difficulties = {source_notebook(q).metadata["coursehub"]["difficulty"] for q in QUESTIONS}
+    assert difficulties == {"easy", "medium", "hard"}
+
+
+def test_every_question_has_two_different_wrong_answers_for_its_solution_cells():
     assert set(WRONG_ANSWERS) == set(QUESTIONS)
-    for question, answers in WRONG_ANSWERS.items():
-        grade_ids = {
-            nbgrader_meta(c)["grade_id"] for c in solution_cells(source_notebook(question))
-        }
-        assert answers, f"{question}: no wrong answer"
-        assert set(answers) <= grade_ids, (
-            f"{question}: {set(answers) - grade_ids} are not solution cells"
+    for question, wrong_answers in WRONG_ANSWERS.items():
+        source = source_notebook(question)
+        reference = reference_answers(source)
+        assert isinstance(wrong_answers, list) and len(wrong_answers) >= 2, (
+            f"{question}: at least two wrong answers"
         )
+        whole = []
+        for answers in wrong_answers:
+            assert answers and set(answers) <= set(reference), (
+                f"{question}: {set(answers) - set(reference)} are not solution cells"
+            )
+            for grade_id, answer in answers.items():
+                assert answer.strip() != reference[grade_id].strip(), (
+                    f"{question}: a wrong answer for {grade_id} is the reference solution"
+                )
+                assert "BEGIN SOLUTION" not in answer and "NotImplementedError" not in answer
+            whole.append({**reference, **answers})
+        assert len({json.dumps(w, sort_keys=True) for w in whole}) == len(whole), (
+            f"{question}: two of its wrong answers are the same"
+        )
+
+
+def test_most_questions_have_hints_and_one_has_a_diagram():
+    with_hints = [q for q in QUESTIONS if hints_of(source_notebook(q))]
+    assert len(with_hints) >= 0.75 * len(QUESTIONS), "most questions give hints"
+    diagrams = [
+        q
+        for q in QUESTIONS
+        for cell in source_notebook(q).cells
+        if cell.cell_type == "markdown" and cell.get("attachments")
+    ]
+    assert diagrams, "at least one question shows an image (a markdown attachment)"
+
+
+# -- each question ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -119,7 +202,7 @@ def test_question_is_a_valid_source_notebook(question):
         assert cell.cell_type == "code" and not nbgrader_meta(cell)["grade"]
         assert SOLUTION_REGION.search(cell.source), f"{cell.source!r} has no solution region"
 
-    tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    tests = graded_cells(nb)
     assert 2 <= len(tests) <= 3
     for cell in tests:
         meta = nbgrader_meta(cell)
@@ -133,29 +216,88 @@ def test_question_is_a_valid_source_notebook(question):
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
-def test_student_version_gives_away_no_solution_and_no_hidden_test(question):
+def test_every_test_has_a_human_name_and_the_hints_help_without_solving(question):
+    nb = source_notebook(question)
+    names = []
+    for cell in graded_cells(nb):
+        declared = cell.metadata.get("coursehub", {}).get("test_name")
+        assert isinstance(declared, str) and declared.strip(), (
+            f"{nbgrader_meta(cell)['grade_id']}: no coursehub.test_name"
+        )
+        assert title_of_test(cell) == declared.strip()
+        names.append(declared)
+    assert len(names) == len(set(names)), "two tests of one question share a name"
+
+    # A hint may name a step ("`value, left, right = tree` unpacks a node"), never
+    # spell out the solution: together they quote at most a third of its lines.
+    hints = hints_of(nb)
+    assert len(hints) <= 3
+    solution = {
+        line
+        for cell in solution_cells(nb)
+        for region in SOLUTION_REGION.findall(cell.source)
+        for line in (raw.strip() for raw in region.splitlines())
+        if len(line) > 12
+    }
+    quoted = {line for line in solution if any(line in hint for hint in hints)}
+    assert len(quoted) <= max(1, len(solution) // 3), f"the hints quote the solution: {quoted}"
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_student_version_gives_away_no_solution_hidden_test_or_hint(question):
     source = source_notebook(question)
-    released = "\n".join(c.source for c in student_version(source).cells)
+    released_nb = student_version(source)
+    released = "\n".join(c.source for c in released_nb.cells)
     released_lines = {line.strip() for line in released.splitlines()}
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in released
-    secret = "".join(
-        region
-        for cell in source.cells
-        for region in SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
-    )
-    # Lines like ")" or "return None" say nothing; every line with some substance counts.
-    leaked = [
-        line.strip()
-        for line in secret.splitlines()
-        if len(line.strip()) > 12 and line.strip() in released_lines
-    ]
+    leaked = sorted(secret_lines(source) & released_lines)
     assert not leaked, f"the student version shows {leaked}"
 
+    as_json = json.dumps(released_nb)
+    assert "hints" not in released_nb.metadata.get("coursehub", {})
+    for hint in hints_of(source):
+        assert json.dumps(hint)[1:-1] not in as_json, "a hint is in the student version"
 
-@pytest.fixture
-def executor():
-    return BubblewrapExecutor(time_limit=60, cell_time_limit=10)
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        q
+        for q in QUESTIONS
+        if any(c.cell_type == "markdown" and c.get("attachments") for c in source_notebook(q).cells)
+    ],
+)
+def test_a_diagram_is_a_small_png_attachment_the_learner_gets_too(question):
+    source = source_notebook(question)
+    released = student_version(source)
+    for index, cell in enumerate(source.cells):
+        if cell.cell_type != "markdown" or not cell.get("attachments"):
+            continue
+        assert set(ATTACHMENT_LINK.findall(cell.source)) == set(cell.attachments), (
+            "every attachment is shown, and every attachment shown exists"
+        )
+        for name, bundle in cell.attachments.items():
+            data = base64.b64decode(bundle["image/png"])
+            assert len(data) < 50_000, f"{name} is {len(data):,} bytes: keep diagrams small"
+            with Image.open(io.BytesIO(data)) as image:
+                assert image.format == "PNG" and max(image.size) <= 800
+        assert released.cells[index].attachments == cell.attachments
+
+
+# -- graded in a sandbox ---------------------------------------------------------------
+
+
+# Every grading run of this module shares one executor (its warm trusted process and the
+# learner sandboxes it starts ahead), so those tests share the module's event loop too.
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def executor():
+    sandbox = BubblewrapExecutor(time_limit=60, cell_time_limit=10)
+    yield sandbox
+    await sandbox.close()
 
 
 def not_run(report) -> list[str]:
@@ -169,6 +311,7 @@ def not_run(report) -> list[str]:
 
 @needs_bwrap
 @pytest.mark.sandbox
+@in_module_loop
 @pytest.mark.parametrize("question", QUESTIONS)
 async def test_reference_solution_scores_full_marks(executor, question):
     source = source_notebook(question)
@@ -181,22 +324,23 @@ async def test_reference_solution_scores_full_marks(executor, question):
 
 @needs_bwrap
 @pytest.mark.sandbox
-@pytest.mark.parametrize("question", QUESTIONS)
-async def test_wrong_answer_scores_less_than_full_marks(executor, question):
+@in_module_loop
+@pytest.mark.parametrize(("question", "index"), WRONG_CASES)
+async def test_wrong_answer_scores_less_than_full_marks(executor, question, index):
     source = source_notebook(question)
     # Only the cells the wrong answer names change; the others keep the reference
     # solution, so the lost points are the tests catching exactly this mistake.
-    reference = {nbgrader_meta(c)["grade_id"]: c.source for c in solution_cells(source)}
-    answers = {**reference, **WRONG_ANSWERS[question]}
+    answers = {**reference_answers(source), **WRONG_ANSWERS[question][index]}
     learner = with_answers(student_version(source), answers)
     report = await grade(executor, source, learner)
     assert report.max_score == sum(spec.max_points for spec in test_specs(source))
     assert report.score < report.max_score, f"the wrong answer passed every test of {question}"
-    assert not not_run(report), "the wrong answer should run to the end"
+    assert not not_run(report), f"the wrong answer should run to the end: {not_run(report)}"
 
 
 @needs_bwrap
 @pytest.mark.sandbox
+@in_module_loop
 @pytest.mark.parametrize("question", QUESTIONS)
 async def test_released_student_version_scores_zero(executor, question):
     source = source_notebook(question)
