@@ -49,6 +49,7 @@ from .grading.queue import GradingQueue
 from .grading.watch import StatusWatch
 from .handlers import (
     analytics,
+    awards,
     course_pages,
     courses,
     events,
@@ -61,6 +62,7 @@ from .handlers import (
 )
 from .instructors.content import load_course
 from .instructors.validation import QuestionValidator
+from .learners.awards import AwardRules
 
 # set in the environment of the workers the service starts: they end with it
 SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"
@@ -98,6 +100,7 @@ class GraderApp(Application):
     # their options
     classes = [
         GradingQueue,
+        AwardRules,
         QuestionValidator,
         StatusWatch,
         HubOAuth,
@@ -309,7 +312,17 @@ class GraderApp(Application):
         api = prefix + "api/v1/"
         routes = []
         self.watch = StatusWatch(self.session_factory, self.queue, parent=self)
-        for module in (health, courses, modules, questions, submissions, events, scores, analytics):
+        for module in (
+            health,
+            courses,
+            modules,
+            awards,
+            questions,
+            submissions,
+            events,
+            scores,
+            analytics,
+        ):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers
             ]

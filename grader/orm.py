@@ -8,15 +8,17 @@ migrates it, and the service refuses to start on a database that is not at head.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -58,8 +60,22 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    # the public part of the profile
     display_name: Mapped[str] = mapped_column(String(255), default="")
     bio: Mapped[str] = mapped_column(Text, default="")
+    # {"github": url, "linkedin": url, "website": url}, each checked as a URL
+    links: Mapped[dict] = mapped_column(JSONText, default=dict)
+    # PNG re-encoded by the grader (metadata stripped, resized); None: no picture
+    avatar: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    avatar_updated: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the private part: only the learner reads it
+    email: Mapped[str] = mapped_column(String(255), default="")
+    # an IANA zone: where the learner's days (streaks) begin and end
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # shown to other learners as "anonymous learner" on leaderboards
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the learner's preferences for the front end (e.g. celebrations), a small dict
+    settings: Mapped[dict] = mapped_column(JSONText, default=dict)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     @classmethod
@@ -75,7 +91,17 @@ class User(Base):
         if user is None:
             db.execute(
                 dialect_insert(db, cls.__table__)
-                .values(name=name, display_name="", bio="", created=utcnow())
+                .values(
+                    name=name,
+                    display_name="",
+                    bio="",
+                    links={},
+                    email="",
+                    timezone="UTC",
+                    anonymous=False,
+                    settings={},
+                    created=utcnow(),
+                )
                 .on_conflict_do_nothing(index_elements=[cls.__table__.c.name])
             )
             user = cls.find(db, name)
@@ -105,6 +131,9 @@ class Course(Base):
     join: Mapped[str] = mapped_column(String(10), default="invite")
     join_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # the course's own achievements, as data (grader.learners.achievements), added to
+    # the built-in ones
+    achievements: Mapped[list] = mapped_column(JSONText, default=list)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     modules: Mapped[list[Module]] = relationship(back_populates="course")
@@ -221,6 +250,10 @@ class Question(SubmissionRules, Base):
     category: Mapped[str] = mapped_column(String(100), default="")
     difficulty: Mapped[str] = mapped_column(String(20), default="")
     tags: Mapped[list] = mapped_column(JSONText, default=list)
+    # the task in plain text (the notebook's first markdown cell), for search
+    description: Mapped[str] = mapped_column(Text, default="")
+    # hints the learner may reveal one at a time (each lowers the XP of a later solve)
+    hints: Mapped[list] = mapped_column(JSONText, default=list)
     position: Mapped[int] = mapped_column(Integer, default=0)
     max_score: Mapped[float] = mapped_column(Float, default=0.0)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -281,6 +314,9 @@ class Submission(Base):
     penalty: Mapped[float] = mapped_column(Float, default=0.0)
     # manually graded cells not scored yet (their points are in max_score, not in score)
     manual_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # what grading this submission earned the learner, for the celebration: {"xp",
+    # "achievements": [...], "streak"}; None before it is graded or when it earned nothing
+    awards: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
     claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     lease_expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -313,6 +349,73 @@ class ManualGrade(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     grader: Mapped[str] = mapped_column(String(255))
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LearnerStats(Base):
+    """A learner's XP and daily streak in a course (grader.learners.awards): written in
+    the "graded" step, in the transaction that records the result."""
+
+    __tablename__ = "learner_stats"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    xp: Mapped[int] = mapped_column(Integer, default=0)
+    streak: Mapped[int] = mapped_column(Integer, default=0)
+    best_streak: Mapped[int] = mapped_column(Integer, default=0)
+    # the learner's last active day, in their time zone then
+    last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XPGrant(Base):
+    """The XP a question's first solve earned: one row per learner and question."""
+
+    __tablename__ = "xp_grants"
+    __table_args__ = (UniqueConstraint("user_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True
+    )
+    xp: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Achievement(Base):
+    """An achievement a learner earned in a course (its definition is data: `key`
+    names one of the built-in or the course's own)."""
+
+    __tablename__ = "achievements"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True
+    )
+    earned: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class HintView(Base):
+    """A hint of a question a learner revealed (it lowers the XP of a later first solve)."""
+
+    __tablename__ = "hint_views"
+    __table_args__ = (UniqueConstraint("user_id", "question_id", "hint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    hint: Mapped[int] = mapped_column(Integer)  # its index in Question.hints
+    viewed: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Worker(Base):

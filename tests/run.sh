@@ -13,6 +13,8 @@ install_test_packages() {
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     command -v docker-compose >/dev/null || missing+=(docker-compose)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+    # achievements' and streaks' emoji in the browser tests' screenshots
+    [[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ]] || missing+=(fonts-noto-color-emoji)
     ((${#missing[@]})) || return 0
     say "installing test dependencies: ${missing[*]}"
     apt-get update -qq

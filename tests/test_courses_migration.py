@@ -127,3 +127,34 @@ def test_downgrade_and_upgrade_again(db_url):
         dbutil.upgrade(db_url)
     finally:
         engine.dispose()
+
+
+def test_0005_gives_questions_their_descriptions(db_url):
+    """Questions saved before 0005 get their task as plain text, from their source's
+    first markdown cell that is not a solution; a source without one gets ""."""
+    from tests.conftest import nbgrader_cell, square_question
+
+    source = square_question()
+    source.cells[0].source = "## Factorial\n\nUse **recursion**: ![tree](attachment:t.png)"
+    source.cells.insert(0, nbgrader_cell("solution", "MODEL ANSWER", "essay", cell_type="markdown"))
+    dbutil.upgrade(db_url, "0003")
+    engine = dbutil.make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            fill_at_0003(connection)
+        dbutil.upgrade(db_url, "0004")
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE questions SET source_notebook = :nb WHERE id = 1"),
+                {"nb": json.dumps(source)},
+            )
+        dbutil.upgrade(db_url)
+        sessions = dbutil.make_session_factory(engine)
+        with sessions() as db:
+            assert db.get(orm.Question, 1).description == "Factorial Use recursion :"
+            assert db.get(orm.Question, 2).description == ""  # its source is {}
+            assert db.get(orm.Question, 1).hints == []
+            ann = orm.User.find(db, "ann")
+            assert (ann.links, ann.timezone, ann.anonymous, ann.settings) == ({}, "UTC", False, {})
+    finally:
+        engine.dispose()

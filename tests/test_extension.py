@@ -78,6 +78,37 @@ QUESTION = {
 }
 
 
+# the smallest PNG: one transparent pixel
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082"
+)
+
+ACHIEVEMENTS = {
+    "course": "python",
+    "xp": 20,
+    "streak": 1,
+    "best_streak": 1,
+    "achievements": [
+        {
+            "key": "first-solve",
+            "title": "First solve",
+            "description": "",
+            "icon": "🎉",
+            "earned": "2025-01-01T10:00:00Z",
+        }
+    ],
+}
+
+
+def submitted_notebook():
+    """What the grader keeps of submission 41: the learner's answer, their question id."""
+    nb = student_notebook()
+    nb.cells[1].source = "def double(x):\n    return 2 * x"
+    nb.metadata["coursehub"] = {"question_id": 7}
+    return nb
+
+
 class FakeGraderHandler(tornado.web.RequestHandler):
     """Answers like the grader's v1 API and records what it was sent."""
 
@@ -90,7 +121,13 @@ class FakeGraderHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(data))
 
     def record(self):
-        body = json.loads(self.request.body) if self.request.body else None
+        content_type = self.request.headers.get("Content-Type", "")
+        if not self.request.body:
+            body = None
+        elif content_type.startswith("image/"):
+            body = self.request.body  # an avatar's bytes
+        else:
+            body = json.loads(self.request.body)
         self.grader.requests.append(
             {
                 "method": self.request.method,
@@ -98,6 +135,7 @@ class FakeGraderHandler(tornado.web.RequestHandler):
                 "query": parse_qs(self.request.query),
                 "authorization": self.request.headers.get("Authorization"),
                 "body": body,
+                "content_type": content_type,
             }
         )
         if self.request.headers.get("Authorization") != f"token {SERVER_TOKEN}":
@@ -107,6 +145,15 @@ class FakeGraderHandler(tornado.web.RequestHandler):
 
     def get(self, path):
         if not self.record():
+            return
+        if path == "profiles/ada/avatar":
+            self.set_header("Content-Type", "image/png")
+            self.finish(PNG_BYTES)
+            return
+        if path == "profiles/mallory/avatar":
+            # not an image: never relayed to the browser as one
+            self.set_header("Content-Type", "text/html")
+            self.finish("<script>alert(1)</script>")
             return
         if path == "submissions/down":
             # What the Hub's proxy answers when the grader service is not running.
@@ -132,6 +179,10 @@ class FakeGraderHandler(tornado.web.RequestHandler):
                 "max_score": 1.0,
                 "tests": [],
             },
+            "submissions/41/notebook": submitted_notebook(),
+            "achievements": ACHIEVEMENTS,
+            "questions/7/hints": {"count": 2, "revealed": [], "xp_penalty": 0.25},
+            "profiles/bob": {"name": "bob", "display_name": "Bob", "xp": 30},
             "progress": {"modules": [{"slug": "python-basics", "percent": 100}]},
             "profile": {"user": "ada", "xp": 10},
             "leaderboard": {"entries": [{"rank": 1, "user": "ada"}], "total": 1},
@@ -158,7 +209,12 @@ class FakeGraderHandler(tornado.web.RequestHandler):
         if not self.record():
             return
         body = json.loads(self.request.body or b"null")
-        if path == "submissions" and body["question"] == 9:
+        if path == "questions/7/hints":
+            self.reply(
+                200,
+                {"count": 2, "revealed": [{"index": 0, "text": "2 * x"}], "xp_penalty": 0.25},
+            )
+        elif path == "submissions" and body["question"] == 9:
             # a cool-off: the grader says when to come back
             self.set_header("Retry-After", "42")
             self.reply(429, {"status": 429, "message": "wait 42 s before submitting again"})
@@ -187,7 +243,12 @@ class FakeGraderHandler(tornado.web.RequestHandler):
     def put(self, path):
         if not self.record():
             return
-        if path == "questions/8":
+        if path == "profile/avatar":
+            if not self.request.body.startswith(PNG_BYTES[:8]):
+                self.reply(400, {"status": 400, "message": "the avatar is not a PNG, JPEG or WebP"})
+            else:
+                self.reply(200, {"name": "ada", "avatar": "profiles/ada/avatar?v=1"})
+        elif path == "questions/8":
             self.reply(403, {"status": 403, "message": "only instructors of python may do this"})
         else:
             self.reply(200, dict(QUESTION, **json.loads(self.request.body)))
@@ -778,3 +839,103 @@ def test_cooloff_retry_after_reaches_the_browser(jp_fetch, jp_asyncio_loop, api,
     assert response.code == 429
     assert response.headers["Retry-After"] == "42"
     assert json.loads(response.body)["message"] == "wait 42 s before submitting again"
+
+
+def test_a_past_submission_opens_as_a_read_only_copy_beside_the_question(api, grader, jp_root_dir):
+    api("POST", "questions/7/open")
+    mine = jp_root_dir / "python-basics" / "double.ipynb"
+    before = mine.read_text()
+
+    status, data = api("POST", "submissions/41/open")
+    assert (status, data) == (
+        201,
+        {"path": "python-basics/submissions/double-41.ipynb", "created": True},
+    )
+    copy = nbformat.read(jp_root_dir / data["path"], as_version=4)
+    assert copy.cells[1].source == "def double(x):\n    return 2 * x"
+    # no question id: no Submit button, never sent as an answer by mistake
+    assert copy.metadata.coursehub == {"submission": 41, "question": 7}
+    assert all(not c.metadata.editable for c in copy.cells)
+    assert mine.read_text() == before
+
+    # a second time: the copy is there, nothing is written (the learner may have run it)
+    (jp_root_dir / data["path"]).write_text(nbformat.writes(student_notebook()))
+    asked = len(grader.requests)
+    assert api("POST", "submissions/41/open") == (
+        200,
+        {"path": "python-basics/submissions/double-41.ipynb", "created": False},
+    )
+    assert "submissions/41/notebook" not in [r["path"] for r in grader.requests[asked:]]
+    assert len(nbformat.read(jp_root_dir / data["path"], as_version=4).cells[1].source) > 0
+
+
+def test_a_submission_of_someone_else_is_the_graders_refusal(api, jp_root_dir):
+    status, data = api("POST", "submissions/99/open")
+    assert status == 404 and "submissions/99" in data["message"]
+    assert list(jp_root_dir.iterdir()) == []
+
+
+def test_hints_achievements_and_profiles_pass_through(api, grader):
+    status, data = api("GET", "questions/7/hints")
+    assert (status, data["count"], data["revealed"]) == (200, 2, [])
+    status, data = api("POST", "questions/7/hints")
+    assert (status, data["revealed"][0]["text"]) == (200, "2 * x")
+    assert (grader.requests[-1]["method"], grader.requests[-1]["path"]) == (
+        "POST",
+        "questions/7/hints",
+    )
+    status, data = api("GET", "achievements", params={"course": "python"})
+    assert (status, data["xp"]) == (200, 20)
+    assert grader.requests[-1]["query"] == {"course": ["python"]}
+    status, data = api("GET", "profiles/bob", params={"course": "python"})
+    assert (status, data["display_name"]) == (200, "Bob")
+    status, _ = api("GET", "questions", params={"course": "python", "q": "recursion"})
+    assert grader.requests[-1]["query"] == {"course": ["python"], "q": ["recursion"]}
+
+
+def test_an_avatar_goes_to_the_grader_as_bytes(api, grader):
+    status, data = api("PUT", "profile/avatar", PNG_BYTES, headers={"Content-Type": "image/png"})
+    assert (status, data["avatar"]) == (200, "profiles/ada/avatar?v=1")
+    sent = grader.requests[-1]
+    assert (sent["method"], sent["path"], sent["content_type"]) == (
+        "PUT",
+        "profile/avatar",
+        "image/png",
+    )
+    assert sent["body"] == PNG_BYTES
+
+    # the grader's refusal is the learner's message
+    status, data = api(
+        "PUT", "profile/avatar", b"GIF89a....", headers={"Content-Type": "image/png"}
+    )
+    assert (status, data["message"]) == (400, "the avatar is not a PNG, JPEG or WebP")
+
+
+def test_avatars_that_are_not_images_or_too_large_are_refused_here(api, grader):
+    asked = len(grader.requests)
+    status, data = api(
+        "PUT", "profile/avatar", b"<svg/>", headers={"Content-Type": "image/svg+xml"}
+    )
+    assert status == 415 and "PNG, JPEG or WebP" in data["message"]
+    big = PNG_BYTES + b"\0" * (2 * 1024 * 1024)
+    status, data = api("PUT", "profile/avatar", big, headers={"Content-Type": "image/png"})
+    assert status == 413 and "2 MiB" in data["message"]
+    assert len(grader.requests) == asked
+
+
+def test_avatar_images_are_streamed_back(jp_fetch, jp_asyncio_loop, grader):
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch("coursehub/api/profiles/ada/avatar", params={"v": "1"})
+    )
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.body == PNG_BYTES
+    assert grader.requests[-1]["query"] == {"v": ["1"]}
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch("coursehub/api/profiles/mallory/avatar", raise_error=False)
+    )
+    assert response.code == 502
+    assert b"<script>" not in response.body
+    response = jp_asyncio_loop.run_until_complete(
+        jp_fetch("coursehub/api/profiles/nobody/avatar", raise_error=False)
+    )
+    assert response.code == 404

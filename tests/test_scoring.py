@@ -66,6 +66,7 @@ def test_all_pass_gives_full_marks():
     tests = by_name(r)
     assert tests["visible"] == {
         "name": "visible",
+        "title": "visible",  # no comment line, no coursehub.test_name: the grade_id
         "points": 2.0,
         "max_points": 2.0,
         "passed": True,

@@ -123,20 +123,35 @@ class GraderClient(LoggingConfigurable):
         return (await self.send(method, path, params=params, body=body)).data
 
     async def send(
-        self, method: str, path: str, params=None, body=None, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        params=None,
+        body=None,
+        timeout: float | None = None,
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
     ) -> GraderReply:
         """:meth:`request`, returning the grader's status with its JSON (None for a 204).
 
         ``timeout`` replaces ``request_timeout`` for a call known to take longer.
+        ``raw_body`` with its ``content_type`` is sent as is instead of a JSON ``body``
+        (an avatar's image bytes).
         """
         url, headers = self._prepare(path, params)
-        if body is not None:
+        if raw_body is not None:
+            headers["Content-Type"] = content_type or "application/octet-stream"
+            payload = raw_body
+        elif body is not None:
             headers["Content-Type"] = "application/json"
+            payload = json.dumps(body)
+        else:
+            payload = None
         request = HTTPRequest(
             url,
             method=method,
             headers=headers,
-            body=None if body is None else json.dumps(body),
+            body=payload,
             connect_timeout=self.connect_timeout,
             request_timeout=timeout or self.request_timeout,
             # A redirect means the Hub's proxy wants a browser login: the token failed.
@@ -152,6 +167,33 @@ class GraderClient(LoggingConfigurable):
         retry_after = response.headers.get("Retry-After") if response.code == 429 else None
         data = self._decode(response.code, response.body, where, retry_after)
         return GraderReply(response.code, data)
+
+    async def fetch_binary(self, path: str, params=None) -> tuple[str, bytes]:
+        """GET a resource that is not JSON (an avatar): its Content-Type and bytes.
+
+        Refusals raise :class:`GraderError` like :meth:`send`'s, the grader's message kept.
+        """
+        url, headers = self._prepare(path, params, accept="*/*")
+        request = HTTPRequest(
+            url,
+            method="GET",
+            headers=headers,
+            connect_timeout=self.connect_timeout,
+            request_timeout=self.request_timeout,
+            follow_redirects=False,
+        )
+        where = f"GET {url}"
+        try:
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        except HTTPClientError as e:
+            raise self._fetch_error(e, where) from e
+        except OSError as e:
+            raise self._unreachable(e, where) from e
+        if response.code != 200:
+            self._decode(response.code, response.body, where)
+            raise GraderError(502, f"The grading service answered HTTP {response.code} ({where}).")
+        content_type = response.headers.get("Content-Type", "application/octet-stream")
+        return content_type, response.body or b""
 
     async def stream(
         self,

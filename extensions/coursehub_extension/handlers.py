@@ -30,6 +30,8 @@ from .workspace import (
     preview_notebook,
     question_notebook_path,
     recorded_question_id,
+    submitted_notebook,
+    submitted_notebook_path,
     tag_notebook,
 )
 
@@ -92,11 +94,14 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
         return (await self.ask_grader(method, path, params=params, body=body)).data
 
     async def ask_grader(
-        self, method: str, path: str, params=None, body=None, timeout=None
+        self, method: str, path: str, params=None, body=None, timeout=None, **raw
     ) -> GraderReply:
-        """:meth:`call_grader`, keeping the grader's status."""
+        """:meth:`call_grader`, keeping the grader's status (``raw``: ``raw_body`` and
+        ``content_type``, see :meth:`GraderClient.send`)."""
         try:
-            return await self.grader.send(method, path, params=params, body=body, timeout=timeout)
+            return await self.grader.send(
+                method, path, params=params, body=body, timeout=timeout, **raw
+            )
         except GraderError as e:
             # tornado logs the HTTPError with its message; no second log line here.
             raise api_error(e.status, e.message, e.retry_after) from None
@@ -207,7 +212,7 @@ class QuestionListHandler(GraderProxyHandler):
     """The course's questions; POST saves a new one (its course's instructors)."""
 
     grader_path = "questions"
-    query_names = ("course", "module", "category", "difficulty", "tag")
+    query_names = ("course", "module", "category", "difficulty", "tag", "q")
 
     @authorized
     async def post(self):
@@ -252,9 +257,22 @@ class QuestionRegradeHandler(GraderProxyHandler):
     grader_path = "questions/{}/regrade"
 
 
+class QuestionHintsHandler(GraderProxyHandler):
+    """The hints of a question revealed so far; POST reveals the next one (each lowers
+    the XP a later solve earns, which the grader says in ``xp_penalty``)."""
+
+    grader_path = "questions/{}/hints"
+
+    @authorized
+    async def post(self, question_id):
+        await self.relay("POST", self.grader_resource([question_id]), body={})
+
+
 class SubmissionListHandler(GraderProxyHandler):
+    """The learner's own submissions, newest first (``?question=`` for one question)."""
+
     grader_path = "submissions"
-    query_names = ("question",)
+    query_names = ("question", "limit", "offset")
 
 
 class SubmissionHandler(GraderProxyHandler):
@@ -315,6 +333,107 @@ class SubmissionEventsHandler(CoursehubAPIHandler):
         if flushing.exception() is not None:
             # Writing failed: the browser is gone, perhaps before tornado noticed.
             self.browser_gone.set()
+
+
+class SubmissionNotebookOpenHandler(CoursehubAPIHandler):
+    """Write the notebook of a past submission into the learner's home, to look at.
+
+    It goes to ``<module>/submissions/<question>-<id>.ipynb`` beside the question's own
+    notebook, read-only and without a question id (so no Submit button: the learner's
+    work stays the question's notebook). An existing copy is left alone (200,
+    ``created: false``): a submission never changes, and nothing of the learner's is
+    overwritten.
+    """
+
+    @authorized
+    async def post(self, submission_id):
+        submission = await self.call_grader("GET", f"submissions/{submission_id}")
+        if not isinstance(submission, dict) or submission.get("question") is None:
+            raise api_error(502, "The grading service sent a submission without its question.")
+        question_id = str(submission["question"])
+        question = await self.get_question(question_id)
+        try:
+            path = submitted_notebook_path(question, question_id, submission_id)
+        except ValueError as e:
+            raise api_error(502, f"Cannot open submission {submission_id}: {e}.") from None
+        cm = self.contents_manager
+        async with self.extensionapp.open_lock:
+            if await ensure_async(cm.file_exists(path)):
+                self.write_json({"path": path, "created": False})
+                return
+            notebook = await self.call_grader("GET", f"submissions/{submission_id}/notebook")
+            try:
+                nb = submitted_notebook(notebook, question_ref(question_id), int(submission_id))
+            except ValueError as e:
+                raise api_error(502, f"Cannot open submission {submission_id}: {e}.") from None
+            await self.save_notebook(nb, path, f"open submission {submission_id}")
+        self.write_json({"path": path, "created": True}, status=201)
+
+
+class AchievementsHandler(GraderProxyHandler):
+    """The learner's XP, streak and every achievement of the course, earned or not."""
+
+    grader_path = "achievements"
+    query_names = ("course",)
+
+
+class PublicProfileHandler(GraderProxyHandler):
+    """Another learner's public profile (what the leaderboard links to)."""
+
+    grader_path = "profiles/{}"
+    query_names = ("course",)
+
+
+#: What the grader accepts as an avatar; it re-encodes every image itself.
+AVATAR_TYPES = ("image/png", "image/jpeg", "image/webp")
+MAX_AVATAR_BYTES = 2 * 1024 * 1024
+
+
+class AvatarHandler(CoursehubAPIHandler):
+    """The learner's avatar: PUT the image's bytes (its Content-Type saying which kind),
+    DELETE it. The bytes are forwarded to the grader, which checks and re-encodes them;
+    its refusal (not an image, too large) comes back as its own message."""
+
+    @authorized
+    async def put(self):
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type not in AVATAR_TYPES:
+            raise api_error(415, "An avatar must be a PNG, JPEG or WebP image.")
+        body = self.request.body or b""
+        if not body:
+            raise api_error(400, "The avatar is empty: send the image's bytes.")
+        if len(body) > MAX_AVATAR_BYTES:
+            raise api_error(413, "The avatar is larger than 2 MiB: choose a smaller image.")
+        await self.relay_raw("PUT", "profile/avatar", body, content_type)
+
+    @authorized
+    async def delete(self):
+        await self.relay("DELETE", "profile/avatar")
+
+    async def relay_raw(self, method: str, path: str, body: bytes, content_type: str):
+        reply = await self.ask_grader(method, path, raw_body=body, content_type=content_type)
+        self.write_json(reply.data, status=reply.status)
+
+
+class AvatarImageHandler(CoursehubAPIHandler):
+    """A learner's avatar image, streamed from the grader (an ``<img>`` cannot send the
+    token the grader wants; this server's own cookie is enough here)."""
+
+    @authorized
+    async def get(self, name):
+        path = f"profiles/{url_escape(name, plus=False)}/avatar"
+        params = self.forwarded_params(("v",))
+        try:
+            content_type, data = await self.grader.fetch_binary(path, params=params)
+        except GraderError as e:
+            raise api_error(e.status, e.message) from None
+        if content_type.split(";")[0].strip() not in AVATAR_TYPES:
+            raise api_error(502, "The grading service sent an avatar that is not an image.")
+        self.set_header("Content-Type", content_type)
+        # the URL carries the version (?v=): a new avatar is a new URL
+        self.set_header("Cache-Control", "private, max-age=86400")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.finish(data, set_content_type=content_type)
 
 
 class ProgressHandler(GraderProxyHandler):
@@ -454,11 +573,17 @@ default_handlers = [
     (r"coursehub/api/questions/([^/]+)/preview", QuestionPreviewHandler),
     (r"coursehub/api/questions/([^/]+)/regrade", QuestionRegradeHandler),
     (r"coursehub/api/questions/([^/]+)/submit", QuestionSubmitHandler),
+    (r"coursehub/api/questions/([^/]+)/hints", QuestionHintsHandler),
     (r"coursehub/api/questions/([^/]+)", QuestionHandler),
     (r"coursehub/api/submissions", SubmissionListHandler),
     (r"coursehub/api/submissions/([^/]+)/events", SubmissionEventsHandler),
+    (r"coursehub/api/submissions/(\d+)/open", SubmissionNotebookOpenHandler),
     (r"coursehub/api/submissions/([^/]+)", SubmissionHandler),
     (r"coursehub/api/progress", ProgressHandler),
     (r"coursehub/api/profile", ProfileHandler),
     (r"coursehub/api/leaderboard", LeaderboardHandler),
+    (r"coursehub/api/achievements", AchievementsHandler),
+    (r"coursehub/api/profile/avatar", AvatarHandler),
+    (r"coursehub/api/profiles/([^/]+)/avatar", AvatarImageHandler),
+    (r"coursehub/api/profiles/([^/]+)", PublicProfileHandler),
 ]

@@ -118,3 +118,41 @@ def preview_notebook(notebook: dict, question_id) -> nbformat.NotebookNode:
         cell.metadata["editable"] = False
         cell.metadata["deletable"] = False
     return nb
+
+
+#: The folder, beside a question's notebook, where copies of past submissions go.
+SUBMISSIONS_FOLDER = "submissions"
+
+
+def submitted_notebook_path(question: dict, question_id: str, submission_id) -> str:
+    """``<module>/submissions/<question-slug>-<submission id>.ipynb``: where the notebook
+    of a past submission is written, beside the question's own notebook.
+
+    Raises ``ValueError`` like :func:`question_notebook_path` for a slug that cannot be a
+    file name, or for a submission id that is not a number.
+    """
+    if not str(submission_id).isdigit():
+        raise ValueError(f"a submission id must be a number, not {submission_id!r}")
+    own = question_notebook_path(question, question_id)
+    folder, _, filename = own.rpartition("/")
+    name = f"{filename.removesuffix('.ipynb')}-{submission_id}.ipynb"
+    return "/".join(p for p in (folder, SUBMISSIONS_FOLDER, name) if p)
+
+
+def submitted_notebook(notebook, question_id, submission_id: int) -> nbformat.NotebookNode:
+    """A submission's notebook as a copy to look at: every cell read-only and
+    ``metadata.coursehub`` saying only ``{"submission", "question"}`` (no ``question_id``,
+    so it has no Submit button and is not sent as an answer by mistake).
+
+    Raises ``ValueError`` if it is not a notebook.
+    """
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError("the grading service sent a submission without a notebook")
+    nb = nbformat.from_dict(copy.deepcopy(notebook))
+    nb.setdefault("metadata", nbformat.NotebookNode())
+    nb.metadata["coursehub"] = nbformat.NotebookNode(submission=submission_id, question=question_id)
+    for cell in nb.cells:
+        cell.setdefault("metadata", nbformat.NotebookNode())
+        cell.metadata["editable"] = False
+        cell.metadata["deletable"] = False
+    return nb

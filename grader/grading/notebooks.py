@@ -22,8 +22,9 @@ import copy
 import gc
 import json
 import logging
+import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nbformat
 from nbformat import NotebookNode
@@ -70,13 +71,16 @@ class JSONLimitError(ValueError):
 
 @dataclass(frozen=True)
 class TestSpec:
-    """One autograded test cell: its grade_id, its points, whether it hides tests."""
+    """One autograded test cell: its grade_id, its points, whether it hides tests, and
+    its human name (:func:`test_title`)."""
 
     __test__ = False  # not a pytest class
 
     name: str
     max_points: float
     hidden: bool
+    # not part of equality: the name is the test's identity, the title only its label
+    title: str = field(default="", compare=False)
 
 
 # -- reading -------------------------------------------------------------------------
@@ -381,6 +385,7 @@ def validate_source(nb) -> None:
             "notebook has no autograded test cell (a code cell with grade=true, "
             "solution=false) and no manually graded answer (grade=true, solution=true)"
         )
+    _check_coursehub_metadata(checked)
 
 
 def test_specs(nb) -> list[TestSpec]:
@@ -390,6 +395,7 @@ def test_specs(nb) -> list[TestSpec]:
             name=grade_id(cell),
             max_points=float(_meta(cell).get("points", 0)),
             hidden=_has_region(cell.source, BEGIN_HIDDEN),
+            title=test_title(cell),
         )
         for cell in nb.cells
         if is_test(cell)
@@ -397,6 +403,85 @@ def test_specs(nb) -> list[TestSpec]:
 
 
 test_specs.__test__ = False  # not a pytest test
+
+# -- coursehub's own metadata (``metadata.coursehub``) --------------------------------
+
+#: longest human name of a test (``coursehub.test_name``, or its first comment line)
+MAX_TEST_NAME = 120
+#: hints of a question (``coursehub.hints`` in the notebook's metadata): how many, how long
+MAX_HINTS = 10
+MAX_HINT_CHARS = 2000
+
+
+def _coursehub(holder) -> dict:
+    meta = holder.get("metadata", {}).get("coursehub")
+    return meta if isinstance(meta, dict) else {}
+
+
+def test_title(cell) -> str:
+    """A test cell's human name: ``metadata.coursehub.test_name`` if the author set one;
+    else its first non-blank line if that is a ``#`` comment outside every hidden region
+    (a hidden test's name must never come from what it hides); else its grade_id."""
+    named = _coursehub(cell).get("test_name")
+    if isinstance(named, str) and named.strip():
+        return named.strip()[:MAX_TEST_NAME]
+    source = _text(cell.get("source", ""))
+    inside_hidden = False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            inside_hidden = True
+        if inside_hidden:
+            break  # the first line with words is hidden (or a hidden region's marker)
+        if not line.strip():
+            continue
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            title = stripped.lstrip("#").strip()
+            if title:
+                return title[:MAX_TEST_NAME]
+        break
+    return grade_id(cell) or ""
+
+
+test_title.__test__ = False  # not a pytest test
+
+
+def hints_of(nb) -> list[str]:
+    """A source notebook's hints (``metadata.coursehub.hints``), checked: a list of at
+    most :data:`MAX_HINTS` non-empty strings of at most :data:`MAX_HINT_CHARS`
+    characters; NotebookFormatError naming what is wrong."""
+    hints = _coursehub(nb).get("hints", [])
+    if hints is None:
+        return []
+    where = "metadata.coursehub.hints"
+    if not isinstance(hints, list):
+        raise NotebookFormatError(f"{where} must be a list of strings")
+    if len(hints) > MAX_HINTS:
+        raise NotebookFormatError(f"{where} has {len(hints)} hints; at most {MAX_HINTS}")
+    for number, hint in enumerate(hints, start=1):
+        if not isinstance(hint, str) or not hint.strip():
+            raise NotebookFormatError(f"{where}: hint {number} must be a non-empty string")
+        if len(hint) > MAX_HINT_CHARS:
+            raise NotebookFormatError(
+                f"{where}: hint {number} is longer than {MAX_HINT_CHARS} characters"
+            )
+    return [hint.strip() for hint in hints]
+
+
+def _check_coursehub_metadata(nb) -> None:
+    """coursehub's own metadata in a source: its hints, its tests' names."""
+    hints_of(nb)
+    for index, cell in enumerate(nb.cells):
+        if "test_name" not in _coursehub(cell):
+            continue
+        name = f"cell '{grade_id(cell)}'" if grade_id(cell) else f"cell {index + 1}"
+        named = _coursehub(cell)["test_name"]
+        if not isinstance(named, str) or not named.strip():
+            raise NotebookFormatError(f"{name}: coursehub.test_name must be a non-empty string")
+        if len(named) > MAX_TEST_NAME:
+            raise NotebookFormatError(
+                f"{name}: coursehub.test_name is longer than {MAX_TEST_NAME} characters"
+            )
 
 
 @dataclass(frozen=True)
@@ -480,6 +565,10 @@ def student_version(source_nb) -> NotebookNode:
             nb, resources = step().preprocess(nb, resources)
     except Exception as e:  # RuntimeError / ValidationError from nbgrader
         raise NotebookFormatError(f"cannot make the student version: {_short(e)}") from None
+    # hints are revealed one at a time (GET questions/{id}/hints), never all at once
+    coursehub = nb.metadata.get("coursehub")
+    if isinstance(coursehub, dict):
+        coursehub.pop("hints", None)
     return nb
 
 
@@ -561,6 +650,32 @@ def _text(source) -> str:
     if isinstance(source, list):
         return "".join(str(s) for s in source)
     return source if isinstance(source, str) else ""
+
+
+#: markdown reduced to words for search: images, links' targets, markup characters
+_MARKDOWN_NOISE = (
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), " "),  # images (attachments included)
+    (re.compile(r"\[([^\]]*)\]\([^)]*\)"), r"\1"),  # links: their text
+    (re.compile(r"<[^>]+>"), " "),  # HTML tags
+    (re.compile(r"[#*_`>|~]+"), " "),
+    (re.compile(r"\s+"), " "),
+)
+DESCRIPTION_LENGTH = 1000
+
+
+def description_of(nb) -> str:
+    """The task of a question as plain text: its first markdown cell with the markup
+    taken out, at most :data:`DESCRIPTION_LENGTH` characters (what search reads).
+
+    Solution cells are skipped: a manually graded markdown answer holds the
+    instructor's answer in the source, and the description is shown to learners."""
+    for cell in nb.get("cells", ()):
+        if cell.get("cell_type") == "markdown" and not is_solution(cell):
+            text = _text(cell.get("source", ""))
+            for pattern, replacement in _MARKDOWN_NOISE:
+                text = pattern.sub(replacement, text)
+            return text.strip()[:DESCRIPTION_LENGTH]
+    return ""
 
 
 def code_cells(nb) -> list[NotebookNode]:

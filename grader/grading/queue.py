@@ -60,7 +60,7 @@ from traitlets.config import LoggingConfigurable
 
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
-from ..learners import scores
+from ..learners import awards, scores
 from .manual import settle
 from .notebooks import NotebookFormatError
 from .questiontypes import question_type
@@ -761,7 +761,8 @@ class GradingQueue(LoggingConfigurable):
 
     def submission_graded(self, db, submission: orm.Submission, manual=None) -> None:
         """The one step after a grading, inside its transaction: lateness, answers to
-        grade by hand and the score (`grading.manual.settle`), then the best score."""
+        grade by hand and the score (`grading.manual.settle`), then the best score, then
+        XP, streak and achievements (`learners.awards`: nothing for a regrade)."""
         settle(db, submission, manual)
         if is_regrade(submission):
             # graded again against a changed question: the best may go down as well as
@@ -769,6 +770,7 @@ class GradingQueue(LoggingConfigurable):
             scores.recompute_best(db, submission.user_id, submission.question_id)
         else:
             scores.record_graded(db, submission)
+        awards.award_graded(db, submission, awards.rules_of(self))
         for hook in self.hooks():
             hook(db, submission)
 

@@ -31,8 +31,8 @@ from .scoring import apply_outcomes, score_tests
 class GradingReport:
     """A graded submission: total, maximum, and per-test feedback.
 
-    ``tests`` items have ``name``, ``points``, ``max_points``, ``passed``, ``hidden``,
-    ``message``. ``manual`` lists the manually graded answers, autograding left to an
+    ``tests`` items have ``name`` (the grade_id), ``title`` (its human name),
+    ``points``, ``max_points``, ``passed``, ``hidden``, ``message``. ``manual`` lists the manually graded answers, autograding left to an
     instructor: ``cell``, ``max_points``, ``points`` (0.0 for one left as released,
     nbgrader's rule; None to be graded). ``score`` is the autograded points;
     ``max_score`` counts the manual answers' points too, as nbgrader does.
@@ -96,9 +96,11 @@ def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
 
 def report(source_nb, merged_nb, outcomes: list[CellOutcome]) -> GradingReport:
     """Score the executed cells by nbgrader's rules."""
-    hidden = {spec.name: spec.hidden for spec in test_specs(source_nb)}
+    specs = test_specs(source_nb)
+    hidden = {spec.name: spec.hidden for spec in specs}
+    titles = {spec.name: spec.title for spec in specs}
     executed = apply_outcomes(merged_nb, outcomes)
-    tests = score_tests(executed, outcomes, hidden)
+    tests = score_tests(executed, outcomes, hidden, titles)
     answered = manual_answered(source_nb, merged_nb)
     manual = [
         {

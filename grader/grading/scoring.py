@@ -89,12 +89,20 @@ def apply_outcomes(nb, outcomes: list[CellOutcome]) -> NotebookNode:
     return executed
 
 
-def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool]) -> list[dict]:
+def score_tests(
+    executed_nb,
+    outcomes: list[CellOutcome],
+    hidden: dict[str, bool],
+    titles: dict[str, str] | None = None,
+) -> list[dict]:
     """Points and feedback for every autograded test cell of the executed notebook.
 
-    ``hidden`` maps a test's grade_id to whether it has hidden tests (from the
-    *source* notebook's :func:`~grader.grading.notebooks.test_specs`).
+    ``hidden`` maps a test's grade_id to whether it has hidden tests, ``titles`` to its
+    human name (both from the *source* notebook's
+    :func:`~grader.grading.notebooks.test_specs`: never from the learner's copy); a
+    test without a title is called by its grade_id.
     """
+    titles = titles or {}
     from nbgrader.utils import determine_grade
 
     code = [c for c in executed_nb.cells if c.cell_type == "code"]
@@ -128,6 +136,7 @@ def score_tests(executed_nb, outcomes: list[CellOutcome], hidden: dict[str, bool
         tests.append(
             {
                 "name": name,
+                "title": titles.get(name) or name,
                 "points": points,
                 "max_points": max_points,
                 "passed": points == max_points,

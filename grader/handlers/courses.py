@@ -25,10 +25,13 @@ from ..courses import (
     new_join_code,
     record_enrolment,
 )
+from ..learners import achievements
 from .base import APIHandler, blocking
 from .validation import optional_text, required_slug, required_text
 
 ROLES = (orm.LEARNER, orm.INSTRUCTOR)
+# what an instructor's PUT courses/{id} may change
+COURSE_FIELDS = {"title", "description", "join", "new_code", "position", "achievements"}
 
 
 def course_model(db, course: orm.Course, access) -> dict:
@@ -71,6 +74,9 @@ def _as_seen(course: orm.Course, access, modules: int, learners: int) -> dict:
     if role == orm.INSTRUCTOR:
         model["join_code"] = course.join_code
         model["learners"] = learners
+        # the course's own definitions, with their rules (learners see them, earned or
+        # not and without rules, in GET achievements)
+        model["achievements"] = course.achievements or []
     return model
 
 
@@ -165,13 +171,14 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
     @web.authenticated
     @blocking
     def put(self, course_ref):
-        """Title, description, how to join, place in the list of courses;
+        """Title, description, how to join, place in the list of courses, the course's
+        own achievements (a list of definitions, :mod:`grader.learners.achievements`);
         ``"new_code": true`` replaces the join code (the old one stops working)."""
         self.learner()
         course = self.find_course(course_ref)
         self.require_author_of(course)
         body = self.get_json_body()
-        unknown = set(body) - {"title", "description", "join", "new_code", "position"}
+        unknown = set(body) - COURSE_FIELDS
         if unknown:
             raise web.HTTPError(400, f"cannot change {', '.join(sorted(unknown))}")
         if "title" in body:
@@ -185,6 +192,11 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
             if not isinstance(position, int) or isinstance(position, bool) or position < 0:
                 raise web.HTTPError(400, "position must be a non-negative integer")
             course.position = position
+        if "achievements" in body:
+            try:
+                course.achievements = achievements.validate_course(body["achievements"])
+            except achievements.AchievementError as e:
+                raise web.HTTPError(400, str(e)) from None
         if body.get("new_code") or (course.join == "code" and not course.join_code):
             course.join_code = new_join_code()
         self.db.commit()

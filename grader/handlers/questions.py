@@ -12,21 +12,38 @@ instructors of its course see every state. Before saving, an instructor may try 
 notebook (`POST questions/validate`: its reference solution and its stub graded in the
 sandbox, :mod:`grader.instructors.validation`); after changing one, regrade every
 submission to it (`PUT` with `"regrade": true`, through the queue:
-:mod:`grader.grading.regrade`) and follow that (`GET questions/{id}/regrade`).
+:mod:`grader.grading.regrade`) and follow that (`GET questions/{id}/regrade`), or add a
+picture to it (`POST questions/{id}/images`: a new version, no regrade).
+
+Summaries carry the question's `description` (its task as plain text) and how many
+`hints` it has, never their text. `GET questions?q=` searches title, description,
+category and tags: every word must be found (case-insensitive substrings).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import json
 
-from sqlalchemy import select
+from sqlalchemy import Text, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from tornado import web
 
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
 from ..grading.regrade import regrade_progress, requeue_question
-from ..instructors.authoring import QuestionError, QuestionFields, create_question, replace_notebook
+from ..images import ImageError, base64_body_limit, clean_image, from_base64
+from ..instructors.authoring import (
+    QUESTION_IMAGE_BYTES,
+    QUESTION_IMAGE_SIDE,
+    QuestionError,
+    QuestionFields,
+    attach_image,
+    create_question,
+    image_name,
+    replace_notebook,
+)
 from ..instructors.validation import ValidationBusy
 from ..learners import rules, scores
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
@@ -62,6 +79,9 @@ def question_summary(
         "category": question.category,
         "difficulty": question.difficulty,
         "tags": question.tags,
+        "description": question.description or "",
+        # how many: their text is revealed one at a time (GET questions/{id}/hints)
+        "hints": len(question.hints or ()),
         "points": question.max_score,
         "version": question.version,
         "position": question.position,
@@ -93,6 +113,36 @@ def release_time(body: dict, default):
             400, f'release must be "now", null (a draft) or an ISO 8601 date, not {value!r}'
         )
     return when
+
+
+#: a search (`GET questions?q=`): at most so many characters and words
+MAX_SEARCH_LENGTH = 200
+MAX_SEARCH_WORDS = 10
+
+
+def search_terms(text: str) -> list:
+    """`?q=`: every word must be found (case-insensitive, as a substring) in the title,
+    the description, the category or the tags. Tags are stored as JSON text: a word is
+    looked for there as JSON writes it (non-ASCII letters escaped)."""
+    if len(text) > MAX_SEARCH_LENGTH:
+        raise web.HTTPError(400, f"q is longer than {MAX_SEARCH_LENGTH} characters")
+    words = text.lower().split()
+    if len(words) > MAX_SEARCH_WORDS:
+        raise web.HTTPError(400, f"q has more than {MAX_SEARCH_WORDS} words")
+    q = orm.Question
+    terms = []
+    for word in words:
+        as_json = json.dumps(word)[1:-1]
+        terms.append(
+            or_(
+                *(
+                    func.lower(column, type_=Text).contains(word, autoescape=True)
+                    for column in (q.title, q.description, q.category)
+                ),
+                func.lower(q.tags, type_=Text).contains(as_json, autoescape=True),
+            )
+        )
+    return terms
 
 
 class QuestionListAPIHandler(APIHandler):
@@ -130,6 +180,9 @@ class QuestionListAPIHandler(APIHandler):
             value = self.get_query_argument(field, None)
             if value:
                 query = query.where(getattr(orm.Question, field) == value)
+        search = self.get_query_argument("q", None)
+        if search:
+            query = query.where(*search_terms(search))
         questions = self.db.scalars(query).all()
         tag = self.get_query_argument("tag", None)
         if tag:
@@ -256,6 +309,53 @@ class QuestionAPIHandler(APIHandler):
         self.no_content()
 
 
+class QuestionImageAPIHandler(APIHandler):
+    """An instructor adds a picture to a question: `{"name": "plot.png", "data":
+    "<base64>", "cell": <index of a markdown cell, default the first>}`. The image is
+    checked and re-encoded (:mod:`grader.images`: PNG, at most
+    :data:`QUESTION_IMAGE_SIDE` pixels a side, no metadata), attached to that cell of
+    the source and shown there (`![name](attachment:name)`, unless the cell already
+    refers to it): a new version of the question, submissions not regraded."""
+
+    @web.authenticated
+    async def post(self, question_id):
+        await self.in_db(self.find_taught_question, question_id)
+        name, png, cell = await asyncio.to_thread(self._read_upload)
+        self.write_json(await self.in_db(self._attach, question_id, name, png, cell))
+
+    def _read_upload(self) -> tuple[str, bytes, int | None]:
+        """(name, the re-encoded PNG, cell) from the body, or a 4xx naming the problem."""
+        try:
+            body = self.get_json_body(base64_body_limit(QUESTION_IMAGE_BYTES), "image upload")
+            name = image_name(body.get("name"))
+            data = from_base64(body.get("data"), "data")
+            png = clean_image(
+                data, max_side=QUESTION_IMAGE_SIDE, max_bytes=QUESTION_IMAGE_BYTES, what="image"
+            )
+        except ImageError as e:
+            raise web.HTTPError(e.status, str(e)) from None
+        except QuestionError as e:
+            raise web.HTTPError(400, str(e)) from None
+        return name, png, body.get("cell")
+
+    def _attach(self, question_id, name: str, png: bytes, cell) -> dict:
+        question = self.find_taught_question(question_id)
+        # the row locked (PostgreSQL) and its source read again: two uploads at once
+        # both land, one version each
+        self.db.refresh(question, ["source_notebook", "version"], with_for_update=True)
+        source = copy.deepcopy(question.source_notebook)
+        try:
+            attach_image(source, name, png, cell)
+            if len(json.dumps(source)) > MAX_NOTEBOOK_BYTES:
+                limit = MAX_NOTEBOOK_BYTES // 2**20
+                raise LimitError(413, f"the notebook with this image would pass {limit} MiB")
+            replace_notebook(question, source)
+        except QuestionError as e:
+            raise web.HTTPError(400, str(e)) from None
+        self.db.commit()
+        return question_summary(question, None)
+
+
 class QuestionSourceAPIHandler(APIHandler):
     """The source notebook (solutions, hidden tests): instructors only."""
 
@@ -354,5 +454,6 @@ default_handlers = [
     (r"questions/validate", QuestionValidateAPIHandler),
     (r"questions/(\d+)/source", QuestionSourceAPIHandler),
     (r"questions/(\d+)/regrade", QuestionRegradeAPIHandler),
+    (r"questions/(\d+)/images", QuestionImageAPIHandler),
     (r"questions/([^/]+)", QuestionAPIHandler),
 ]

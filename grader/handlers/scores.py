@@ -1,4 +1,4 @@
-"""Progress, profiles, leaderboards and the gradebook: read-only views of best scores.
+"""Progress, profiles (and avatars), leaderboards and the gradebook.
 
 `gradebook.csv` is streamed: a page of learners is read (in a thread), written and
 flushed before the next is read, so an export of any size takes constant memory and
@@ -7,14 +7,18 @@ never holds the event loop. The JSON gradebook is paged the same way (`after`, `
 
 from __future__ import annotations
 
+import asyncio
+from math import ceil
+
+from sqlalchemy import select
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .. import orm
+from ..images import MAX_IMAGE_BYTES, ImageError, base64_body_limit, clean_image, from_base64
 from ..instructors import gradebook
-from ..learners import scores
-from .base import APIHandler, blocking
-from .validation import optional_text
+from ..learners import awards, profiles, scores
+from .base import APIHandler, LimitError, blocking
 
 
 class ProgressAPIHandler(APIHandler):
@@ -36,61 +40,140 @@ class ProgressAPIHandler(APIHandler):
 
 
 class ProfileReader:
-    def _profile(self, user: orm.User, course=None) -> dict:
+    def _profile(self, user: orm.User, course=None, reader: orm.User | None = None) -> dict:
         """A profile in `?course=` (or the reader's only course); without one, the
-        activity in the reader's own courses."""
+        activity in the reader's own courses. ``reader``: someone else reading it."""
         course = course or self.course_argument(required=False)
+        reader_id = reader.id if reader is not None else None
+        rules = awards.rules_of(self.queue)
         if course is not None:
-            return scores.profile(self.db, user, course)
+            reveal = self.access.may_author(course)
+            return profiles.profile(
+                self.db, user, course, reader_id=reader_id, reveal=reveal, award_rules=rules
+            )
         mine = [c.id for c in self.access.learning(self.db)]
-        return scores.profile(self.db, user, None, mine)
+        return profiles.profile(self.db, user, None, mine, reader_id=reader_id, award_rules=rules)
+
+    def _own_profile(self, user: orm.User) -> dict:
+        """The public part and, for its owner only, the private one."""
+        model = self._profile(user)
+        model["private"] = profiles.private_part(user)
+        return model
 
 
 class ProfileAPIHandler(ProfileReader, APIHandler):
-    """The requesting learner's own profile: read and edit."""
+    """The requesting learner's own profile: read and edit (public and private parts)."""
 
     @web.authenticated
     @blocking
     def get(self):
         user = self.learner()
-        self.write_json(self._profile(user))
+        self.write_json(self._own_profile(user))
 
     @web.authenticated
     @blocking
     def patch(self):
         user = self.learner()
         body = self.get_json_body()
-        unknown = set(body) - {"display_name", "bio"}
-        if unknown:
-            raise web.HTTPError(400, f"cannot change {', '.join(sorted(unknown))}")
-        if "display_name" in body:
-            user.display_name = optional_text(body, "display_name", max_length=100).strip()
-        if "bio" in body:
-            user.bio = optional_text(body, "bio", max_length=2000)
+        try:
+            profiles.apply_changes(user, body)
+        except profiles.ProfileError as e:
+            raise web.HTTPError(400, str(e)) from None
         self.db.commit()
-        self.write_json(self._profile(user))
+        self.write_json(self._own_profile(user))
+
+
+class ProfileAvatarAPIHandler(ProfileReader, APIHandler):
+    """The requesting learner's picture: `PUT` its bytes (the body itself, whatever
+    the Content-Type says; or a JSON object `{"data": "<base64>"}`), checked and
+    re-encoded (grader.images); `DELETE` removes it. Both answer the own profile."""
+
+    @web.authenticated
+    async def put(self):
+        await self.in_db(self._may_change)
+        try:
+            data = self._image_bytes()
+            png = await asyncio.to_thread(clean_image, data, what="avatar")
+        except ImageError as e:
+            raise web.HTTPError(e.status, str(e)) from None
+        self.write_json(await self.in_db(self._store, png))
+
+    @web.authenticated
+    @blocking
+    def delete(self):
+        user = self.learner()
+        user.avatar, user.avatar_updated = None, None
+        self.db.commit()
+        self.write_json(self._own_profile(user))
+
+    def _may_change(self):
+        user = self.learner()
+        if user.avatar_updated is not None:
+            elapsed = (orm.utcnow() - user.avatar_updated).total_seconds()
+            wait = profiles.AVATAR_CHANGE_INTERVAL - elapsed
+            if wait > 0:
+                raise LimitError(
+                    429, "the avatar was changed a moment ago: try again shortly", ceil(wait)
+                )
+
+    def _image_bytes(self) -> bytes:
+        # the bytes decide what was sent, not the Content-Type: no image starts with "{"
+        if not self.request.body.lstrip()[:1] == b"{":
+            return self.request.body
+        body = self.get_json_body(base64_body_limit(MAX_IMAGE_BYTES), "avatar")
+        return from_base64(body.get("data"), "data")
+
+    def _store(self, png: bytes) -> dict:
+        user = self.learner()
+        user.avatar, user.avatar_updated = png, orm.utcnow()
+        self.db.commit()
+        return self._own_profile(user)
 
 
 class PublicProfileAPIHandler(ProfileReader, APIHandler):
     """Anyone signed in reads the public part of anyone's profile (scores in a course
-    the reader is in)."""
+    the reader is in); never the private part."""
 
     @web.authenticated
     @blocking
     def get(self, name):
-        self.learner()
+        reader = self.learner()
         course = self.course_argument(required=False)
         user = orm.User.find(self.db, name)
         if user is None:
             raise web.HTTPError(404, f"no such user: {name}")
-        self.write_json(self._profile(user, course))
+        self.write_json(self._profile(user, course, reader))
+
+
+class AvatarAPIHandler(APIHandler):
+    """A learner's picture, as a PNG the grader made (for signed-in users only)."""
+
+    @web.authenticated
+    async def get(self, name):
+        png = await self.in_db(self._avatar, name)
+        self.set_header("Content-Type", "image/png")
+        # its URL changes with the picture (?v=): kept a day, in the browser only
+        self.set_header("Cache-Control", "private, max-age=86400")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")
+        self.finish(png)
+
+    def _avatar(self, name) -> bytes:
+        self.learner()
+        png = self.db.scalar(select(orm.User.avatar).where(orm.User.name == name))
+        if png is None:
+            raise web.HTTPError(404, f"no avatar for {name}")
+        return png
 
 
 class LeaderboardAPIHandler(APIHandler):
+    """A page of a course's (or a module's) leaderboard. Learners who chose anonymity
+    are "anonymous learner" to other learners; the course's instructors see names."""
+
     @web.authenticated
     @blocking
     def get(self):
-        self.learner()
+        viewer = self.learner()
         module_ref = self.get_query_argument("module", None)
         if module_ref:
             module = self.find_module(module_ref, self.course_argument(required=False))
@@ -100,7 +183,9 @@ class LeaderboardAPIHandler(APIHandler):
             board = course.board
         offset = self.int_argument("offset", default=0)
         limit = self.int_argument("limit", default=50, minimum=1, maximum=500)
-        entries, total = scores.leaderboard(self.db, board, offset, limit)
+        entries, total = scores.leaderboard(
+            self.db, board, offset, limit, viewer.id, reveal=self.access.may_author(course)
+        )
         self.write_json(
             {
                 "course": course.slug,
@@ -179,6 +264,8 @@ default_handlers = [
     (r"progress", ProgressAPIHandler),
     (r"progress/([^/]+)", ProgressAPIHandler),
     (r"profile", ProfileAPIHandler),
+    (r"profile/avatar", ProfileAvatarAPIHandler),
+    (r"profiles/([^/]+)/avatar", AvatarAPIHandler),
     (r"profiles/([^/]+)", PublicProfileAPIHandler),
     (r"leaderboard", LeaderboardAPIHandler),
     (r"gradebook(\.csv)?", GradebookAPIHandler),

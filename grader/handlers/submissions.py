@@ -53,6 +53,9 @@ def submission_model(submission: orm.Submission, position=None, wait=None) -> di
         "late": submission.late,
         "penalty": submission.penalty,
         "manual_pending": submission.manual_pending,
+        # what this grading earned (learners.awards): {"xp", "streak", "achievements"},
+        # or None (nothing, or not graded yet)
+        "awards": submission.awards if submission.status == "graded" else None,
         "created": isoformat(submission.created),
         "finished": isoformat(submission.finished),
         # while queued: 1 = next to be graded, and roughly how many seconds until graded

@@ -1,14 +1,19 @@
-"""Saving questions: one path for the REST API and the course loader.
+"""Saving questions: one path for the REST API, the course loader and the nbgrader import.
 
-A question is saved from its nbgrader source notebook; the student version and the
-maximum score are derived here, once, so every reader sees the same thing.
+A question is saved from its nbgrader source notebook; the student version, the
+maximum score, the description (the task as plain text, for search) and the hints
+(``metadata.coursehub.hints``) are derived here, once, so every reader sees the same
+thing.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 from dataclasses import dataclass, field
 
 from .. import orm
+from ..grading.notebooks import NotebookFormatError, description_of, hints_of
 from ..grading.questiontypes import question_type
 
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -35,6 +40,15 @@ def prepare_notebooks(source, type_name: str = "notebook") -> tuple[dict, dict, 
     except ValueError as e:
         raise QuestionError(f"notebook: {e}") from None
     return prepared.source, prepared.student, prepared.max_score
+
+
+def derived_fields(source_nb: dict) -> dict:
+    """What a question's columns take from its (prepared) source: description, hints."""
+    try:
+        hints = hints_of(source_nb)
+    except NotebookFormatError as e:
+        raise QuestionError(f"notebook: {e}") from None
+    return {"description": description_of(source_nb), "hints": hints}
 
 
 def check_difficulty(difficulty: str) -> str:
@@ -68,6 +82,7 @@ def create_question(
         student_notebook=student_nb,
         version=1,
         released=orm.utcnow() if released is NOW else released,
+        **derived_fields(source_nb),
     )
     db.add(question)
     return question
@@ -76,9 +91,59 @@ def create_question(
 def replace_notebook(question: orm.Question, source) -> None:
     """A new version of the question's notebook; earlier submissions keep their scores."""
     source_nb, student_nb, max_score = prepare_notebooks(source, question.type)
+    # before the early return: a question saved before descriptions existed gets one
+    # when its unchanged notebook is loaded again
+    for name, value in derived_fields(source_nb).items():
+        if getattr(question, name) != value:
+            setattr(question, name, value)
     if source_nb == question.source_notebook:
         return
     question.source_notebook = source_nb
     question.student_notebook = student_nb
     question.max_score = max_score
     question.version += 1
+
+
+# -- pictures in a question ---------------------------------------------------------------
+
+#: an uploaded picture (grader.images): its largest size, and side once re-encoded
+QUESTION_IMAGE_BYTES = 4 * 1024 * 1024
+QUESTION_IMAGE_SIDE = 1024
+#: an attachment's name: it is written into markdown (`attachment:<name>`) as is
+IMAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def image_name(value) -> str:
+    if not isinstance(value, str) or not IMAGE_NAME.fullmatch(value):
+        raise QuestionError(
+            "name must be a file name of letters, digits, '.', '_' and '-' (at most 100), "
+            'such as "plot.png"'
+        )
+    return value
+
+
+def attach_image(source: dict, name: str, png: bytes, cell: int | None = None) -> None:
+    """Attach a (re-encoded) PNG to a markdown cell of a source notebook (a plain dict:
+    the stored source), and show it there unless the cell already refers to it. ``cell``
+    is the index of a markdown cell; None: the first one."""
+    cells = source.get("cells", [])
+    if cell is None:
+        cell = next((i for i, c in enumerate(cells) if c.get("cell_type") == "markdown"), None)
+        if cell is None:
+            raise QuestionError("the notebook has no markdown cell to hold an image")
+    elif isinstance(cell, bool) or not isinstance(cell, int) or not 0 <= cell < len(cells):
+        raise QuestionError(f"cell must be the index of a cell (0 to {len(cells) - 1})")
+    target = cells[cell]
+    if target.get("cell_type") != "markdown":
+        raise QuestionError(f"cell {cell} is a {target.get('cell_type')} cell, not markdown")
+    attachments = target.setdefault("attachments", {})
+    attachments[name] = {"image/png": base64.b64encode(png).decode("ascii")}
+    text = target.get("source", "")
+    text = "".join(text) if isinstance(text, list) else text
+    if f"attachment:{name}" not in text:
+        text = (
+            f"{text.rstrip()}\n\n![{name}](attachment:{name})"
+            if text.strip()
+            else (f"![{name}](attachment:{name})")
+        )
+    target["source"] = text

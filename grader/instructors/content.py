@@ -1,8 +1,9 @@
 """Loading a course from disk (`course_content/<course>/`) into the database.
 
 Layout (see course_content/README.md): `course.json` names the course (slug, title,
-description, `join`: invite, code or open) and lists modules in order and each module's
-question slugs; `<module>/<question>.ipynb` is the nbgrader source notebook,
+description, `join`: invite, code or open), may define the course's own `achievements`
+(grader.learners.achievements), and lists modules in order and each module's question
+slugs; `<module>/<question>.ipynb` is the nbgrader source notebook,
 with `metadata.coursehub` holding title, category, difficulty and tags.
 
 Loading is idempotent: modules and questions are matched by slug, a changed notebook
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from .. import orm
 from ..courses import new_join_code
-from ..learners import scores
+from ..learners import achievements, scores
 from ..scopes import is_course_slug
 from .authoring import QuestionError, QuestionFields, create_question, replace_notebook
 
@@ -40,7 +41,18 @@ def read_course(course_dir: Path) -> dict:
         raise CourseError(f"{manifest}: not valid JSON: {e}") from None
     if not isinstance(course.get("modules"), list):
         raise CourseError(f"{manifest}: 'modules' must be a list")
+    if "achievements" in course:
+        course["achievements"] = course_achievements(course["achievements"], str(manifest))
     return course
+
+
+def course_achievements(definitions, where: str) -> list[dict]:
+    """A course's own achievements (`"achievements"` in course.json), checked: a
+    CourseError names the definition and what is wrong with it."""
+    try:
+        return achievements.validate_course(definitions, f"{where}: achievements")
+    except achievements.AchievementError as e:
+        raise CourseError(str(e)) from None
 
 
 def load_course(db, course_dir: Path) -> dict:
@@ -103,6 +115,9 @@ def upsert_course(db, spec: dict, default_slug: str) -> orm.Course:
     course.title = spec.get("title") or slug
     course.description = spec.get("description", "")
     course.join = join
+    if "achievements" in spec:
+        # only when the file has them: an instructor may have set them through the API
+        course.achievements = course_achievements(spec["achievements"], f"course {slug}")
     if join == "code" and not course.join_code:
         course.join_code = new_join_code()
     db.flush()

@@ -1,4 +1,5 @@
-"""Best scores, leaderboard totals, progress, profiles and leaderboards.
+"""Best scores, leaderboard totals, progress, ranks and leaderboards (profiles read
+them: :mod:`grader.learners.profiles`).
 
 `record_graded` is the one writer, in the transaction that finishes a graded submission:
 the learner's best score, then their totals (the course's and the question's module's),
@@ -12,7 +13,7 @@ then reads a range of the ranking index.
 
 from __future__ import annotations
 
-from sqlalchemy import case, delete, func, select, tuple_
+from sqlalchemy import Row, case, delete, func, select, tuple_
 
 from .. import orm
 from ..dbutil import dialect_insert
@@ -136,7 +137,7 @@ def _total_columns():
     )
 
 
-def _counted_best_scores():
+def counted_best_scores():
     """Best scores that count: those of questions not retired (with their modules, for
     the course)."""
     return (
@@ -154,7 +155,7 @@ def update_totals(db, user_id: int, module_ids) -> None:
     counts."""
     moves = []  # (board, score left or None, score taken or None)
     for module_id in module_ids:
-        query = _counted_best_scores().add_columns(*_total_columns())
+        query = counted_best_scores().add_columns(*_total_columns())
         query = query.where(orm.BestScore.user_id == user_id)
         if module_id < 0:
             query = query.where(orm.Module.course_id == -module_id)
@@ -214,10 +215,10 @@ def rebuild_totals(db) -> None:
     db.execute(delete(orm.ScoreCount))
     table = orm.Total.__table__
     columns = ["user_id", "module_id", "score", "solved", "reached"]
-    overall = _counted_best_scores().add_columns(
+    overall = counted_best_scores().add_columns(
         orm.BestScore.user_id, -orm.Module.course_id, *_total_columns()
     )
-    per_module = _counted_best_scores().add_columns(
+    per_module = counted_best_scores().add_columns(
         orm.BestScore.user_id, orm.Question.module_id, *_total_columns()
     )
     db.execute(
@@ -290,8 +291,16 @@ def progress(db, user: orm.User, course_ids) -> list[dict]:
 RANKING = (orm.Total.score.desc(), orm.Total.reached.asc(), orm.Total.user_id.asc())
 
 
-def leaderboard(db, board: int, offset: int, limit: int) -> tuple[list[dict], int]:
-    """A page of a board (a course's, `course_board`, or a module's id)."""
+#: how a learner who chose anonymity appears to other learners on a leaderboard
+ANONYMOUS_NAME = "anonymous learner"
+
+
+def leaderboard(
+    db, board: int, offset: int, limit: int, viewer_id: int | None = None, reveal: bool = False
+) -> tuple[list[dict], int]:
+    """A page of a board (a course's, `course_board`, or a module's id), as the learner
+    `viewer_id` sees it: learners who chose anonymity are "anonymous learner" with no
+    name, except to themselves (`you`) and when `reveal` (the course's instructors)."""
     size = board_size(db, board)
     # the score the page starts at, and how many learners tied on it come before: an
     # index range then skips only those, never every learner ahead
@@ -304,17 +313,29 @@ def leaderboard(db, board: int, offset: int, limit: int) -> tuple[list[dict], in
         page = page.where(orm.Total.score <= start_score).offset(tied_before)
     page = page.order_by(*RANKING).limit(limit).subquery()
     # then the names and totals of those few
+    u = orm.User
     rows = db.execute(
-        select(orm.User.name, orm.Total.score, orm.Total.solved)
+        select(u.id, u.name, u.display_name, u.anonymous, orm.Total.score, orm.Total.solved)
         .join(page, page.c.user_id == orm.Total.user_id)
-        .join(orm.User, orm.User.id == orm.Total.user_id)
+        .join(u, u.id == orm.Total.user_id)
         .where(orm.Total.module_id == board)
         .order_by(*RANKING)
     ).all()
-    entries = [
-        {"rank": offset + i + 1, "user": row.name, "score": row.score, "solved": row.solved}
-        for i, row in enumerate(rows)
-    ]
+    entries = []
+    for i, row in enumerate(rows):
+        you = row.id == viewer_id
+        hidden = row.anonymous and not (you or reveal)
+        entries.append(
+            {
+                "rank": offset + i + 1,
+                "user": None if hidden else row.name,
+                "display_name": ANONYMOUS_NAME if hidden else (row.display_name or row.name),
+                "score": row.score,
+                "solved": row.solved,
+                "anonymous": row.anonymous,
+                "you": you,
+            }
+        )
     return entries, size
 
 
@@ -362,50 +383,63 @@ def rank_of_total(db, mine: orm.Total) -> int:
     """The place of a total on its board: the learners at higher scores, added up from
     the score counts, then those tied on its score who come first (one range of the
     ranking index)."""
-    counts, t = orm.ScoreCount, orm.Total
+    counts = orm.ScoreCount
     higher = db.scalar(
         select(func.coalesce(func.sum(counts.learners), 0)).where(
             counts.module_id == mine.module_id, counts.score > mine.score
         )
     )
-    tied_ahead = db.scalar(
+    return 1 + higher + tied_ahead(db, mine)
+
+
+def tied_ahead(db, mine) -> int:
+    """How many learners tied on a total's score come before it (reached it earlier, or
+    as early and joined first): one range of the ranking index. ``mine`` is a Total, or
+    a row with its module_id, score, reached and user_id."""
+    t = orm.Total
+    return db.scalar(
         select(func.count()).where(
             t.module_id == mine.module_id,
             t.score == mine.score,
             tuple_(t.reached, t.user_id) < tuple_(mine.reached, mine.user_id),
         )
     )
-    return 1 + higher + tied_ahead
 
 
-def profile(db, user: orm.User, course: orm.Course | None, course_ids=()) -> dict:
-    """The public profile: what a learner shows to others, in one course (its board:
-    score, rank), or without one, their activity in `course_ids` (the reader's
-    courses: nobody learns of a course they are not in) and nothing ranked."""
-    total = total_of(db, user, course.board) if course else None
-    counted = [course.id] if course is not None else list(course_ids)
-    submissions = select(func.count()).select_from(orm.Submission)
-    submissions = submissions.join(orm.Question).join(orm.Module)
-    submissions = submissions.where(
-        orm.Submission.user_id == user.id, orm.Module.course_id.in_(counted)
-    )
-    attempted = _counted_best_scores().add_columns(func.count())
-    attempted = attempted.where(orm.BestScore.user_id == user.id, orm.Module.course_id.in_(counted))
-    rank = rank_of_total(db, total) if total else None
-    # separate statements: on PostgreSQL each reads its own snapshot, and a learner may
-    # have joined the board in between
-    learners = max(board_size(db, course.board), rank or 0) if course else 0
-    return {
-        "course": course and course.slug,
-        "name": user.name,
-        "display_name": user.display_name or user.name,
-        "bio": user.bio,
-        "score": total.score if total else 0.0,
-        "solved": total.solved if total else 0,
-        "attempted": db.scalar(attempted),
-        "submissions": db.scalar(submissions),
-        "rank": rank,
-        # "top 5%": the share of ranked learners at or above this one
-        "percentile": round(100 * rank / learners, 1) if rank else None,
-        "joined": user.created.isoformat() + "Z",
-    }
+def standings(db, user_id: int, boards) -> dict[int, Row]:
+    """A learner's totals on these boards with, for each, how many learners stand at a
+    higher score (`higher`) and on the whole board (`learners`): one statement over the
+    boards' score counts (one row per distinct score), whatever their number of
+    learners. Boards where the learner has no total are left out."""
+    t, counts = orm.Total, orm.ScoreCount
+    rows = db.execute(
+        select(
+            t.module_id,
+            t.user_id,
+            t.score,
+            t.solved,
+            t.reached,
+            func.coalesce(
+                func.sum(case((counts.score > t.score, counts.learners), else_=0)), 0
+            ).label("higher"),
+            func.coalesce(func.sum(counts.learners), 0).label("learners"),
+        )
+        .join(counts, counts.module_id == t.module_id)
+        .where(t.user_id == user_id, t.module_id.in_(list(boards)))
+        .group_by(t.module_id, t.user_id, t.score, t.solved, t.reached)
+    ).all()
+    return {row.module_id: row for row in rows}
+
+
+#: the "top n%" a learner may be in, smallest first
+TOP_BUCKETS = (1, 5, 10, 25, 50)
+
+
+def percentile_and_top(higher: int, learners: int) -> tuple[float, int | None]:
+    """A learner's percentile on a board (100 x place / learners, where the place is
+    shared by everyone tied on a score: the learners strictly ahead, plus one) and the
+    smallest "top n%" it is within (None past 50%). Alone on a board: 100, no bucket."""
+    place = higher + 1
+    learners = max(learners, place)  # counts read in another statement may lag
+    top = next((b for b in TOP_BUCKETS if 100 * place <= b * learners), None)
+    return round(100 * place / learners, 1), top

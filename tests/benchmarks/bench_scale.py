@@ -49,7 +49,7 @@ from tornado.httpclient import AsyncHTTPClient  # noqa: E402
 
 from grader import dbutil, orm
 from grader.instructors.authoring import QuestionFields, create_question
-from grader.learners import scores
+from grader.learners import profiles, scores
 from tests.conftest import (  # noqa: E402
     ACCESS,
     AUTHOR,
@@ -569,7 +569,7 @@ def query_costs(url: str, facts: Facts, runs: int = 5) -> dict[str, float]:
             for name, fn in (
                 ("board_size (sum of score counts)", lambda: scores.board_size(db, course.board)),
                 ("rank_of(mid-ranked)", lambda: scores.rank_of(db, me, course.board)),
-                ("profile(mid-ranked)", lambda: scores.profile(db, me, course)),
+                ("profile(mid-ranked)", lambda: profiles.profile(db, me, course)),
                 (
                     "leaderboard first page",
                     lambda: scores.leaderboard(db, course.board, 0, 50),

@@ -96,7 +96,7 @@ def open_panel(page):
     """The coursehub sidebar panel, opened by its tab unless it is open already."""
     panel = page.locator("#coursehub-panel")
     if not panel.is_visible():
-        page.locator('.lm-TabBar-tab[title="coursehub"]').first.click()
+        page.locator('.lm-TabBar-tab[data-id="coursehub-panel"]').first.click()
     expect(panel).to_be_visible()
     return panel
 
@@ -391,8 +391,9 @@ def test_learner_signs_up_solves_and_ranks_in_jupyterlab(hub, question, rival, p
     shot("18-dark-leaderboard")
     assert_readable(rows.first.locator("td").nth(1), "own leaderboard row, dark theme")
     assert_readable(rows.nth(1).locator("td").nth(1), "other leaderboard row, dark theme")
-    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Results: Square")
-    tab.first.click()
+    # the results area lives under the notebook: bring the notebook to the front
+    focus_notebook(page, "square.ipynb")
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="square.ipynb").first.click()
     view = results(page)
     expect(view.locator('[data-testid="ch-score"]')).to_have_text("3 / 3")
     shot("19-dark-results", target=view)

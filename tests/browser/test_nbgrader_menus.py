@@ -87,7 +87,7 @@ def open_in_jupyterlab(page, server: Server):
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=SPAWN_TIMEOUT)
     dismiss_news_prompt(page)
     # coursehub's own plugin is up: the federated extensions' plugins have all started
-    expect(page.locator('.lm-TabBar-tab[title="coursehub"]').first).to_be_visible()
+    expect(page.locator('.lm-TabBar-tab[data-id="coursehub-panel"]').first).to_be_visible()
     menu_bar = page.locator("#jp-menu-panel")
     expect(menu_bar.get_by_text("File", exact=True)).to_be_visible()
     notebook = page.locator(".jp-NotebookPanel").filter(visible=True).last

@@ -11,9 +11,12 @@ import {
   ICourse,
   ILeaderboard,
   IModule,
+  IAchievements,
+  IHints,
   IOpenResult,
   IPreviewResult,
   IProfile,
+  IProfileUpdate,
   IProgress,
   IQuestion,
   IQuestionDetail,
@@ -202,6 +205,66 @@ export class CoursehubAPI {
 
   profile(course: string): Promise<IProfile> {
     return this.request<IProfile>(`profile${query({ course })}`);
+  }
+
+  /** Another learner's public profile in the course. */
+  publicProfile(name: string, course: string): Promise<IProfile> {
+    return this.request<IProfile>(`profiles/${encodeURIComponent(name)}${query({ course })}`);
+  }
+
+  updateProfile(course: string, changes: IProfileUpdate): Promise<IProfile> {
+    return this.request<IProfile>(`profile${query({ course })}`, {
+      method: 'PATCH',
+      body: JSON.stringify(changes)
+    });
+  }
+
+  /** Upload an avatar: the file's bytes as they are, its type in Content-Type. */
+  uploadAvatar(file: Blob): Promise<IProfile> {
+    return this.request<IProfile>('profile/avatar', {
+      method: 'PUT',
+      body: file,
+      headers: { 'Content-Type': file.type }
+    });
+  }
+
+  async removeAvatar(): Promise<void> {
+    await this.request<void>('profile/avatar', { method: 'DELETE' });
+  }
+
+  /**
+   * The URL an `<img>` shows an avatar from (the grader's relative one, served through
+   * this server's extension); null for none, or anything but a profiles/ path.
+   */
+  avatarUrl(relative: string | null | undefined): string | null {
+    if (!relative || !/^profiles\/[^/?#]+\/avatar(\?v=[\w.-]+)?$/.test(relative)) {
+      return null;
+    }
+    return `${this.settings.baseUrl.replace(/\/?$/, '/')}coursehub/api/${relative}`;
+  }
+
+  achievements(course: string): Promise<IAchievements> {
+    return this.request<IAchievements>(`achievements${query({ course })}`);
+  }
+
+  hints(questionId: number | string): Promise<IHints> {
+    return this.request<IHints>(`questions/${encodeURIComponent(String(questionId))}/hints`);
+  }
+
+  /** Reveal the next hint (409 when all are revealed). */
+  revealHint(questionId: number | string): Promise<IHints> {
+    return this.post<IHints>(`questions/${encodeURIComponent(String(questionId))}/hints`, {});
+  }
+
+  /** The learner's submissions to a question, newest first. */
+  async submissions(questionId: number | string, limit = 20): Promise<ISubmission[]> {
+    const path = `submissions${query({ question: String(questionId), limit })}`;
+    return (await this.request<{ submissions: ISubmission[] }>(path)).submissions;
+  }
+
+  /** Write a past submission's notebook beside the question's (read-only); its path. */
+  openSubmission(id: number | string): Promise<IOpenResult> {
+    return this.post<IOpenResult>(`submissions/${encodeURIComponent(String(id))}/open`, {});
   }
 
   leaderboard(

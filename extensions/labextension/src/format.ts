@@ -114,7 +114,19 @@ export const NO_FILTERS: IFilterState = {
   search: ''
 };
 
-/** The questions matching every filter; the search matches words of the title, any case. */
+/** The text the search looks in: title, description, category and tags, lower case. */
+export function searchText(
+  q: Pick<IQuestion, 'title' | 'description' | 'category' | 'tags'>
+): string {
+  return [q.title, q.description ?? '', q.category ?? '', ...(q.tags || [])]
+    .join('\n')
+    .toLowerCase();
+}
+
+/**
+ * The questions matching every filter; the search matches every word (any case) in
+ * the title, the description, the category or the tags, as the grader's `?q=` does.
+ */
 export function filterQuestions(questions: IQuestion[], filters: IFilterState): IQuestion[] {
   const words = filters.search.toLowerCase().split(/\s+/).filter(w => w.length > 0);
   return questions.filter(q => {
@@ -130,9 +142,47 @@ export function filterQuestions(questions: IQuestion[], filters: IFilterState): 
     if (filters.tag && !(q.tags || []).includes(filters.tag)) {
       return false;
     }
-    const title = q.title.toLowerCase();
-    return words.every(w => title.includes(w));
+    const text = searchText(q);
+    return words.every(w => text.includes(w));
   });
+}
+
+/** The chips under a question: its category, then its tags without the category's
+ * repeat (a tag "functions" in category "functions" says nothing new). */
+export function questionChips(
+  q: Pick<IQuestion, 'category' | 'tags'>
+): { kind: 'category' | 'tag'; text: string }[] {
+  const category = q.category?.trim() || null;
+  const seen = new Set(category ? [category.toLowerCase()] : []);
+  const chips: { kind: 'category' | 'tag'; text: string }[] = category
+    ? [{ kind: 'category', text: category }]
+    : [];
+  for (const tag of q.tags || []) {
+    const key = tag.trim().toLowerCase();
+    if (key && !seen.has(key)) {
+      seen.add(key);
+      chips.push({ kind: 'tag', text: tag });
+    }
+  }
+  return chips;
+}
+
+/**
+ * The description as a one-line teaser under the title: without a leading repeat of the
+ * title (the first markdown cell often starts with it as a heading); '' for none.
+ */
+export function descriptionSnippet(q: Pick<IQuestion, 'title' | 'description'>): string {
+  const text = (q.description ?? '').replace(/\s+/g, ' ').trim();
+  const title = q.title.trim();
+  if (title && text.toLowerCase().startsWith(title.toLowerCase())) {
+    return text.slice(title.length).replace(/^[\s:.\-–—]+/, '');
+  }
+  return text;
+}
+
+/** A test's name for people: its title, else its id. */
+export function testTitle(test: { name: string; title?: string | null }): string {
+  return test.title?.trim() || test.name;
 }
 
 export interface IModuleSection {

@@ -24,9 +24,15 @@ import {
   PAGE_SIZE,
   pageInfo,
   pageRequest,
-  pointsText
+  descriptionSnippet,
+  pointsText,
+  questionChips
 } from './format';
 import { InstructorTab } from './instructorTab';
+import { LearnerSettings } from './learner';
+import { LiveRefresh } from './live';
+import { entryName } from './profile';
+import { ProfileTab } from './profileTab';
 import {
   countdownText,
   dueText,
@@ -56,14 +62,20 @@ export interface IPanelOptions {
   openPath: (path: string) => Promise<void>;
   /** Reveal nbgrader's Create Assignment sidebar; false when it is not there. */
   showCreateAssignment: () => boolean;
+  /** The learner's settings (celebrations), shared with the results areas. */
+  settings: LearnerSettings;
+  /** Open the course page. */
+  showHome: () => void;
 }
 
-/** The tabs' props: the panel's, and the chosen course's slug. */
+/** The tabs' props: the panel's, the chosen course's slug, the live refresh when shown. */
 interface ITabProps extends IPanelOptions {
   course: string;
+  live: Refresh | null;
 }
 
-function storedCourse(): string | null {
+/** The course chosen in the panel last time, if any. */
+export function storedCourse(): string | null {
   try {
     return window.localStorage.getItem(COURSE_STORAGE_KEY);
   } catch {
@@ -79,21 +91,37 @@ function storeCourse(slug: string): void {
   }
 }
 
+/** The sidebar's name, shown on its tab and as its tooltip. */
+export const PANEL_LABEL = 'Course';
+
 export class CoursehubPanel extends ReactWidget {
+  private liveRefresh: LiveRefresh;
+
   constructor(private options: IPanelOptions) {
     super();
     this.id = 'coursehub-panel';
     this.addClass('ch-Panel');
     this.title.icon = coursehubIcon;
-    this.title.caption = 'coursehub';
+    this.title.label = PANEL_LABEL;
+    this.title.caption = 'Course: questions, progress, leaderboard and profile';
+    this.liveRefresh = new LiveRefresh(this, options.refresh);
+  }
+
+  protected onAfterShow(): void {
+    this.liveRefresh.wake();
+  }
+
+  dispose(): void {
+    this.liveRefresh.dispose();
+    super.dispose();
   }
 
   render(): JSX.Element {
-    return <PanelView {...this.options} />;
+    return <PanelView {...this.options} live={this.liveRefresh.live} />;
   }
 }
 
-function PanelView(props: IPanelOptions): JSX.Element {
+function PanelView(props: IPanelOptions & { live: Refresh }): JSX.Element {
   const loaded = useLoad(() => props.api.courses(), props.refresh, [props.api]);
   const [wanted, setWanted] = useState<string | null>(storedCourse);
   const [joined, setJoined] = useState<ReadonlySet<string>>(new Set());
@@ -152,7 +180,19 @@ function PanelView(props: IPanelOptions): JSX.Element {
 
   return (
     <div className="ch-PanelView">
-      <CourseBar courses={courses} course={course} onChoose={choose} />
+      <div className="ch-panel-head">
+        <CourseBar courses={courses} course={course} onChoose={choose} />
+        {course && (
+          <button
+            className="ch-button"
+            data-testid="ch-open-home"
+            title="The course page: modules, progress, what to do next"
+            onClick={props.showHome}
+          >
+            Course home
+          </button>
+        )}
+      </div>
       <div className="ch-tabs" role="tablist" aria-label="coursehub">
         {tabs.map((name, i) => (
           <button
@@ -183,10 +223,36 @@ function PanelView(props: IPanelOptions): JSX.Element {
           aria-labelledby={`ch-tab-${name}`}
           hidden={current !== name}
         >
-          {course && name === 'Questions' && <QuestionsTab {...props} course={course.slug} />}
-          {course && name === 'Progress' && <ProgressTab {...props} course={course.slug} />}
-          {course && name === 'Leaderboard' && <LeaderboardTab {...props} course={course.slug} />}
-          {course && name === 'Profile' && <ProfileTab {...props} course={course.slug} />}
+          {course && name === 'Questions' && (
+            <QuestionsTab
+              {...props}
+              course={course.slug}
+              live={current === name ? props.live : null}
+            />
+          )}
+          {course && name === 'Progress' && (
+            <ProgressTab
+              {...props}
+              course={course.slug}
+              live={current === name ? props.live : null}
+            />
+          )}
+          {course && name === 'Leaderboard' && (
+            <LeaderboardTab
+              {...props}
+              course={course.slug}
+              live={current === name ? props.live : null}
+            />
+          )}
+          {course && name === 'Profile' && (
+            <ProfileTab
+              api={props.api}
+              refresh={props.refresh}
+              settings={props.settings}
+              course={course.slug}
+              live={current === name ? props.live : null}
+            />
+          )}
           {name === 'Courses' && (
             <CoursesTab
               api={props.api}
@@ -238,7 +304,7 @@ function FilterSelect(props: {
 
 const plain = (values: string[] | undefined) => (values || []).map(v => ({ value: v, label: v }));
 
-function QuestionsTab({ api, refresh, openQuestion, course }: ITabProps): JSX.Element {
+function QuestionsTab({ api, refresh, live, openQuestion, course }: ITabProps): JSX.Element {
   const [filters, setFilters] = useState<IFilterState>(NO_FILTERS);
   const loaded = useLoad(
     async () => {
@@ -250,7 +316,8 @@ function QuestionsTab({ api, refresh, openQuestion, course }: ITabProps): JSX.El
       return { modules, questions, filters };
     },
     refresh,
-    [api, course]
+    [api, course],
+    live
   );
   const set = (key: keyof IFilterState) => (value: string) =>
     setFilters(f => ({ ...f, [key]: value }));
@@ -288,7 +355,7 @@ function QuestionsTab({ api, refresh, openQuestion, course }: ITabProps): JSX.El
           type="search"
           className="ch-search"
           aria-label="Search questions"
-          placeholder="Search questions"
+          placeholder="Search title, task, category, tags"
           value={filters.search}
           onChange={e => set('search')(e.target.value)}
         />
@@ -367,14 +434,24 @@ function QuestionRow(props: {
           Open
         </button>
       </div>
+      {descriptionSnippet(q) && (
+        <div className="ch-question-description" title={q.description ?? undefined}>
+          {descriptionSnippet(q)}
+        </div>
+      )}
       <div className="ch-question-meta">
         {q.difficulty && <span className="ch-chip ch-difficulty">{q.difficulty}</span>}
-        {q.category && <span className="ch-chip ch-category">{q.category}</span>}
-        {(q.tags || []).map(t => (
-          <span key={t} className="ch-chip ch-tag">
-            #{t}
-          </span>
-        ))}
+        {questionChips(q).map(chip =>
+          chip.kind === 'category' ? (
+            <span key="category" className="ch-chip ch-category">
+              {chip.text}
+            </span>
+          ) : (
+            <span key={chip.text} className="ch-chip ch-tag">
+              #{chip.text}
+            </span>
+          )
+        )}
       </div>
       <div className="ch-question-score">
         <span className="ch-points">{pointsText(q.points)}</span>
@@ -435,8 +512,8 @@ function QuestionRules(props: { question: IQuestion; now: number }): JSX.Element
   );
 }
 
-function ProgressTab({ api, refresh, course }: ITabProps): JSX.Element {
-  const loaded = useLoad(() => api.progress(course), refresh, [api, course]);
+function ProgressTab({ api, refresh, live, course }: ITabProps): JSX.Element {
+  const loaded = useLoad(() => api.progress(course), refresh, [api, course], live);
   return (
     <div className="ch-progress" data-testid="ch-progress">
       <ErrorMessage message={loaded.error} />
@@ -469,7 +546,7 @@ function ProgressTab({ api, refresh, course }: ITabProps): JSX.Element {
   );
 }
 
-function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
+function LeaderboardTab({ api, refresh, live, course }: ITabProps): JSX.Element {
   const [module, setModule] = useState('');
   const [page, setPage] = useState(0);
   const modules = useLoad(() => api.modules(course), refresh, [api, course]);
@@ -480,7 +557,8 @@ function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
       return api.leaderboard(course, module, offset, limit);
     },
     refresh,
-    [api, course, module, page]
+    [api, course, module, page],
+    live
   );
   const data = board.data;
   const info = data ? pageInfo(data.offset, data.entries.length, data.total) : null;
@@ -516,11 +594,13 @@ function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
           </tr>
         </thead>
         <tbody>
-          {data?.entries.map(e => {
-            const mine = self !== undefined && e.user === self;
+          {data?.entries.map((e, i) => {
+            // the grader marks the reader's own entry; older graders: compare names
+            const mine = e.you ?? (self !== undefined && e.user === self);
+            const avatar = api.avatarUrl(e.avatar);
             return (
               <tr
-                key={e.user}
+                key={e.user ?? `anonymous-${e.rank}-${i}`}
                 className={mine ? 'ch-mod-self' : undefined}
                 data-testid="ch-leaderboard-row"
                 data-self={mine ? 'true' : 'false'}
@@ -528,7 +608,19 @@ function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
               >
                 <td className="ch-rank">{e.rank}</td>
                 <td className="ch-user">
-                  {e.user}
+                  {avatar ? (
+                    <img className="ch-avatar" src={avatar} alt="" loading="lazy" />
+                  ) : (
+                    <span className="ch-avatar ch-avatar-initial" aria-hidden="true">
+                      {entryName(e).slice(0, 1).toUpperCase()}
+                    </span>
+                  )}
+                  <span className={e.user === null ? 'ch-anonymous' : undefined}>
+                    {entryName(e)}
+                  </span>
+                  {e.user && e.user !== entryName(e) && (
+                    <span className="ch-muted"> @{e.user}</span>
+                  )}
                   {mine && <span className="ch-you"> (you)</span>}
                 </td>
                 <td className="ch-score">{formatNumber(e.score)}</td>
@@ -558,63 +650,6 @@ function LeaderboardTab({ api, refresh, course }: ITabProps): JSX.Element {
           Next
         </button>
       </div>
-    </div>
-  );
-}
-
-function ProfileTab({ api, refresh, course }: ITabProps): JSX.Element {
-  const loaded = useLoad(
-    async () => {
-      const [profile, questions] = await Promise.all([
-        api.profile(course),
-        api.questions(course)
-      ]);
-      return { profile, solved: questions.filter(q => q.solved) };
-    },
-    refresh,
-    [api, course]
-  );
-  const p = loaded.data?.profile;
-  const solved = loaded.data?.solved || [];
-  return (
-    <div className="ch-profile" data-testid="ch-profile">
-      <ErrorMessage message={loaded.error} />
-      {p && (
-        <dl className="ch-dl">
-          <dt>Name</dt>
-          <dd className="ch-profile-name">
-            {p.display_name && p.display_name !== p.name
-              ? `${p.display_name} (${p.name})`
-              : p.name}
-          </dd>
-          <dt>Total score</dt>
-          <dd className="ch-profile-score">{formatNumber(p.score)}</dd>
-          <dt>Solved</dt>
-          <dd className="ch-profile-solved">{p.solved}</dd>
-          <dt>Attempted</dt>
-          <dd>{p.attempted}</dd>
-          <dt>Submissions</dt>
-          <dd>{p.submissions}</dd>
-          <dt>Rank</dt>
-          <dd className="ch-profile-rank">{p.rank === null ? 'not ranked yet' : `#${p.rank}`}</dd>
-        </dl>
-      )}
-      {p && (
-        <section className="ch-solved-list" aria-labelledby="ch-solved-heading">
-          <h3 id="ch-solved-heading">Solved questions</h3>
-          {solved.length === 0 ? (
-            <p className="ch-muted">None yet.</p>
-          ) : (
-            <ul>
-              {solved.map(q => (
-                <li key={q.id}>
-                  {q.title} <span className="ch-muted">({q.module_slug})</span>
-                </li>
-              ))}
-            </ul>
-          )}
-        </section>
-      )}
     </div>
   );
 }

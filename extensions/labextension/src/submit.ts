@@ -1,19 +1,22 @@
 /**
  * Submitting a coursehub notebook: the toolbar button, the command, and the flow
- * save -> POST submit -> follow (event stream, else polling) -> results view -> refresh
- * the panel. The button and the command follow the question's rules: disabled, with a
- * countdown, while a cool-off runs; disabled once every submission is used or the due
- * date passed on a question that refuses late ones.
+ * save -> POST submit -> follow (event stream, else polling) -> the results area under
+ * the notebook -> refresh the panel. The button is the toolbar's first item, so a narrow
+ * notebook never pushes it into the toolbar's overflow menu. The button and the command
+ * follow the question's rules: disabled, with a countdown, while a cool-off runs;
+ * disabled once every submission is used or the due date passed on a question that
+ * refuses late ones.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { Widget } from '@lumino/widgets';
+import { BoxLayout, Widget } from '@lumino/widgets';
 
 import { CoursehubAPI, CoursehubError } from './api';
 import { Refresh } from './events';
-import { followSubmission, INITIAL_STATE, reduce } from './results';
-import { ResultsWidget } from './resultsWidget';
+import { LearnerSettings } from './learner';
+import { INITIAL_STATE, reduce } from './results';
+import { ResultsArea } from './resultsArea';
 import { countdownText, ISubmitBlock, submitBlock, withRetryAfter } from './rules';
 import { IQuestion } from './types';
 
@@ -25,8 +28,6 @@ export function questionIdOf(panel: NotebookPanel | null | undefined): string | 
   const id = meta?.question_id;
   return id === undefined || id === null || id === '' ? null : String(id);
 }
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms));
 
 /**
  * The submission rules of the questions whose notebooks are open, as the grader last
@@ -81,25 +82,57 @@ export class SubmitRules {
 }
 
 export class Submitter {
-  private views = new Map<string, ResultsWidget>();
+  private areas = new Map<NotebookPanel, ResultsArea>();
   readonly rules: SubmitRules;
 
   constructor(
-    private app: JupyterFrontEnd,
     private api: CoursehubAPI,
-    private refresh: Refresh
+    private refresh: Refresh,
+    private settings: LearnerSettings,
+    private openPath: (path: string) => Promise<void>
   ) {
     this.rules = new SubmitRules(api);
     refresh.connect(() => this.rules.reloadAll());
   }
 
-  /** Save, submit and follow `panel`'s notebook; the results view shows every step. */
+  /**
+   * The results area under `panel`'s notebook, created (with the question's last result,
+   * its history and hints) the first time.
+   */
+  area(panel: NotebookPanel, questionId: string): ResultsArea {
+    let area = this.areas.get(panel);
+    if (area && !area.isDisposed && area.questionId === questionId) {
+      return area;
+    }
+    area?.dispose();
+    area = new ResultsArea({
+      questionId,
+      api: this.api,
+      settings: this.settings,
+      openPath: this.openPath
+    });
+    const created = area;
+    this.areas.set(panel, area);
+    panel.disposed.connect(() => {
+      created.dispose();
+      this.areas.delete(panel);
+    });
+    // under the notebook, in the panel's own top-to-bottom box: the notebook keeps
+    // its whole width, and one area per notebook is updated in place
+    const layout = panel.layout as BoxLayout;
+    BoxLayout.setStretch(area, 0);
+    layout.addWidget(area);
+    void area.load();
+    return area;
+  }
+
+  /** Save, submit and follow `panel`'s notebook; the results area shows every step. */
   async submit(panel: NotebookPanel): Promise<void> {
     const questionId = questionIdOf(panel);
     if (questionId === null) {
       return;
     }
-    const view = this.view(questionId, panel);
+    const view = this.area(panel, questionId);
     const signal = view.startRun();
     const run = view.run;
     const cancelled = () => run !== view.run || view.isDisposed;
@@ -107,7 +140,7 @@ export class Submitter {
     const show = (next: typeof state) => {
       state = next;
       if (!cancelled()) {
-        view.setState(state);
+        view.setResult(state);
       }
     };
     show(state);
@@ -127,36 +160,10 @@ export class Submitter {
     }
     // one submission more used, and perhaps a cool-off started
     void this.rules.load(questionId);
-    const final = await followSubmission(state, {
-      openStream: id => this.api.submissionEvents(id, signal),
-      fetch: id => this.api.submission(id),
-      sleep,
-      update: show,
-      cancelled
-    });
+    const final = await view.follow(state, signal);
     if (final.phase === 'graded') {
       this.refresh.emit();
     }
-  }
-
-  /** The question's results view, created (beside the notebook) or revealed. */
-  private view(questionId: string, panel: NotebookPanel): ResultsWidget {
-    let view = this.views.get(questionId);
-    if (!view || view.isDisposed) {
-      view = new ResultsWidget(questionId, panel.context.localPath.replace(/\.ipynb$/, ''));
-      const created = view;
-      this.views.set(questionId, view);
-      view.disposed.connect(() => this.views.delete(questionId));
-      this.api.question(questionId).then(
-        q => created.setQuestionTitle(q.title),
-        () => undefined // keep the file name as the title
-      );
-    }
-    if (!view.isAttached) {
-      this.app.shell.add(view, 'main', { mode: 'split-right', ref: panel.id });
-    }
-    this.app.shell.activateById(view.id);
-    return view;
   }
 }
 
@@ -183,7 +190,7 @@ class SubmitButton extends Widget {
     this.addClass('ch-SubmitItem');
     const button = (this.button = document.createElement('button'));
     button.type = 'button';
-    button.className = 'jp-ToolbarButtonComponent jp-Button jp-mod-minimal ch-submit';
+    button.className = 'jp-ToolbarButtonComponent jp-Button ch-submit';
     button.dataset.testid = 'ch-submit';
     button.title = SUBMIT_TITLE;
     button.appendChild(document.createTextNode('Submit'));
@@ -261,11 +268,14 @@ export class SubmitButtonExtension
         button.dispose();
         return;
       }
-      if (!panel.toolbar.insertAfter('cellType', 'coursehubSubmit', button)) {
+      // first in the toolbar: a narrow notebook moves the toolbar's last items into
+      // its overflow menu, never the first
+      if (!panel.toolbar.insertItem(0, 'coursehubSubmit', button)) {
         panel.toolbar.addItem('coursehubSubmit', button);
       }
       button.follow();
       void rules.load(questionId);
+      this.submitter.area(panel, questionId);
     });
     return button;
   }

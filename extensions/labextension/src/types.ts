@@ -42,6 +42,10 @@ export interface IQuestion {
   points: number;
   best_score: number | null;
   solved: boolean;
+  /** the task in plain text (its first markdown cell), searched with the title */
+  description?: string | null;
+  /** how many hints the question has (their text only through `hints`) */
+  hints?: number;
   /** the course's slug */
   course?: string;
   version?: number;
@@ -85,7 +89,10 @@ export interface IOpenResult {
 export type SubmissionStatus = 'queued' | 'running' | 'graded' | 'error';
 
 export interface ITestResult {
+  /** the test's stable id (its grade_id) */
   name: string;
+  /** the human name ("hours wrap after a day"); older graders send none */
+  title?: string | null;
   points: number;
   max_points: number;
   passed: boolean;
@@ -105,6 +112,42 @@ export interface ISubmission {
   queue_position?: number | null;
   /** While queued: the grader's estimate of the wait, in seconds; null when unknown. */
   estimated_wait?: number | null;
+  created?: string | null;
+  finished?: string | null;
+  late?: boolean | null;
+  /** what this grading earned: XP, the streak, new achievements; null: nothing */
+  awards?: IAwards | null;
+}
+
+export interface IAchievementInfo {
+  key: string;
+  title: string;
+  description: string;
+  /** an emoji */
+  icon: string;
+}
+
+export interface IAwards {
+  xp: number;
+  streak: number;
+  achievements: IAchievementInfo[];
+}
+
+/** `GET achievements?course=`: every achievement of the course, earned or not. */
+export interface IAchievements {
+  course: string;
+  xp: number;
+  streak: number;
+  best_streak: number;
+  achievements: (IAchievementInfo & { earned: string | null })[];
+}
+
+/** `GET questions/{id}/hints` and the answer to POST (the next one revealed). */
+export interface IHints {
+  count: number;
+  revealed: { index: number; text: string }[];
+  /** the fraction of a later solve's XP each revealed hint costs */
+  xp_penalty: number;
 }
 
 export interface IModuleProgress {
@@ -123,20 +166,83 @@ export interface IProgress {
   modules: IModuleProgress[];
 }
 
+export type TopBucket = 1 | 5 | 10 | 25 | 50;
+
+export interface IProfileModule {
+  id: number;
+  slug: string;
+  title: string;
+  score: number;
+  solved: number;
+  rank: number | null;
+  percentile: number | null;
+  top: TopBucket | null;
+}
+
+export interface IProfileLinks {
+  github?: string | null;
+  linkedin?: string | null;
+  website?: string | null;
+}
+
+export interface ILearnerSettings {
+  /** false: no celebration after a solve */
+  celebrations?: boolean;
+  [key: string]: unknown;
+}
+
+export interface IPrivateProfile {
+  email: string | null;
+  timezone: string;
+  anonymous: boolean;
+  settings: ILearnerSettings;
+}
+
 export interface IProfile {
+  course?: string;
   name: string;
   display_name: string;
   bio?: string | null;
+  links?: IProfileLinks;
+  /** relative to the API: "profiles/<name>/avatar?v=<n>"; null: none */
+  avatar?: string | null;
+  xp?: number;
+  streak?: number;
+  best_streak?: number;
+  achievements?: (IAchievementInfo & { earned?: string | null })[];
   score: number;
   solved: number;
   attempted: number;
   submissions: number;
   rank: number | null;
+  percentile?: number | null;
+  top?: TopBucket | null;
+  modules?: IProfileModule[];
+  joined?: string | null;
+  /** only in the learner's own profile */
+  private?: IPrivateProfile;
+}
+
+/** What `PATCH profile` accepts. */
+export interface IProfileUpdate {
+  display_name?: string;
+  bio?: string;
+  links?: IProfileLinks;
+  email?: string | null;
+  timezone?: string;
+  anonymous?: boolean;
+  settings?: ILearnerSettings;
 }
 
 export interface ILeaderboardEntry {
   rank: number;
-  user: string;
+  /** null: an anonymous learner, as others see them */
+  user: string | null;
+  display_name?: string;
+  anonymous?: boolean;
+  /** the reader's own entry */
+  you?: boolean;
+  avatar?: string | null;
   score: number;
   solved: number;
 }

@@ -10,7 +10,16 @@ export interface ILoaded<T> {
   reload: () => void;
 }
 
-export function useLoad<T>(load: () => Promise<T>, refresh: Refresh, deps: unknown[]): ILoaded<T> {
+/**
+ * `refresh` reloads on every graded submission; `live` (optional: the periodic refresh,
+ * given only to the view on show) reloads quietly too.
+ */
+export function useLoad<T>(
+  load: () => Promise<T>,
+  refresh: Refresh,
+  deps: unknown[],
+  live?: Refresh | null
+): ILoaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -42,6 +51,8 @@ export function useLoad<T>(load: () => Promise<T>, refresh: Refresh, deps: unkno
     reload();
     return refresh.connect(reload);
   }, [reload, refresh]);
+
+  useEffect(() => (live ? live.connect(reload) : undefined), [reload, live]);
 
   useEffect(
     () => () => {
