@@ -130,6 +130,10 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     ]
     assert {(q["status"], q["version"]) for q in questions.values()} == {("released", 1)}
     assert questions["algorithms/binary-search"]["title"] == "Binary search"
+    # the course's own achievements came along
+    assert [a["key"] for a in course["achievements"]] == [
+        a["key"] for a in json.loads((folder / "course.json").read_text())["achievements"]
+    ]
 
     again = await course_cli("import", folder, url=grader.base_url, token=prof.token)
     assert again.code == 0

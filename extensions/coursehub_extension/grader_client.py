@@ -147,23 +147,8 @@ class GraderClient(LoggingConfigurable):
             payload = json.dumps(body)
         else:
             payload = None
-        request = HTTPRequest(
-            url,
-            method=method,
-            headers=headers,
-            body=payload,
-            connect_timeout=self.connect_timeout,
-            request_timeout=timeout or self.request_timeout,
-            # A redirect means the Hub's proxy wants a browser login: the token failed.
-            follow_redirects=False,
-        )
         where = f"{method} {url}"
-        try:
-            response = await AsyncHTTPClient().fetch(request, raise_error=False)
-        except HTTPClientError as e:
-            raise self._fetch_error(e, where) from e
-        except OSError as e:
-            raise self._unreachable(e, where) from e
+        response = await self._fetch(method, url, headers, where, payload, timeout)
         retry_after = response.headers.get("Retry-After") if response.code == 429 else None
         data = self._decode(response.code, response.body, where, retry_after)
         return GraderReply(response.code, data)
@@ -174,26 +159,33 @@ class GraderClient(LoggingConfigurable):
         Refusals raise :class:`GraderError` like :meth:`send`'s, the grader's message kept.
         """
         url, headers = self._prepare(path, params, accept="*/*")
-        request = HTTPRequest(
-            url,
-            method="GET",
-            headers=headers,
-            connect_timeout=self.connect_timeout,
-            request_timeout=self.request_timeout,
-            follow_redirects=False,
-        )
         where = f"GET {url}"
-        try:
-            response = await AsyncHTTPClient().fetch(request, raise_error=False)
-        except HTTPClientError as e:
-            raise self._fetch_error(e, where) from e
-        except OSError as e:
-            raise self._unreachable(e, where) from e
+        response = await self._fetch("GET", url, headers, where)
         if response.code != 200:
             self._decode(response.code, response.body, where)
             raise GraderError(502, f"The grading service answered HTTP {response.code} ({where}).")
         content_type = response.headers.get("Content-Type", "application/octet-stream")
         return content_type, response.body or b""
+
+    async def _fetch(self, method, url, headers, where, body=None, timeout=None):
+        """One request to the grader, its response whatever the status; GraderError
+        when it cannot be reached."""
+        request = HTTPRequest(
+            url,
+            method=method,
+            headers=headers,
+            body=body,
+            connect_timeout=self.connect_timeout,
+            request_timeout=timeout or self.request_timeout,
+            # A redirect means the Hub's proxy wants a browser login: the token failed.
+            follow_redirects=False,
+        )
+        try:
+            return await AsyncHTTPClient().fetch(request, raise_error=False)
+        except HTTPClientError as e:
+            raise self._fetch_error(e, where) from e
+        except OSError as e:
+            raise self._unreachable(e, where) from e
 
     async def stream(
         self,

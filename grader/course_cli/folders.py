@@ -87,6 +87,8 @@ class CourseFolder:
     description: str | None
     join: str | None
     modules: list[ModuleFolder]
+    # the course's own achievements (course.json), None when the folder says none
+    achievements: list | None = None
     # True: titles, descriptions and joining come from the folder, also on re-import
     says_titles: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -142,6 +144,7 @@ def read_coursehub_folder(path: Path) -> CourseFolder:
         description=spec.get("description", ""),
         join=spec.get("join", "invite"),
         modules=modules,
+        achievements=spec.get("achievements"),
     )
 
 

@@ -136,10 +136,17 @@ def _upsert_course(api, folder: CourseFolder, slug: str) -> str:
                 "join": folder.join or "invite",
             },
         )
+        if folder.achievements:
+            api.put(f"courses/{slug}", {"achievements": folder.achievements})
         return "created"
     if course.get("role") != "instructor":
         raise CommandError(f"you are not an instructor of the course {slug}: nothing was imported")
-    wanted = {"title": folder.title, "description": folder.description, "join": folder.join}
+    wanted = {
+        "title": folder.title,
+        "description": folder.description,
+        "join": folder.join,
+        "achievements": folder.achievements,
+    }
     changes = {
         key: value
         for key, value in wanted.items()

@@ -4,7 +4,6 @@
  * question, with a button to open it), and the modules with their descriptions and
  * progress. Opened from the launcher card, the panel, and by itself the first time.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
 import { CoursehubAPI } from './api';
@@ -13,7 +12,7 @@ import { chooseCourse } from './courses';
 import { Refresh } from './events';
 import { clampPercent, descriptionSnippet, formatPercent, pointsText } from './format';
 import { moduleSummaries, nextQuestion, streakText } from './home';
-import { LiveRefresh } from './live';
+import { LiveWidget } from './live';
 import { IQuestion } from './types';
 import { useLoad } from './useLoad';
 
@@ -27,26 +26,14 @@ export interface IHomeOptions {
   showPanel: () => void;
 }
 
-export class CourseHome extends ReactWidget {
-  private liveRefresh: LiveRefresh;
-
+export class CourseHome extends LiveWidget {
   constructor(private options: IHomeOptions) {
-    super();
+    super(options.refresh);
     this.id = 'coursehub-home';
     this.addClass('ch-Home');
     this.title.label = 'Course';
     this.title.caption = 'Your course: modules, progress and what to do next';
     this.title.closable = true;
-    this.liveRefresh = new LiveRefresh(this, options.refresh);
-  }
-
-  protected onAfterShow(): void {
-    this.liveRefresh.wake();
-  }
-
-  dispose(): void {
-    this.liveRefresh.dispose();
-    super.dispose();
   }
 
   render(): JSX.Element {

@@ -2,6 +2,7 @@
  * The live refresh of a view: a Poller ticking while the widget is shown and the browser
  * tab visible, woken when either comes back. The view's loads connect to `live`.
  */
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { Refresh } from './events';
@@ -41,5 +42,25 @@ export class LiveRefresh {
     this.disconnect();
     this.poller.stop();
     document.removeEventListener('visibilitychange', this.onVisibility);
+  }
+}
+
+/** A React view that refreshes itself while shown (the sidebar, the course page): its
+ * loads connect to `liveRefresh.live`. */
+export abstract class LiveWidget extends ReactWidget {
+  protected liveRefresh: LiveRefresh;
+
+  constructor(refresh: Refresh) {
+    super();
+    this.liveRefresh = new LiveRefresh(this, refresh);
+  }
+
+  protected onAfterShow(): void {
+    this.liveRefresh.wake();
+  }
+
+  dispose(): void {
+    this.liveRefresh.dispose();
+    super.dispose();
   }
 }

@@ -3,7 +3,7 @@
  * and Profile tabs; Courses (joining); Instructor for a course the user teaches.
  */
 import { INotebookTracker } from '@jupyterlab/notebook';
-import { LabIcon, ReactWidget } from '@jupyterlab/ui-components';
+import { LabIcon } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
 import { CoursehubAPI } from './api';
@@ -30,7 +30,7 @@ import {
 } from './format';
 import { InstructorTab } from './instructorTab';
 import { LearnerSettings } from './learner';
-import { LiveRefresh } from './live';
+import { LiveWidget } from './live';
 import { entryName } from './profile';
 import { ProfileTab } from './profileTab';
 import {
@@ -94,26 +94,14 @@ function storeCourse(slug: string): void {
 /** The sidebar's name, shown on its tab and as its tooltip. */
 export const PANEL_LABEL = 'Course';
 
-export class CoursehubPanel extends ReactWidget {
-  private liveRefresh: LiveRefresh;
-
+export class CoursehubPanel extends LiveWidget {
   constructor(private options: IPanelOptions) {
-    super();
+    super(options.refresh);
     this.id = 'coursehub-panel';
     this.addClass('ch-Panel');
     this.title.icon = coursehubIcon;
     this.title.label = PANEL_LABEL;
     this.title.caption = 'Course: questions, progress, leaderboard and profile';
-    this.liveRefresh = new LiveRefresh(this, options.refresh);
-  }
-
-  protected onAfterShow(): void {
-    this.liveRefresh.wake();
-  }
-
-  dispose(): void {
-    this.liveRefresh.dispose();
-    super.dispose();
   }
 
   render(): JSX.Element {
