@@ -254,8 +254,7 @@ def profile(
         "avatar": avatar_url(user),
         "anonymous": bool(user.anonymous),
         **_awards(db, user, course, counted, award_rules),
-        "attempted": _attempted(db, user, counted),
-        "submissions": _submissions(db, user, counted),
+        **_activity(db, user, counted),
         **_standing(db, user, course, hide_standing),
         "joined": user.created.isoformat() + "Z",
     }
@@ -305,28 +304,31 @@ def _standing(db, user: orm.User, course: orm.Course | None, hidden: bool) -> di
     }
 
 
-def _attempted(db, user: orm.User, course_ids: list[int]) -> int:
-    """Questions (not retired) of these courses the learner has a score on."""
+def _activity(db, user: orm.User, course_ids: list[int]) -> dict:
+    """`attempted`: questions (not retired) of these courses the learner has a score on;
+    `submissions`: their submissions to these courses' questions (their own rows, by
+    the index on user_id, each joined to its question and module by primary key). One
+    statement: two scalar subqueries, one round trip to the database."""
     if not course_ids:
-        return 0
-    query = scores.counted_best_scores().add_columns(func.count())
-    query = query.where(orm.BestScore.user_id == user.id, orm.Module.course_id.in_(course_ids))
-    return db.scalar(query)
-
-
-def _submissions(db, user: orm.User, course_ids: list[int]) -> int:
-    """The learner's submissions to these courses' questions: their own rows (the index
-    on user_id), each joined to its question and module by primary key."""
-    if not course_ids:
-        return 0
-    query = (
+        return {"attempted": 0, "submissions": 0}
+    attempted = scores.counted_best_scores().add_columns(func.count())
+    attempted = attempted.where(
+        orm.BestScore.user_id == user.id, orm.Module.course_id.in_(course_ids)
+    )
+    submissions = (
         select(func.count())
         .select_from(orm.Submission)
         .join(orm.Question, orm.Question.id == orm.Submission.question_id)
         .join(orm.Module, orm.Module.id == orm.Question.module_id)
         .where(orm.Submission.user_id == user.id, orm.Module.course_id.in_(course_ids))
     )
-    return db.scalar(query)
+    row = db.execute(
+        select(
+            attempted.scalar_subquery().label("attempted"),
+            submissions.scalar_subquery().label("submissions"),
+        )
+    ).one()
+    return {"attempted": row.attempted, "submissions": row.submissions}
 
 
 def _awards(db, user: orm.User, course: orm.Course | None, course_ids: list[int], rules) -> dict:
