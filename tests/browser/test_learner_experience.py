@@ -13,8 +13,10 @@ achievements. Each step saves ``learner-xp-NN-*.png`` in tests/browser/screensho
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
+import time
 
 import pytest
 import requests
@@ -31,13 +33,17 @@ from tests.browser.test_learner_in_jupyterlab import (
     show_tab,
     type_answer,
 )
-from tests.conftest import square_question
+from tests.conftest import answer, square_question
 from tests.test_end_to_end import Learner
 
 pytestmark = [pytest.mark.browser, pytest.mark.hub, pytest.mark.sandbox]
 
 RUN = secrets.token_hex(2)
 LEARNER = f"br-xp-{RUN}"
+RIVAL = f"br-rival-{RUN}"
+RIVAL_DISPLAY = "Grace H."
+RIVAL_BIO = "Debugging since 1947."
+RIVAL_GITHUB = "https://github.com/grace-h"
 MODULE = f"powers-{RUN}"
 MODULE_TITLE = "Powers"
 MODULE_DESCRIPTION = "Squares of numbers, three ways."
@@ -99,6 +105,62 @@ def questions(hub):
     return made
 
 
+def png_bytes(color=(200, 60, 40), size=(64, 64)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def rival(hub, questions):
+    """Another learner of the course, with a public profile (display name, bio, a link,
+    a picture) and a solve of the first question, so the leaderboard has someone to look
+    at. Everything through the grader's API with the learner's own token."""
+    hub.learners.append(RIVAL)
+    grace = Learner(hub, RIVAL, course=COURSE)
+    grader = f"{hub.url}/services/grader/api/v1/"
+    auth = {"Authorization": f"token {grace.token}"}
+    r = requests.patch(
+        grader + "profile",
+        headers=auth,
+        json={
+            "display_name": RIVAL_DISPLAY,
+            "bio": RIVAL_BIO,
+            "links": {"github": RIVAL_GITHUB},
+        },
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    r = requests.put(
+        grader + "profile/avatar",
+        headers={**auth, "Content-Type": "image/png"},
+        data=png_bytes((40, 90, 200)),
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    first = questions[0]
+    student = requests.get(grader + f"questions/{first['id']}", headers=auth, timeout=30)
+    nb = answer(student.json()["notebook"], "def square(x):\n    return x * x")
+    r = requests.post(
+        grader + "submissions",
+        headers=auth,
+        json={"question": first["id"], "notebook": nb},
+        timeout=30,
+    )
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + GRADE_TIMEOUT / 1000
+    while True:
+        result = requests.get(grader + f"submissions/{r.json()['id']}", headers=auth, timeout=30)
+        if result.json()["status"] in ("graded", "error"):
+            break
+        assert time.monotonic() < deadline, result.text
+        time.sleep(0.5)
+    assert result.json()["score"] == 3, result.text
+    return grace
+
+
 def row_of(panel, question):
     return panel.locator(f'[data-testid="ch-question"][data-question-id="{question["id"]}"]')
 
@@ -129,7 +191,7 @@ def submit_and_wait(page, score: str):
     return view
 
 
-def test_learner_keeps_coming_back(hub, questions, page, shot):
+def test_learner_keeps_coming_back(hub, questions, rival, page, shot):
     hub.learners.append(LEARNER)
     learner = Learner(hub, LEARNER, course=COURSE)
     learner.start_server()
@@ -274,5 +336,47 @@ def test_learner_keeps_coming_back(hub, questions, page, shot):
     mine = panel.locator('[data-testid="ch-leaderboard-row"][data-self="true"]')
     expect(mine).to_contain_text("(you)")
     shot("learner-xp-11-leaderboard")
+
+    # 9. another learner's public profile, from the leaderboard: name, bio, link, picture
+    panel.locator('[data-testid="ch-leaderboard-profile"]', has_text=RIVAL_DISPLAY).click()
+    other = panel.locator('[data-testid="ch-other-profile"]')
+    expect(other).to_contain_text(RIVAL_DISPLAY)
+    expect(other).to_contain_text(RIVAL_BIO)
+    expect(other.get_by_role("link", name="GitHub")).to_have_attribute("href", RIVAL_GITHUB)
+    expect(other.locator("img.ch-avatar")).to_be_visible()
+    expect(other.locator('[data-testid="ch-achievement-item"]').first).to_be_visible()
+    shot("learner-xp-12-another-learners-profile")
+    other.locator('[data-testid="ch-other-profile-close"]').click()
+    expect(other).to_have_count(0)
+    expect(panel.locator('[data-testid="ch-leaderboard-row"][data-self="true"]')).to_be_visible()
+
+    # 10. one's own profile edited: a file that is not an image is refused with the
+    # grader's words; a picture, a name, a bio and a link are saved
+    show_tab(panel, "Profile")
+    profile.locator('[data-testid="ch-profile-edit"]').click()
+    form = profile.locator('[data-testid="ch-profile-form"]')
+    avatar_input = form.get_by_label("Avatar")
+    avatar_input.set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"}]
+    )
+    message = form.locator('[data-testid="ch-avatar-message"]')
+    expect(message).to_contain_text("not an image")
+    # that refusal (a 400, and the browser's console line about it) was the point
+    page.recorder.errors[:] = [e for e in page.recorder.errors if "profile/avatar" not in e]
+    avatar_input.set_input_files(
+        files=[{"name": "me.png", "mimeType": "image/png", "buffer": png_bytes()}]
+    )
+    expect(message).to_have_text("Avatar saved.")
+    form.get_by_label("Display name").fill("Ada L.")
+    form.get_by_label("Bio").fill("Learning Python, one square at a time.")
+    form.get_by_label("GitHub").fill("https://github.com/ada-l")
+    shot("learner-xp-13-profile-form")
+    form.get_by_role("button", name="Save").click()
+    expect(profile.locator(".ch-profile-name")).to_contain_text("Ada L.")
+    expect(profile.locator("img.ch-avatar-large")).to_be_visible()
+    expect(profile.get_by_role("link", name="GitHub")).to_have_attribute(
+        "href", "https://github.com/ada-l"
+    )
+    shot("learner-xp-14-profile-saved")
 
     assert_no_coursehub_errors(page)

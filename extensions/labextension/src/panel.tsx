@@ -32,7 +32,7 @@ import { InstructorTab } from './instructorTab';
 import { LearnerSettings } from './learner';
 import { LiveWidget } from './live';
 import { entryName } from './profile';
-import { ProfileTab } from './profileTab';
+import { OtherProfile, ProfileTab } from './profileTab';
 import {
   countdownText,
   dueText,
@@ -548,9 +548,15 @@ function LeaderboardTab({ api, refresh, live, course }: ITabProps): JSX.Element 
     [api, course, module, page],
     live
   );
+  const [viewing, setViewing] = useState<string | null>(null);
   const data = board.data;
   const info = data ? pageInfo(data.offset, data.entries.length, data.total) : null;
   const self = me.data?.name;
+  if (viewing !== null) {
+    return (
+      <OtherProfile api={api} course={course} name={viewing} onClose={() => setViewing(null)} />
+    );
+  }
   return (
     <div className="ch-leaderboard" data-testid="ch-leaderboard">
       <label className="ch-filter">
@@ -603,9 +609,21 @@ function LeaderboardTab({ api, refresh, live, course }: ITabProps): JSX.Element 
                       {entryName(e).slice(0, 1).toUpperCase()}
                     </span>
                   )}
-                  <span className={e.user === null ? 'ch-anonymous' : undefined}>
-                    {entryName(e)}
-                  </span>
+                  {e.user !== null && !mine ? (
+                    // another learner's public profile (anonymous ones have no name here)
+                    <button
+                      className="ch-link"
+                      data-testid="ch-leaderboard-profile"
+                      aria-label={`Profile of ${entryName(e)}`}
+                      onClick={() => setViewing(e.user as string)}
+                    >
+                      {entryName(e)}
+                    </button>
+                  ) : (
+                    <span className={e.user === null ? 'ch-anonymous' : undefined}>
+                      {entryName(e)}
+                    </span>
+                  )}
                   {e.user && e.user !== entryName(e) && (
                     <span className="ch-muted"> @{e.user}</span>
                   )}

@@ -53,112 +53,10 @@ export function ProfileTab({
   const [editing, setEditing] = useState(false);
   const p = loaded.data?.profile;
   const all = loaded.data?.achievements?.achievements ?? p?.achievements ?? [];
-  const earned = all.filter(a => a.earned);
-  const locked = all.filter(a => !a.earned);
-  const avatar = api.avatarUrl(p?.avatar);
   return (
     <div className="ch-profile" data-testid="ch-profile">
       <ErrorMessage message={loaded.error} />
-      {p && (
-        <div className="ch-profile-card">
-          {avatar ? (
-            <img className="ch-avatar ch-avatar-large" src={avatar} alt="" />
-          ) : (
-            <span className="ch-avatar ch-avatar-large ch-avatar-initial" aria-hidden="true">
-              {(p.display_name || p.name).slice(0, 1).toUpperCase()}
-            </span>
-          )}
-          <div>
-            <div className="ch-profile-name">
-              {p.display_name && p.display_name !== p.name
-                ? `${p.display_name} (${p.name})`
-                : p.name}
-            </div>
-            {p.bio && <p className="ch-profile-bio">{p.bio}</p>}
-            <ProfileLinks profile={p} />
-          </div>
-        </div>
-      )}
-      {p && (
-        <dl className="ch-dl">
-          <dt>XP</dt>
-          <dd data-testid="ch-profile-xp">
-            {formatNumber(p.xp ?? loaded.data?.achievements?.xp ?? 0)}
-          </dd>
-          <dt>Streak</dt>
-          <dd>
-            {p.streak ?? 0} {p.streak === 1 ? 'day' : 'days'}
-            {p.best_streak ? ` (best ${p.best_streak})` : ''}
-          </dd>
-          <dt>Total score</dt>
-          <dd className="ch-profile-score">{formatNumber(p.score)}</dd>
-          <dt>Solved</dt>
-          <dd className="ch-profile-solved">{p.solved}</dd>
-          <dt>Attempted</dt>
-          <dd>{p.attempted}</dd>
-          <dt>Submissions</dt>
-          <dd>{p.submissions}</dd>
-          <dt>Rank</dt>
-          <dd className="ch-profile-rank">
-            {p.rank === null ? 'not ranked yet' : `#${p.rank}`}
-            {p.top ? (
-              <span className="ch-chip ch-top" data-testid="ch-profile-top">
-                {topText(p.top)}
-              </span>
-            ) : null}
-          </dd>
-          {percentileText(p.percentile) && (
-            <>
-              <dt>In the course</dt>
-              <dd data-testid="ch-profile-percentile">{percentileText(p.percentile)}</dd>
-            </>
-          )}
-        </dl>
-      )}
-      {p && (p.modules?.length ?? 0) > 0 && (
-        <section aria-labelledby="ch-profile-modules-h">
-          <h3 id="ch-profile-modules-h">Modules</h3>
-          <ul className="ch-profile-modules">
-            {p.modules!.map(m => (
-              <li key={m.id}>
-                <span>{m.title}</span>{' '}
-                <span className="ch-muted">
-                  {m.solved} solved
-                  {percentileText(m.percentile) ? ` · ${percentileText(m.percentile)}` : ''}
-                </span>
-                {m.top ? <span className="ch-chip ch-top">{topText(m.top)}</span> : null}
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
-      {all.length > 0 && (
-        <section aria-labelledby="ch-achievements-h" data-testid="ch-achievements">
-          <h3 id="ch-achievements-h">
-            Achievements ({earned.length} / {all.length})
-          </h3>
-          <ul className="ch-achievement-list">
-            {[...earned, ...locked].map(a => (
-              <li
-                key={a.key}
-                className={`ch-achievement${a.earned ? ' ch-mod-earned' : ' ch-mod-locked'}`}
-                data-testid="ch-achievement-item"
-                data-earned={a.earned ? 'true' : 'false'}
-                title={a.description}
-              >
-                <span className="ch-achievement-icon" aria-hidden="true">
-                  {a.icon}
-                </span>
-                <span className="ch-achievement-title">
-                  {a.title}
-                  {!a.earned && <span className="ch-chip ch-locked">locked</span>}
-                </span>
-                <span className="ch-muted ch-achievement-description">{a.description}</span>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
+      {p && <PublicProfile api={api} profile={p} achievements={all} />}
       {p && !editing && (
         <button
           className="ch-button"
@@ -183,6 +81,170 @@ export function ProfileTab({
         />
       )}
     </div>
+  );
+}
+
+/**
+ * The public part of a profile, as anyone signed in sees it: the learner's own (with
+ * every achievement, earned then locked) or another learner's from the leaderboard
+ * (the achievements they earned).
+ */
+export function PublicProfile({
+  api,
+  profile: p,
+  achievements: all
+}: {
+  api: CoursehubAPI;
+  profile: IProfile;
+  achievements: NonNullable<IProfile['achievements']>;
+}): JSX.Element {
+  const earned = all.filter(a => a.earned);
+  const locked = all.filter(a => !a.earned);
+  const avatar = api.avatarUrl(p.avatar);
+  // two profiles may show at once (the Profile tab, another learner's from the leaderboard)
+  const id = React.useId();
+  return (
+    <>
+      <div className="ch-profile-card">
+        {avatar ? (
+          <img className="ch-avatar ch-avatar-large" src={avatar} alt="" />
+        ) : (
+          <span className="ch-avatar ch-avatar-large ch-avatar-initial" aria-hidden="true">
+            {(p.display_name || p.name).slice(0, 1).toUpperCase()}
+          </span>
+        )}
+        <div>
+          <div className="ch-profile-name">
+            {p.display_name && p.display_name !== p.name
+              ? `${p.display_name} (${p.name})`
+              : p.name}
+          </div>
+          {p.bio && <p className="ch-profile-bio">{p.bio}</p>}
+          <ProfileLinks profile={p} />
+        </div>
+      </div>
+      <dl className="ch-dl">
+        <dt>XP</dt>
+        <dd data-testid="ch-profile-xp">{formatNumber(p.xp ?? 0)}</dd>
+        <dt>Streak</dt>
+        <dd>
+          {p.streak ?? 0} {p.streak === 1 ? 'day' : 'days'}
+          {p.best_streak ? ` (best ${p.best_streak})` : ''}
+        </dd>
+        <dt>Total score</dt>
+        <dd className="ch-profile-score">{formatNumber(p.score)}</dd>
+        <dt>Solved</dt>
+        <dd className="ch-profile-solved">{p.solved}</dd>
+        <dt>Attempted</dt>
+        <dd>{p.attempted}</dd>
+        <dt>Submissions</dt>
+        <dd>{p.submissions}</dd>
+        <dt>Rank</dt>
+        <dd className="ch-profile-rank">
+          {p.rank === null ? 'not ranked yet' : `#${p.rank}`}
+          {p.top ? (
+            <span className="ch-chip ch-top" data-testid="ch-profile-top">
+              {topText(p.top)}
+            </span>
+          ) : null}
+        </dd>
+        {percentileText(p.percentile) && (
+          <>
+            <dt>In the course</dt>
+            <dd data-testid="ch-profile-percentile">{percentileText(p.percentile)}</dd>
+          </>
+        )}
+      </dl>
+      {(p.modules?.length ?? 0) > 0 && (
+        <section aria-labelledby={`${id}-modules`}>
+          <h3 id={`${id}-modules`}>Modules</h3>
+          <ul className="ch-profile-modules">
+            {p.modules!.map(m => (
+              <li key={m.id}>
+                <span>{m.title}</span>{' '}
+                <span className="ch-muted">
+                  {m.solved} solved
+                  {percentileText(m.percentile) ? ` · ${percentileText(m.percentile)}` : ''}
+                </span>
+                {m.top ? <span className="ch-chip ch-top">{topText(m.top)}</span> : null}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {all.length > 0 && (
+        <section aria-labelledby={`${id}-achievements`} data-testid="ch-achievements">
+          <h3 id={`${id}-achievements`}>
+            Achievements ({earned.length} / {all.length})
+          </h3>
+          <ul className="ch-achievement-list">
+            {[...earned, ...locked].map(a => (
+              <li
+                key={a.key}
+                className={`ch-achievement${a.earned ? ' ch-mod-earned' : ' ch-mod-locked'}`}
+                data-testid="ch-achievement-item"
+                data-earned={a.earned ? 'true' : 'false'}
+                title={a.description}
+              >
+                <span className="ch-achievement-icon" aria-hidden="true">
+                  {a.icon}
+                </span>
+                <span className="ch-achievement-title">
+                  {a.title}
+                  {!a.earned && <span className="ch-chip ch-locked">locked</span>}
+                </span>
+                <span className="ch-muted ch-achievement-description">{a.description}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </>
+  );
+}
+
+/** Another learner's public profile, opened from the leaderboard. */
+export function OtherProfile({
+  api,
+  course,
+  name,
+  onClose
+}: {
+  api: CoursehubAPI;
+  course: string;
+  name: string;
+  onClose: () => void;
+}): JSX.Element {
+  const [profile, setProfile] = useState<IProfile | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let current = true;
+    setProfile(null);
+    setError(null);
+    api.publicProfile(name, course).then(
+      p => current && setProfile(p),
+      e => current && setError((e as Error).message)
+    );
+    return () => {
+      current = false;
+    };
+  }, [api, course, name]);
+  return (
+    <section
+      className="ch-profile ch-other-profile"
+      data-testid="ch-other-profile"
+      aria-label={`Profile of ${name}`}
+    >
+      <button className="ch-button" data-testid="ch-other-profile-close" onClick={onClose}>
+        Back to the leaderboard
+      </button>
+      <ErrorMessage message={error} />
+      {profile ? (
+        <PublicProfile api={api} profile={profile} achievements={profile.achievements ?? []} />
+      ) : (
+        !error && <p className="ch-muted">Loading…</p>
+      )}
+    </section>
   );
 }
 
