@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -62,6 +62,12 @@ def dialect_insert(db, table):
     else:  # pragma: no cover - coursehub supports SQLite and PostgreSQL
         raise NotImplementedError(f"upserts on {dialect}")
     return insert(table)
+
+
+def count_by(db, key, *conditions) -> dict:
+    """``{key value: rows}`` of the rows meeting ``conditions``, in one grouped query
+    (``key`` a column: ``count_by(db, Module.course_id, Module.course_id.in_(ids))``)."""
+    return dict(db.execute(select(key, func.count()).where(*conditions).group_by(key)).all())
 
 
 def make_session_factory(engine: Engine) -> sessionmaker:

@@ -140,6 +140,20 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
         await self.ensure_folder(path, what)
         await ensure_async(cm.save({"type": "notebook", "format": "json", "content": nb}, path))
 
+    async def write_once(self, path: str, make_notebook, what: str) -> None:
+        """Write the notebook ``await make_notebook()`` at ``path`` unless a file is there
+        (the learner's work, or a copy written before), and answer ``{path, created}``:
+        201 when written, 200 when left alone."""
+        cm = self.contents_manager
+        # Two clicks on "open" must not both find the file missing and both write it.
+        async with self.extensionapp.open_lock:
+            if await ensure_async(cm.file_exists(path)):
+                self.write_json({"path": path, "created": False})
+                return
+            await self.save_notebook(await make_notebook(), path, what)
+        self.log.info("coursehub: %s as %s", what, path)
+        self.write_json({"path": path, "created": True}, status=201)
+
     async def ensure_folder(self, path: str, what: str) -> None:
         """Create the folder of API path ``path`` if missing; 409 naming a file in the way."""
         cm = self.contents_manager
@@ -356,18 +370,16 @@ class SubmissionNotebookOpenHandler(CoursehubAPIHandler):
             path = submitted_notebook_path(question, question_id, submission_id)
         except ValueError as e:
             raise api_error(502, f"Cannot open submission {submission_id}: {e}.") from None
-        cm = self.contents_manager
-        async with self.extensionapp.open_lock:
-            if await ensure_async(cm.file_exists(path)):
-                self.write_json({"path": path, "created": False})
-                return
+
+        async def submitted():
+            # read from the grader only when there is no copy yet
             notebook = await self.call_grader("GET", f"submissions/{submission_id}/notebook")
             try:
-                nb = submitted_notebook(notebook, question_ref(question_id), int(submission_id))
+                return submitted_notebook(notebook, question_ref(question_id), int(submission_id))
             except ValueError as e:
                 raise api_error(502, f"Cannot open submission {submission_id}: {e}.") from None
-            await self.save_notebook(nb, path, f"open submission {submission_id}")
-        self.write_json({"path": path, "created": True}, status=201)
+
+        await self.write_once(path, submitted, f"open submission {submission_id}")
 
 
 class AchievementsHandler(GraderProxyHandler):
@@ -478,15 +490,10 @@ class QuestionOpenHandler(CoursehubAPIHandler):
         except ValueError as e:
             raise api_error(502, f"Cannot open question {question_id}: {e}.") from None
 
-        cm = self.contents_manager
-        # Two clicks on "open" must not both find the file missing and both write it.
-        async with self.extensionapp.open_lock:
-            if await ensure_async(cm.file_exists(path)):
-                self.write_json({"path": path, "created": False})
-                return
-            await self.save_notebook(nb, path, f"open question {question_id}")
-        self.log.info("coursehub: opened question %s as %s", question_id, path)
-        self.write_json({"path": path, "created": True}, status=201)
+        async def student():
+            return nb
+
+        await self.write_once(path, student, f"open question {question_id}")
 
 
 class QuestionPreviewHandler(CoursehubAPIHandler):

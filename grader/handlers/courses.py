@@ -25,6 +25,7 @@ from ..courses import (
     new_join_code,
     record_enrolment,
 )
+from ..dbutil import count_by
 from ..learners import achievements
 from .base import APIHandler, blocking
 from .validation import optional_text, required_slug, required_text
@@ -42,19 +43,12 @@ def course_models(db, courses: list[orm.Course], access) -> list[dict]:
     """Courses as the caller sees them: two grouped counts for all of them (modules;
     learners, shown to the course's instructors), not a query or two per course."""
     ids = [c.id for c in courses]
-    modules = dict(
-        db.execute(
-            select(orm.Module.course_id, func.count())
-            .where(orm.Module.course_id.in_(ids))
-            .group_by(orm.Module.course_id)
-        ).all()
-    )
-    learners = dict(
-        db.execute(
-            select(orm.Enrolment.course_id, func.count())
-            .where(orm.Enrolment.course_id.in_(ids), orm.Enrolment.role == orm.LEARNER)
-            .group_by(orm.Enrolment.course_id)
-        ).all()
+    modules = count_by(db, orm.Module.course_id, orm.Module.course_id.in_(ids))
+    learners = count_by(
+        db,
+        orm.Enrolment.course_id,
+        orm.Enrolment.course_id.in_(ids),
+        orm.Enrolment.role == orm.LEARNER,
     )
     return [_as_seen(c, access, modules.get(c.id, 0), learners.get(c.id, 0)) for c in courses]
 

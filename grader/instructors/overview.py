@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from .. import orm
+from ..dbutil import count_by
 from ..learners import scores
 
 
@@ -36,19 +37,14 @@ def course_overview(db, course: orm.Course) -> dict:
         .where(orm.Module.course_id == course.id)
         .scalar_subquery()
     )
-    submissions = dict(
-        db.execute(
-            select(orm.Submission.question_id, func.count())
-            .where(orm.Submission.question_id.in_(in_course))
-            .group_by(orm.Submission.question_id)
-        ).all()
+    submissions = count_by(
+        db, orm.Submission.question_id, orm.Submission.question_id.in_(in_course)
     )
-    solved = dict(
-        db.execute(
-            select(orm.BestScore.question_id, func.count())
-            .where(orm.BestScore.solved.is_(True), orm.BestScore.question_id.in_(in_course))
-            .group_by(orm.BestScore.question_id)
-        ).all()
+    solved = count_by(
+        db,
+        orm.BestScore.question_id,
+        orm.BestScore.solved.is_(True),
+        orm.BestScore.question_id.in_(in_course),
     )
     questions = db.execute(
         select(
