@@ -52,11 +52,16 @@ from .handlers import (
     awards,
     course_pages,
     courses,
+    daily,
+    duels,
     events,
     health,
     modules,
     pages,
+    paths,
     questions,
+    quizzes,
+    reviews,
     scores,
     submissions,
 )
@@ -322,6 +327,11 @@ class GraderApp(Application):
             events,
             scores,
             analytics,
+            paths,
+            reviews,
+            quizzes,
+            duels,
+            daily,
         ):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers

@@ -368,6 +368,10 @@ class LearnerStats(Base):
     best_streak: Mapped[int] = mapped_column(Integer, default=0)
     # the learner's last active day, in their time zone then
     last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # the daily question's own streak (grader.learners.daily)
+    daily_streak: Mapped[int] = mapped_column(Integer, default=0)
+    daily_best: Mapped[int] = mapped_column(Integer, default=0)
+    daily_last: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -416,6 +420,216 @@ class HintView(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
     hint: Mapped[int] = mapped_column(Integer)  # its index in Question.hints
     viewed: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LearningPath(Base):
+    """An ordered set of questions, across modules and courses (grader.learners.paths).
+
+    An instructor's path is published in one of their courses (`course_id`, `public`):
+    that course's learners see it. A learner's own path is private (`course_id` None,
+    `public` False) and only its owner sees it. Either way a learner sees, and is
+    counted on, only the items in courses they learn in.
+    """
+
+    __tablename__ = "learning_paths"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PathItem(Base):
+    """A question's place in a learning path."""
+
+    __tablename__ = "path_items"
+    __table_args__ = (Index("ix_path_items_order", "path_id", "position"),)
+
+    path_id: Mapped[int] = mapped_column(
+        ForeignKey("learning_paths.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PathEnrolment(Base):
+    """A learner following a learning path."""
+
+    __tablename__ = "path_enrolments"
+
+    path_id: Mapped[int] = mapped_column(
+        ForeignKey("learning_paths.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    enrolled: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewCard(Base):
+    """A question's spaced-repetition schedule for one learner (grader.learners.reviews):
+    the `fsrs` card as data, and its due time (UTC) for the *Reviews due* queries."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (Index("ix_review_cards_due", "user_id", "due"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    card: Mapped[dict] = mapped_column(JSONText)  # fsrs.Card.to_dict()
+    due: Mapped[datetime] = mapped_column(DateTime)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
+    lapses: Mapped[int] = mapped_column(Integer, default=0)
+    last_review: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # when the learner opened the question to review it (the time taken counts from it)
+    opened: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewLog(Base):
+    """One review: its rating (1 again .. 4 easy), from a grading or the learner's own."""
+
+    __tablename__ = "review_logs"
+    __table_args__ = (Index("ix_review_logs_user", "user_id", "reviewed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    rating: Mapped[int] = mapped_column(Integer)
+    # "graded" (from a submission's score and time) or "self" (a flashcard's rating)
+    source: Mapped[str] = mapped_column(String(20))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True
+    )
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)  # ms
+    reviewed: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due: Mapped[datetime] = mapped_column(DateTime)  # the next review, as scheduled
+
+
+class Quiz(Base):
+    """N questions drawn at random per learner (grader.learners.quizzes): `draws` lists
+    `{"count", "module", "difficulty", "tag", "type"}` filters, each drawing `count`."""
+
+    __tablename__ = "quizzes"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    draws: Mapped[list] = mapped_column(JSONText, default=list)
+    time_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # seconds
+    released: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class QuizAttempt(Base):
+    """A learner's attempt at a quiz: the questions drawn for them, and its time."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (UniqueConstraint("quiz_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("quizzes.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    questions: Mapped[list] = mapped_column(JSONText, default=list)  # question ids
+    started: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+#: a duel's states: waiting for an opponent, being played, over; or never played
+DUEL_STATES = ("open", "active", "finished", "declined", "cancelled")
+
+
+class Duel(Base):
+    """Two learners (or one and the bot) on the same question, timed; the first full
+    score wins (grader.learners.duels)."""
+
+    __tablename__ = "duels"
+    __table_args__ = (Index("ix_duels_state", "status", "deadline"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    challenger_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # None: an open challenge (anyone in the course may accept), or the bot's duel
+    opponent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    time_limit: Mapped[int] = mapped_column(Integer, default=600)  # seconds
+    # when the bot "solves", seconds after the start (drawn from real solve times)
+    bot_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # "challenger", "opponent" (the bot included) or "draw"
+    result: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    winning_submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True
+    )
+    # {"challenger": [before, after], "opponent": [before, after]}
+    ratings: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
+
+
+class DuelRating(Base):
+    """A learner's duel rating in a course (Elo), and their record."""
+
+    __tablename__ = "duel_ratings"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[float] = mapped_column(Float, default=1200.0)
+    games: Mapped[int] = mapped_column(Integer, default=0)
+    wins: Mapped[int] = mapped_column(Integer, default=0)
+    losses: Mapped[int] = mapped_column(Integer, default=0)
+    draws: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LearnerEvent(Base):
+    """Something a learner's open pages should hear of at once (a duel's change, an
+    achievement): rows the push channel `GET events` sends in `id` order, so a client
+    that reconnects with Last-Event-ID misses nothing. Written in the transaction of
+    the change itself; old rows are pruned."""
+
+    __tablename__ = "learner_events"
+    __table_args__ = (Index("ix_learner_events_user", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict] = mapped_column(JSONText, default=dict)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Worker(Base):

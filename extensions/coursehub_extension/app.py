@@ -7,6 +7,7 @@ from traitlets import Instance, default
 
 from .grader_client import GraderClient
 from .handlers import default_handlers
+from .practice_handlers import default_handlers as practice_handlers
 
 
 class CoursehubExtensionApp(ExtensionApp):
@@ -44,3 +45,4 @@ class CoursehubExtensionApp(ExtensionApp):
 
     def initialize_handlers(self):
         self.handlers.extend(default_handlers)
+        self.handlers.extend(practice_handlers)

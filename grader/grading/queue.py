@@ -61,6 +61,7 @@ from traitlets.config import LoggingConfigurable
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
 from ..learners import awards, scores
+from ..learners.practice import practice_graded
 from .manual import settle
 from .notebooks import NotebookFormatError
 from .questiontypes import question_type
@@ -762,7 +763,8 @@ class GradingQueue(LoggingConfigurable):
     def submission_graded(self, db, submission: orm.Submission, manual=None) -> None:
         """The one step after a grading, inside its transaction: lateness, answers to
         grade by hand and the score (`grading.manual.settle`), then the best score, then
-        XP, streak and achievements (`learners.awards`: nothing for a regrade)."""
+        XP, streak and achievements (`learners.awards`), then reviews, duels and the daily
+        question (`learners.practice`): nothing of these for a regrade."""
         settle(db, submission, manual)
         if is_regrade(submission):
             # graded again against a changed question: the best may go down as well as
@@ -771,6 +773,8 @@ class GradingQueue(LoggingConfigurable):
         else:
             scores.record_graded(db, submission)
         awards.award_graded(db, submission, awards.rules_of(self))
+        if not is_regrade(submission):
+            practice_graded(db, submission)
         for hook in self.hooks():
             hook(db, submission)
 

@@ -21,6 +21,8 @@ import { CourseHome } from './homeWidget';
 import { LearnerSettings } from './learner';
 import { coursehubIcon, CoursehubPanel, storedCourse } from './panel';
 import { SUBMIT_COMMAND, SubmitButtonExtension, Submitter, addSubmitCommand } from './submit';
+import { practicePlugin } from './practice/plugin';
+import { questionTypesPlugin } from './questiontypes/plugin';
 
 /** The id of nbgrader's Create Assignment sidebar widget (its own spelling). */
 const CREATE_ASSIGNMENT_ID = 'nbgrader-create_assignemnt';
@@ -132,4 +134,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, questionTypesPlugin, practicePlugin];
