@@ -67,7 +67,11 @@ from .handlers import (
 )
 from .instructors.content import load_course
 from .instructors.validation import QuestionValidator
+from .learners import duels as learner_duels
 from .learners.awards import AwardRules
+from .learners.duels import DuelRules
+from .learners.events import EventWatch
+from .learners.reviews import ReviewRules
 
 # set in the environment of the workers the service starts: they end with it
 SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"
@@ -106,8 +110,11 @@ class GraderApp(Application):
     classes = [
         GradingQueue,
         AwardRules,
+        ReviewRules,
         QuestionValidator,
         StatusWatch,
+        DuelRules,
+        EventWatch,
         HubOAuth,
         GraderOAuth,
         Executor,
@@ -245,6 +252,7 @@ class GraderApp(Application):
     session_factory = None
     writer_factory = None
     watch = None
+    event_watch = None
     worker_pipes = ()
     executor = None
     queue = None
@@ -317,6 +325,7 @@ class GraderApp(Application):
         api = prefix + "api/v1/"
         routes = []
         self.watch = StatusWatch(self.session_factory, self.queue, parent=self)
+        self.event_watch = EventWatch(self.session_factory, parent=self)
         for module in (
             health,
             courses,
@@ -456,8 +465,10 @@ class GraderApp(Application):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         courses_in_hub = asyncio.create_task(self.ensure_courses_in_hub())
+        settling = asyncio.create_task(self.settle_periodically(stop))
         await stop.wait()
         courses_in_hub.cancel()
+        await settling
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
         if supervisor is not None:
@@ -486,6 +497,29 @@ class GraderApp(Application):
                 return
             await asyncio.sleep(2)
 
+    async def settle_periodically(self, stop: asyncio.Event):
+        """What time decides, every `DuelRules.settle_interval`: duels past their deadline
+        (draws) or the bot's time (its wins); and old learner events pruned. Every API
+        replica may run it: a duel finishes only once (learners.duels.finish)."""
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                await loop.run_in_executor(self.db_pool, self.settle_once)
+            except Exception as e:  # the database away for a while: the next tick tries
+                self.log.warning("settling duels: %s", e)
+            try:
+                await asyncio.wait_for(
+                    stop.wait(), learner_duels.rules_of(self.queue).settle_interval
+                )
+            except TimeoutError:
+                pass
+
+    def settle_once(self) -> int:
+        rules = learner_duels.rules_of(self.queue)
+        settled = learner_duels.settle_due(self.session_factory, self.writer_factory, rules)
+        self.event_watch.prune_if_due(self.writer_factory, time.monotonic())
+        return settled
+
     async def work(self):
         """`coursehub-grader worker`: grade until SIGTERM; stdin bytes wake the workers."""
         stop = asyncio.Event()
@@ -507,6 +541,8 @@ class GraderApp(Application):
         warm processes, close the database: what serve, work and tests end with."""
         if self.watch is not None:
             self.watch.stop()
+        if self.event_watch is not None:
+            self.event_watch.stop()
         await self.queue.stop()  # a no-op where this process does not grade
         await self.executor.close()
         # HubAuth's HTTP client (jupyterhub.httpclient, aiohttp) keeps a session per

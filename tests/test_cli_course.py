@@ -115,6 +115,7 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     assert "course python-foundations: created" in run.out
     assert f"modules: {MODULE_COUNT} created" in run.out
     assert f"questions: {QUESTION_COUNT} created" in run.out
+    assert "paths: 3 created; quizzes: 1 created" in run.out  # paths.json, quizzes.json
 
     code, course = await prof.get("courses/python-foundations")
     assert code == 200, course
@@ -140,6 +141,7 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     assert "course python-foundations: unchanged" in again.out
     assert f"modules: {MODULE_COUNT} unchanged" in again.out
     assert f"questions: {QUESTION_COUNT} unchanged" in again.out
+    assert "paths: 3 unchanged; quizzes: 1 unchanged" in again.out
     assert await course_questions(prof, "python-foundations") == questions
 
     # an edited notebook is a new version of its question, the rest stay as they were
@@ -171,6 +173,21 @@ async def test_a_bad_notebook_fails_alone_and_the_exit_code_says_so(grader, tmp_
     assert "missing.ipynb" in run.out  # the file that is not there, named
     questions = await course_questions(prof, "mini")
     assert sorted(questions) == ["basics/hello-variables", "basics/leap-year"]
+
+
+@SQLITE
+async def test_a_path_naming_a_missing_question_fails_alone(grader, tmp_path):
+    prof = instructor(grader)
+    folder = small_course(tmp_path, "mini")
+    good = {"slug": "good", "title": "Good", "questions": ["basics/leap-year"]}
+    bad = {"slug": "bad", "title": "Bad", "questions": ["basics/hello-variables", "basics/nope"]}
+    (folder / "paths.json").write_text(json.dumps([good, bad]))
+    run = await course_cli("import", folder, url=grader.base_url, token=prof.token)
+    assert run.code == 1
+    assert "paths: 1 created, 1 failed" in run.out
+    assert "basics/nope" in run.err
+    code, listed = await prof.get("paths?course=mini")
+    assert [p["slug"] for p in listed["paths"]] == ["good"]
 
 
 @SQLITE

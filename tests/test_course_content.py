@@ -12,6 +12,11 @@ sandbox:
 
 and the student version gives away neither the solutions, nor the hidden tests, nor the
 hints.
+
+Questions of other types are checked as what saving makes of them (their type's
+`prepare`): a choice or fill_in question's generated hidden checks are its tests (its
+wrong answers are other values of `answer`, and its unanswered version fails every check
+on the empty answer it is given); a flashcard has a front and a back and nothing to grade.
 """
 
 from __future__ import annotations
@@ -41,15 +46,28 @@ from grader.grading.notebooks import (
 from grader.grading.notebooks import (
     test_title as title_of_test,
 )
+from grader.grading.questiontypes import question_type
 from grader.grading.run import grade
+from grader.grading.variants import is_variant_cell
 
 COURSE_DIR = Path(__file__).resolve().parents[1] / "course_content" / "python-foundations"
 COURSE = json.loads((COURSE_DIR / "course.json").read_text())
 WRONG_ANSWERS = json.loads((COURSE_DIR / "checks" / "wrong_answers.json").read_text())
 QUESTIONS = [f"{m['slug']}/{q}" for m in COURSE["modules"] for q in m["questions"]]
+
+
+def type_of(question: str) -> str:
+    raw = json.loads((COURSE_DIR / f"{question}.ipynb").read_text())
+    return raw["metadata"].get("coursehub", {}).get("type", "notebook")
+
+
+TYPES = {question: type_of(question) for question in QUESTIONS}
+#: every question but flashcards: they are rated, never graded
+GRADED = [q for q in QUESTIONS if question_type(TYPES[q]).graded]
+CODE = [q for q in QUESTIONS if TYPES[q] == "notebook"]
 WRONG_CASES = [
     pytest.param(question, index, id=f"{question}#{index + 1}")
-    for question in QUESTIONS
+    for question in GRADED
     for index in range(len(WRONG_ANSWERS.get(question, [])))
 ]
 
@@ -63,8 +81,20 @@ needs_bwrap = pytest.mark.skipif(
 )
 
 
+def prepared(question: str):
+    return question_type(TYPES[question]).prepare((COURSE_DIR / f"{question}.ipynb").read_bytes())
+
+
 def source_notebook(question: str):
-    return read_notebook((COURSE_DIR / f"{question}.ipynb").read_bytes())
+    """The source as saving stores it (a choice's generated checks included)."""
+    if TYPES[question] == "notebook":
+        return read_notebook((COURSE_DIR / f"{question}.ipynb").read_bytes())
+    return read_notebook(prepared(question).source)
+
+
+def released_version(question: str):
+    """What a learner is given (served through `for_learner`, seed aside)."""
+    return read_notebook(prepared(question).student)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -136,6 +166,7 @@ def test_course_json_lists_exactly_the_notebooks_on_disk():
 def test_the_course_is_big_enough_to_teach():
     assert len(COURSE["modules"]) >= 6, "at least six modules"
     assert len(QUESTIONS) >= 40, "at least forty questions"
+    assert len(CODE) >= 40, "at least forty of them code questions"
     titles = {m["title"] for m in COURSE["modules"]}
     assert {"Data structures", "Text processing", "Testing your own code"} <= titles
     assert all(len(m["questions"]) >= 4 for m in COURSE["modules"]), "no module is a stub"
@@ -143,8 +174,27 @@ def test_the_course_is_big_enough_to_teach():
     assert difficulties == {"easy", "medium", "hard"}
 
 
+def test_questions_of_every_type_and_a_variant():
+    kinds = [TYPES[q] for q in QUESTIONS]
+    assert len([k for k in kinds if k != "notebook"]) >= 10, "at least ten non-code questions"
+    assert {"choice", "fill_in", "flashcard"} <= set(kinds)
+    choices = [source_notebook(q) for q in QUESTIONS if TYPES[q] == "choice"]
+    multiple = [nb.cells[1].metadata["coursehub"].get("multiple", False) for nb in choices]
+    assert True in multiple and False in multiple, "single and multiple choices"
+    matches = {
+        blank.get("match", "exact")
+        for q in QUESTIONS
+        if TYPES[q] == "fill_in"
+        for cell in source_notebook(q).cells
+        for blank in cell.metadata.get("coursehub", {}).get("blanks", [])
+    }
+    assert matches == {"exact", "nocase", "numeric", "pattern"}
+    variants = [q for q in CODE if any(is_variant_cell(c) for c in source_notebook(q).cells)]
+    assert variants, "at least one seeded variant question"
+
+
 def test_every_question_has_two_different_wrong_answers_for_its_solution_cells():
-    assert set(WRONG_ANSWERS) == set(QUESTIONS)
+    assert set(WRONG_ANSWERS) == set(GRADED)
     for question, wrong_answers in WRONG_ANSWERS.items():
         source = source_notebook(question)
         reference = reference_answers(source)
@@ -168,8 +218,8 @@ def test_every_question_has_two_different_wrong_answers_for_its_solution_cells()
 
 
 def test_most_questions_have_hints_and_one_has_a_diagram():
-    with_hints = [q for q in QUESTIONS if hints_of(source_notebook(q))]
-    assert len(with_hints) >= 0.75 * len(QUESTIONS), "most questions give hints"
+    with_hints = [q for q in GRADED if hints_of(source_notebook(q))]
+    assert len(with_hints) >= 0.75 * len(GRADED), "most questions give hints"
     diagrams = [
         q
         for q in QUESTIONS
@@ -187,7 +237,8 @@ def test_question_is_a_valid_source_notebook(question):
     nb = source_notebook(question)
     nbformat.validate(nb)
     MetadataValidator().validate_nb(nb)
-    validate_source(nb)
+    if TYPES[question] != "flashcard":  # nothing graded: not an nbgrader assignment
+        validate_source(nb)
 
     assert nb.metadata["kernelspec"]["name"] == "python3"
     meta = nb.metadata["coursehub"]
@@ -196,6 +247,9 @@ def test_question_is_a_valid_source_notebook(question):
     assert meta["tags"] and all(isinstance(tag, str) and tag for tag in meta["tags"])
 
     assert nb.cells[0].cell_type == "markdown", "the task description comes first"
+    if TYPES[question] != "notebook":
+        check_other_type(question, nb)
+        return
     solutions = solution_cells(nb)
     assert 1 <= len(solutions) <= 2
     for cell in solutions:
@@ -213,6 +267,25 @@ def test_question_is_a_valid_source_notebook(question):
     visible = [HIDDEN_REGION.sub("", c.source) for c in tests]
     assert any("assert" in source for source in visible), "at least one visible test"
     assert any(spec.hidden for spec in test_specs(nb)), "at least one hidden test"
+
+
+def check_other_type(question: str, nb) -> None:
+    """A choice or fill_in: one answer cell, its generated hidden checks; a flashcard:
+    a front and a back, nothing graded."""
+    kind = TYPES[question]
+    assert nb.metadata["coursehub"]["type"] == kind
+    if kind == "flashcard":
+        assert [c.metadata["coursehub"]["card"] for c in nb.cells] == ["front", "back"]
+        assert not graded_cells(nb) and not solution_cells(nb)
+        return
+    (answer,) = solution_cells(nb)
+    assert SOLUTION_REGION.search(answer.source)
+    tests = graded_cells(nb)
+    blanks = answer.metadata["coursehub"].get("blanks", [None])
+    assert len(tests) == len(blanks)
+    for cell in tests:
+        assert 1 <= nbgrader_meta(cell)["points"] <= 5
+        assert HIDDEN_REGION.search(cell.source)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -246,7 +319,9 @@ def test_every_test_has_a_human_name_and_the_hints_help_without_solving(question
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_student_version_gives_away_no_solution_hidden_test_or_hint(question):
     source = source_notebook(question)
-    released_nb = student_version(source)
+    released_nb = released_version(question)
+    if TYPES[question] == "notebook":
+        assert released_nb.cells == student_version(source).cells
     released = "\n".join(c.source for c in released_nb.cells)
     released_lines = {line.strip() for line in released.splitlines()}
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
@@ -258,6 +333,26 @@ def test_student_version_gives_away_no_solution_hidden_test_or_hint(question):
     assert "hints" not in released_nb.metadata.get("coursehub", {})
     for hint in hints_of(source):
         assert json.dumps(hint)[1:-1] not in as_json, "a hint is in the student version"
+    for cell in source.cells:
+        # a choice's key is shown only as one of the choices; no accepted answer of a
+        # blank, no pattern, no matching rule is shown at all
+        meta = cell.metadata.get("coursehub", {})
+        served_cells = json.dumps([c for c in released_nb.cells if c.cell_type == "code"])
+        for blank in meta.get("blanks", []):
+            for secret in [*blank.get("answers", []), blank.get("pattern")]:
+                if isinstance(secret, str):  # numbers: as the key's strings, below
+                    assert json.dumps(secret) not in served_cells, secret
+        if "blanks" in meta:
+            key = SOLUTION_REGION.search(cell.source).group(1).strip().removeprefix("answer = ")
+            for value in json.loads(key).values():
+                assert json.dumps(value) not in served_cells, value
+        if "choices" in meta or "blanks" in meta:
+            public = {"choices", "multiple"} if "choices" in meta else {"blanks"}
+            served = next(c for c in released_nb.cells if c.get("id") == cell.get("id"))
+            assert set(served.metadata["coursehub"]) == public
+            assert not {"answers", "match", "pattern", "tolerance", "points"} & {
+                key for blank in served.metadata["coursehub"].get("blanks", []) for key in blank
+            }
 
 
 @pytest.mark.parametrize(
@@ -312,7 +407,7 @@ def not_run(report) -> list[str]:
 @needs_bwrap
 @pytest.mark.sandbox
 @in_module_loop
-@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("question", GRADED)
 async def test_reference_solution_scores_full_marks(executor, question):
     source = source_notebook(question)
     report = await grade(executor, source, source)
@@ -331,7 +426,7 @@ async def test_wrong_answer_scores_less_than_full_marks(executor, question, inde
     # Only the cells the wrong answer names change; the others keep the reference
     # solution, so the lost points are the tests catching exactly this mistake.
     answers = {**reference_answers(source), **WRONG_ANSWERS[question][index]}
-    learner = with_answers(student_version(source), answers)
+    learner = with_answers(released_version(question), answers)
     report = await grade(executor, source, learner)
     assert report.max_score == sum(spec.max_points for spec in test_specs(source))
     assert report.score < report.max_score, f"the wrong answer passed every test of {question}"
@@ -341,12 +436,14 @@ async def test_wrong_answer_scores_less_than_full_marks(executor, question, inde
 @needs_bwrap
 @pytest.mark.sandbox
 @in_module_loop
-@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("question", GRADED)
 async def test_released_student_version_scores_zero(executor, question):
     source = source_notebook(question)
-    report = await grade(executor, source, student_version(source))
+    report = await grade(executor, source, released_version(question))
     assert report.score == 0
     assert report.max_score > 0
+    if TYPES[question] != "notebook":
+        return  # its answer cell holds an empty answer (`answer = None`), not a stub
     # Every test calls the learner's code: each fails on the stub, not on something else.
     not_on_stub = [t["name"] for t in report.tests if "NotImplementedError" not in t["message"]]
     assert not not_on_stub, f"tests that do not fail on the unanswered stub: {not_on_stub}"

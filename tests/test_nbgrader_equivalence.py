@@ -24,8 +24,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading.notebooks import student_version, validate_source
+from grader.grading.notebooks import read_notebook, student_version, validate_source
 from grader.grading.run import grade
+from grader.grading.variants import variant_seed
 
 NBGRADER = Path(sys.executable).with_name("nbgrader")
 ASSIGNMENT = "ps1"
@@ -819,3 +820,128 @@ async def test_objects_same_points_as_nbgrader(objects_nbgrader_run, kind):
     assert ours == theirs[kind], failed
     assert report.score == sum(theirs[kind].values())
     assert report.max_score == sum(OBJECTS_MAX.values())
+
+
+# --- question types beyond code: choice, fill_in, seeded variants -------------------------
+#
+# A choice or fill_in question is an nbgrader notebook once prepared (its hidden checks
+# generated); a variant is graded against a source holding the learner's seed. nbgrader
+# autogrades the same learner notebooks (the student version coursehub serves, answered,
+# honest or with its metadata tampered with) against the same prepared source, and gives
+# the same points.
+
+from grader.grading.questiontypes import question_type  # noqa: E402
+from tests.test_question_types import (  # noqa: E402
+    CAPITAL,
+    CHOICE_KEY,
+    Tampered,
+    answered,
+    choice_source,
+    fill_in_source,
+)
+from tests.test_variants import expected_total, variant_source  # noqa: E402
+
+FILL_IN_RIGHT = (
+    f"answer = {{'capital': {CAPITAL!r}, 'river': 'seine', 'e': '2.7181', 'code': 'ABC-1234'}}"
+)
+TYPED_ANSWERS = {
+    "choice": {
+        "right": f"answer = {CHOICE_KEY!r}",
+        "wrong": 'answer = "opt-a"',
+        "unanswered": "answer = None",
+    },
+    "multiple": {
+        "right": f'answer = ["opt-d", {CHOICE_KEY!r}]',
+        "wrong": f"answer = [{CHOICE_KEY!r}]",
+        "unanswered": "answer = []",
+    },
+    "fill_in": {
+        "right": FILL_IN_RIGHT,
+        "wrong": "answer = {'capital': 'Rome', 'river': 'Seine', 'e': '3', 'code': 'AB-1'}",
+        "partial": FILL_IN_RIGHT.replace("'seine'", "'Loire'").replace("2.7181", "2.8"),
+    },
+}
+TYPED_SOURCES = {
+    "choice": lambda: ("choice", choice_source()),
+    "multiple": lambda: ("choice", choice_source(multiple=True)),
+    "fill_in": lambda: ("fill_in", fill_in_source()),
+}
+TYPED_EXPECTED = {
+    "choice": {"right": 2, "wrong": 0, "unanswered": 0},
+    "multiple": {"right": 2, "wrong": 0, "unanswered": 0},
+    "fill_in": {"right": 5, "wrong": 1, "partial": 2},
+}
+
+
+def typed_learners(name: str) -> dict:
+    """student -> the learner's notebook: each answer honest, and tampered with."""
+    type_name, source = TYPED_SOURCES[name]()
+    student = question_type(type_name).prepare(source).student
+    served = question_type(type_name).for_learner(student, 42)
+    learners = {}
+    for case, line in TYPED_ANSWERS[name].items():
+        learners[case] = answered(served, line)
+        learners[f"{case}-tampered"] = Tampered.apply(served, line, forged_cells=False)
+    return learners
+
+
+@pytest.fixture(scope="module", params=list(TYPED_SOURCES))
+def typed_nbgrader_run(request, tmp_path_factory):
+    name = request.param
+    type_name, source = TYPED_SOURCES[name]()
+    prepared = question_type(type_name).prepare(source)
+    learners = typed_learners(name)
+    course = tmp_path_factory.mktemp(f"typed_{name}")
+    submissions = {case: (lambda released, nb=nb: nb) for case, nb in learners.items()}
+    theirs, _ = nbgrader_grades(course, read_notebook(prepared.source), submissions)
+    return name, prepared, learners, theirs
+
+
+async def test_choice_and_fill_in_same_points_as_nbgrader(typed_nbgrader_run):
+    name, prepared, learners, theirs = typed_nbgrader_run
+    kind = question_type(TYPED_SOURCES[name]()[0])
+    source = kind.source_for(kind.read_source(prepared.source), 42)
+    executor = BubblewrapExecutor(cell_time_limit=30)
+    for case, learner in learners.items():
+        report = await kind.grade(executor, source, kind.read_answer(learner))
+        ours = {t["name"]: t["points"] for t in report.tests}
+        assert ours == theirs[case], case
+        assert report.score == TYPED_EXPECTED[name][case.removesuffix("-tampered")], case
+        assert report.max_score == prepared.max_score
+
+
+@pytest.fixture(scope="module")
+def variant_nbgrader_run(tmp_path_factory):
+    """Two learners' seeds; each graded by nbgrader against a source seeded for them."""
+    kind = question_type("notebook")
+    prepared = kind.prepare(variant_source())
+    seeds = {"ann": variant_seed(5, 1), "bob": variant_seed(5, 2)}
+
+    def answering(seed_for_copy: int, text: str):
+        nb = read_notebook(kind.for_learner(prepared.student, seed_for_copy))
+        nb.cells[3].source = text
+        return nb
+
+    anns = f"total = {expected_total(seeds['ann'])}"
+    learners = {
+        "ann": {"own": answering(seeds["ann"], anns), "general": answering(seeds["ann"], "total = sum(numbers)")},
+        "bob": {"anns": answering(seeds["bob"], anns),
+                "own": answering(seeds["bob"], f"total = {expected_total(seeds['bob'])}")},
+    }  # fmt: skip
+    results = {}
+    for name, cases in learners.items():
+        source = kind.source_for(read_notebook(prepared.source), seeds[name])
+        submissions = {case: (lambda released, nb=nb: nb) for case, nb in cases.items()}
+        course = tmp_path_factory.mktemp(f"variant_{name}")
+        results[name] = (source, cases, nbgrader_grades(course, source, submissions)[0])
+    return results
+
+
+async def test_variants_same_points_as_nbgrader(variant_nbgrader_run):
+    expected = {("ann", "own"): 2, ("ann", "general"): 2, ("bob", "anns"): 0, ("bob", "own"): 2}
+    executor = BubblewrapExecutor(cell_time_limit=30)
+    for name, (source, cases, theirs) in variant_nbgrader_run.items():
+        for case, learner in cases.items():
+            report = await grade(executor, source, learner)
+            assert {t["name"]: t["points"] for t in report.tests} == theirs[case], (name, case)
+            assert report.score == expected[name, case], (name, case)

@@ -192,6 +192,7 @@ class GraderClient(LoggingConfigurable):
         path: str,
         on_chunk: Callable[[bytes], None],
         stop: asyncio.Event | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """GET ``api/v1/<path>``, a server-sent event stream, passing its body on as it comes.
 
@@ -201,14 +202,16 @@ class GraderClient(LoggingConfigurable):
         ends the stream, or as soon as ``stop`` is set. Raises :class:`GraderError` when the grader refuses (its status and
         message, as :meth:`request` does), cannot be reached, breaks the stream off, or
         sends nothing for ``stream_idle_timeout``; an exception from ``on_chunk`` ends
-        the stream and is raised as is.
+        the stream and is raised as is. ``headers`` are sent as well (a Last-Event-ID),
+        never instead of the token.
 
         tornado's client closes a connection only from its own callbacks: once stopped
         (``stop``, idle, or a failed ``on_chunk``), the upstream connection is closed
         when its next piece arrives (the grader's keep-alive comments bound that wait)
         or at ``stream_timeout``.
         """
-        url, headers = self._prepare(path, accept="text/event-stream")
+        url, prepared = self._prepare(path, accept="text/event-stream")
+        headers = {**(headers or {}), **prepared}
         where = f"GET {url}"
         loop = asyncio.get_running_loop()
         last_activity = loop.time()

@@ -11,8 +11,10 @@ like JupyterHub's and the grader's APIs.
 """
 
 import asyncio
+import datetime
 import json
 from http.client import responses
+from urllib.parse import quote
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
@@ -20,7 +22,6 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from nbformat.v4.rwbase import strip_transient
 from tornado import web
-from tornado.escape import url_escape
 
 from .grader_client import GraderClient, GraderError, GraderReply
 from .workspace import (
@@ -30,6 +31,7 @@ from .workspace import (
     preview_notebook,
     question_notebook_path,
     recorded_question_id,
+    review_notebook_path,
     submitted_notebook,
     submitted_notebook_path,
     tag_notebook,
@@ -52,6 +54,13 @@ class APIError(web.HTTPError):
 
 def api_error(status: int, message: str, retry_after: str | None = None) -> web.HTTPError:
     return APIError(status, message, retry_after)
+
+
+def path_segment(value: str) -> str:
+    """``value`` escaped as ONE segment of a grader path: a ``/`` in it (sent as ``%2F``
+    and decoded by tornado) becomes ``%2F`` again, so an id never reaches another of the
+    grader's paths (``questions/1%2Fsource``, ``../``) than the one relayed."""
+    return quote(value, safe="")
 
 
 def question_ref(question_id: str):
@@ -127,7 +136,7 @@ class CoursehubAPIHandler(ExtensionHandlerMixin, APIHandler):
 
     async def get_question(self, question_id: str) -> dict:
         """The grader's ``GET questions/{id}``: the question with its student version."""
-        question = await self.call_grader("GET", f"questions/{url_escape(question_id, plus=False)}")
+        question = await self.call_grader("GET", f"questions/{path_segment(question_id)}")
         if not isinstance(question, dict):
             raise api_error(502, "The grading service sent a question that is not an object.")
         return question
@@ -186,7 +195,7 @@ class GraderProxyHandler(CoursehubAPIHandler):
     query_names: tuple[str, ...] = ()
 
     def grader_resource(self, ids) -> str:
-        return self.grader_path.format(*(url_escape(i, plus=False) for i in ids))
+        return self.grader_path.format(*(path_segment(i) for i in ids))
 
     @authorized
     async def get(self, *ids):
@@ -213,7 +222,7 @@ class CourseEnrolHandler(CoursehubAPIHandler):
         code = body.get("code")
         if code is not None and not isinstance(code, str):
             raise api_error(400, "The join code must be a string.")
-        path = f"courses/{url_escape(course_ref, plus=False)}/enrol"
+        path = f"courses/{path_segment(course_ref)}/enrol"
         await self.relay("POST", path, body={} if code is None else {"code": code})
 
 
@@ -315,7 +324,7 @@ class SubmissionEventsHandler(CoursehubAPIHandler):
 
     @authorized
     async def get(self, submission_id):
-        path = f"submissions/{url_escape(submission_id, plus=False)}/events"
+        path = f"submissions/{path_segment(submission_id)}/events"
         try:
             await self.grader.stream(path, self.relay, stop=self.browser_gone)
         except GraderError as e:
@@ -433,7 +442,7 @@ class AvatarImageHandler(CoursehubAPIHandler):
 
     @authorized
     async def get(self, name):
-        path = f"profiles/{url_escape(name, plus=False)}/avatar"
+        path = f"profiles/{path_segment(name)}/avatar"
         params = self.forwarded_params(("v",))
         try:
             content_type, data = await self.grader.fetch_binary(path, params=params)
@@ -477,10 +486,21 @@ class QuestionOpenHandler(CoursehubAPIHandler):
 
     The notebook goes to ``<module-slug>/<question-slug>.ipynb``. If that file already
     exists it is the learner's work and is left alone (200, ``created: false``).
+
+    ``{"fresh": true}`` opens it again from the start, to review it: a new notebook
+    ``<module>/reviews/<question-slug>-<YYYY-MM-DD>[-n].ipynb`` (the server's date; ``-2``,
+    ``-3`` ... for further copies the same day), never written over anything, so the
+    learner's earlier work stays where it was (201, ``created: true``).
     """
+
+    #: How many fresh copies of one question a day may be numbered, at most.
+    MAX_FRESH_COPIES = 1000
 
     @authorized
     async def post(self, question_id):
+        fresh = self.json_object(required=False).get("fresh", False)
+        if not isinstance(fresh, bool):
+            raise api_error(400, '"fresh" must be true or false.')
         question = await self.get_question(question_id)
         try:
             path = question_notebook_path(question, question_id)
@@ -490,10 +510,34 @@ class QuestionOpenHandler(CoursehubAPIHandler):
         except ValueError as e:
             raise api_error(502, f"Cannot open question {question_id}: {e}.") from None
 
+        if fresh:
+            await self.write_fresh(question, question_id, nb)
+            return
+
         async def student():
             return nb
 
         await self.write_once(path, student, f"open question {question_id}")
+
+    async def write_fresh(self, question: dict, question_id: str, nb) -> None:
+        """Write ``nb`` at the first free review path of today; answer ``{path, created}``."""
+        cm = self.contents_manager
+        day = datetime.date.today()
+        what = f"open question {question_id} again"
+        # under the lock: two clicks never pick the same free name
+        async with self.extensionapp.open_lock:
+            for n in range(1, self.MAX_FRESH_COPIES + 1):
+                path = review_notebook_path(question, question_id, day, n)
+                if not await ensure_async(cm.exists(path)):
+                    break
+            else:
+                raise api_error(
+                    409,
+                    f"Cannot {what}: {self.MAX_FRESH_COPIES} copies of it were opened today.",
+                )
+            await self.save_notebook(nb, path, what)
+        self.log.info("coursehub: %s as %s", what, path)
+        self.write_json({"path": path, "created": True}, status=201)
 
 
 class QuestionPreviewHandler(CoursehubAPIHandler):

@@ -7,6 +7,7 @@ would stay inside the root), so every refusal can name the problem plainly.
 """
 
 import copy
+import datetime
 import re
 
 import nbformat
@@ -118,6 +119,25 @@ def preview_notebook(notebook: dict, question_id) -> nbformat.NotebookNode:
         cell.metadata["editable"] = False
         cell.metadata["deletable"] = False
     return nb
+
+
+#: The folder, beside a question's notebook, where fresh copies for a review go.
+REVIEWS_FOLDER = "reviews"
+
+
+def review_notebook_path(question: dict, question_id: str, day: datetime.date, n: int = 1) -> str:
+    """``<module>/reviews/<question-slug>-<YYYY-MM-DD>[-n].ipynb``: the ``n``-th fresh
+    copy of a question opened on ``day`` to review it (``-n`` from the second on), beside
+    the question's own notebook, which keeps the learner's earlier work.
+
+    Raises ``ValueError`` like :func:`question_notebook_path` for a slug that cannot be
+    a file name.
+    """
+    own = question_notebook_path(question, question_id)
+    folder, _, filename = own.rpartition("/")
+    suffix = "" if n <= 1 else f"-{n}"
+    name = f"{filename.removesuffix('.ipynb')}-{day.isoformat()}{suffix}.ipynb"
+    return "/".join(p for p in (folder, REVIEWS_FOLDER, name) if p)
 
 
 #: The folder, beside a question's notebook, where copies of past submissions go.

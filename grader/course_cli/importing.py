@@ -16,6 +16,7 @@ from . import output
 from .api import APIError
 from .folders import CourseFolder, NotebookProblems, QuestionFile, read_folder
 from .main import EXIT_FAILED, EXIT_OK, CommandError
+from .practice import import_practice
 
 CARD = ("title", "category", "difficulty", "tags")
 RETIRED = "load-course brings it back, or give the notebook another name"
@@ -60,7 +61,9 @@ def import_course(api, args) -> int:
         f"course {slug}: {course_result}; modules: {output.counts(module_results)}; "
         f"questions: {output.counts(tally)}"
     )
-    failed = tally["failed"] or module_results["failed"]
+    # paths.json and quizzes.json name the questions just imported
+    practice_failed = import_practice(api, folder, slug)
+    failed = tally["failed"] or module_results["failed"] or practice_failed
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -66,6 +66,7 @@ from .manual import settle
 from .notebooks import NotebookFormatError
 from .questiontypes import question_type
 from .regrade import REGRADE_PRIORITY, is_regrade, moved_clock
+from .variants import variant_seed
 
 # longest failure reason kept in a submission's `error`
 MAX_ERROR_CHARS = 1000
@@ -642,6 +643,9 @@ class GradingQueue(LoggingConfigurable):
                 return None
             kind = question_type(submission.question.type)
             source = kind.read_source(submission.question.source_notebook)
+            # the learner's own variant (a seeded question's SEED): their tests' values
+            seed = variant_seed(submission.question_id, submission.user_id)
+            source = kind.source_for(source, seed)
             answer = kind.read_answer(submission.notebook)
             return kind, source, answer, submission.question.version, submission.attempts
 
@@ -774,7 +778,7 @@ class GradingQueue(LoggingConfigurable):
             scores.record_graded(db, submission)
         awards.award_graded(db, submission, awards.rules_of(self))
         if not is_regrade(submission):
-            practice_graded(db, submission)
+            practice_graded(db, submission, self)
         for hook in self.hooks():
             hook(db, submission)
 

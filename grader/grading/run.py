@@ -25,6 +25,7 @@ from .notebooks import (
     test_specs,
 )
 from .scoring import apply_outcomes, score_tests
+from .variants import seed_setup
 
 
 @dataclass
@@ -79,6 +80,12 @@ def import_statements(source: str) -> str:
     return "\n".join(ast.unparse(node) for node in imports)
 
 
+def setup_statements(cell) -> str:
+    """What the trusted process runs after a locked cell: its imports, and a variant
+    cell's ``SEED`` line (so a learner rebinding ``SEED`` does not move the tests)."""
+    return "\n".join(part for part in (import_statements(cell.source), seed_setup(cell)) if part)
+
+
 def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
     """The merged notebook and its code cells as the sandbox runs them, in order: test
     cells (always the source's, :func:`merge_answers`) run in the trusted process."""
@@ -86,9 +93,7 @@ def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
     cells = [
         CellSpec(cell.source, test=True, hidden_lines=hidden_line_ranges(cell.source))
         if is_test(cell)
-        else CellSpec(
-            cell.source, imports=import_statements(cell.source) if is_locked(cell) else ""
-        )
+        else CellSpec(cell.source, imports=setup_statements(cell) if is_locked(cell) else "")
         for cell in code_cells(merged)
     ]
     return merged, cells

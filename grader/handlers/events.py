@@ -1,4 +1,5 @@
-"""Server-sent events: a submission's status pushed to whoever follows it.
+"""Server-sent events: a submission's status pushed to whoever follows it, and the
+learner's own push channel.
 
 `GET submissions/{id}/events` (text/event-stream) sends the submission at once, then
 again whenever its status or queue position changes, and ends after a final status
@@ -6,21 +7,36 @@ again whenever its status or queue position changes, and ends after a final stat
 a quiet stream. The stream waits on the service's
 :class:`~grader.grading.watch.StatusWatch`, which looks at all followed submissions
 together; a stream reads its submission again only when its status changed.
+
+`GET events` (text/event-stream) is the caller's `LearnerEvent` rows
+(:mod:`grader.learners.events`: duels, and whatever else is added), each as `id: <row
+id>`, `event: <kind>`, `data: <json>`. It starts after the row named by the
+`Last-Event-ID` header (what EventSource sends when it reconnects) or the
+`last_event_id` query argument, so a client that lost its connection gets everything it
+missed; without either, after the caller's newest row (what happens from now on). It
+waits on the service's :class:`~grader.learners.events.EventWatch` (one query a tick for
+every open stream) and ends as soon as the client goes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+import re
 
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from .. import orm
 from ..grading.watch import Followed
+from ..learners import events
 from .base import APIHandler, _json_default
 from .submissions import FINAL, SubmissionReader, submission_detail
 
 KEEPALIVE_SECONDS = 15.0
+# how long a browser's EventSource waits before it reconnects (ms)
+RETRY_MILLISECONDS = 2000
 
 
 class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
@@ -64,4 +80,89 @@ class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
         return model
 
 
-default_handlers = [(r"submissions/(\d+)/events", SubmissionEventsAPIHandler)]
+class LearnerEventsAPIHandler(APIHandler):
+    """`GET events`: the caller's events, replayed from Last-Event-ID, then as they come."""
+
+    _closed = False
+    _waiting: asyncio.Future | None = None
+
+    @web.authenticated
+    async def get(self):
+        last_id = self.last_event_id()
+        user_id, last_id = await self.in_db(self._start, last_id)
+        watch = self.grader.event_watch
+        try:
+            watch.open_stream(user_id)
+        except events.TooManyStreams:
+            raise web.HTTPError(
+                429,
+                f"you have {watch.max_streams_per_learner} event streams open already: "
+                "close one (a tab) first",
+            ) from None
+        try:
+            self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
+            self.set_header("X-Accel-Buffering", "no")
+            self.write(f"retry: {RETRY_MILLISECONDS}\n: events after {last_id}\n\n")
+            await self.flush()
+            while not self._closed:
+                sent = await self.in_db(self._read, user_id, last_id)
+                for text, event_id in sent:
+                    self.write(text)
+                    last_id = event_id
+                if sent:
+                    await self.flush()
+                    if len(sent) == events.BATCH:
+                        continue  # more waiting: no need to ask the watch
+                self._waiting = asyncio.ensure_future(
+                    watch.wait(user_id, last_id, KEEPALIVE_SECONDS)
+                )
+                try:
+                    newest = await self._waiting
+                except asyncio.CancelledError:
+                    if self._closed:
+                        return  # the client went away while we waited
+                    raise
+                finally:
+                    self._waiting = None
+                if newest is None:
+                    self.write(": keep-alive\n\n")
+                    await self.flush()
+        except StreamClosedError:
+            return  # the client went away while we wrote
+        finally:
+            watch.close_stream(user_id)
+
+    def on_connection_close(self):
+        # end the wait now, not at the next keep-alive: the watch forgets the stream
+        self._closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+
+    def last_event_id(self) -> int | None:
+        """The id to start after: the Last-Event-ID header, else `?last_event_id=`;
+        None for neither; a 400 for something that is not an event's id."""
+        value = self.request.headers.get("Last-Event-ID")
+        if value is None:
+            value = self.get_query_argument("last_event_id", None)
+        if value is None or value.strip() == "":
+            return None
+        if not re.fullmatch(r"\d{1,18}", value.strip()):
+            raise web.HTTPError(400, "Last-Event-ID must be an event's id (a whole number)")
+        return int(value.strip())
+
+    def _start(self, last_id: int | None) -> tuple[int, int]:
+        user = self.learner()
+        if last_id is None:
+            last_id = events.latest_id(self.db, user.id)
+        return user.id, last_id
+
+    def _read(self, user_id: int, last_id: int) -> list[tuple[str, int]]:
+        rows = events.after(self.db, user_id, last_id)
+        dumps = functools.partial(json.dumps, default=_json_default)
+        return [(events.event_text(row, dumps), row.id) for row in rows]
+
+
+default_handlers = [
+    (r"submissions/(\d+)/events", SubmissionEventsAPIHandler),
+    (r"events", LearnerEventsAPIHandler),
+]

@@ -18,6 +18,12 @@ picture to it (`POST questions/{id}/images`: a new version, no regrade).
 Summaries carry the question's `description` (its task as plain text) and how many
 `hints` it has, never their text. `GET questions?q=` searches title, description,
 category and tags: every word must be found (case-insensitive substrings).
+
+Every question has a `type` (:mod:`grader.grading.questiontypes`: "notebook", "choice",
+"fill_in", "flashcard"): given when it is created, else the one its notebook declares
+(`metadata.coursehub.type`). `GET questions?type=` filters by it. The notebook a learner
+reads is their own copy (`QuestionType.for_learner`): the choices in their own order, a
+variant question's `SEED` set to their seed (:func:`grader.grading.variants.variant_seed`).
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ from tornado import web
 
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
+from ..grading.questiontypes import UnknownQuestionType, question_type, type_names
 from ..grading.regrade import regrade_progress, requeue_question
+from ..grading.variants import variant_seed
 from ..images import ImageError, base64_body_limit, clean_image, from_base64
 from ..instructors.authoring import (
     QUESTION_IMAGE_BYTES,
@@ -40,7 +48,9 @@ from ..instructors.authoring import (
     QuestionError,
     QuestionFields,
     attach_image,
+    check_type,
     create_question,
+    declared_type,
     image_name,
     replace_notebook,
 )
@@ -73,6 +83,7 @@ def question_summary(
         "id": question.id,
         "slug": question.slug,
         "title": question.title,
+        "type": question.type,
         "course": question.module.course.slug,
         "module": question.module_id,
         "module_slug": question.module.slug,
@@ -91,6 +102,16 @@ def question_summary(
         "solved": bool(best and best.solved),
         **rules.summary(question, used),
     }
+
+
+def question_type_field(body: dict) -> str:
+    """`type` of an authoring body, checked ("" when absent: the notebook says)."""
+    if body.get("type") is None:
+        return ""
+    try:
+        return check_type(body["type"])
+    except QuestionError as e:
+        raise web.HTTPError(400, str(e)) from None
 
 
 def boolean(body: dict, field: str, default: bool = False) -> bool:
@@ -180,6 +201,15 @@ class QuestionListAPIHandler(APIHandler):
             value = self.get_query_argument(field, None)
             if value:
                 query = query.where(getattr(orm.Question, field) == value)
+        type_name = self.get_query_argument("type", None)
+        if type_name:
+            try:
+                question_type(type_name)
+            except UnknownQuestionType:
+                raise web.HTTPError(
+                    400, f"type must be one of {', '.join(type_names())}, not {type_name!r}"
+                ) from None
+            query = query.where(orm.Question.type == type_name)
         search = self.get_query_argument("q", None)
         if search:
             query = query.where(*search_terms(search))
@@ -217,6 +247,8 @@ class QuestionListAPIHandler(APIHandler):
             category=optional_text(body, "category", max_length=100),
             difficulty=optional_text(body, "difficulty", max_length=20),
             tags=tag_list(body),
+            # absent: the notebook's metadata.coursehub.type, else "notebook"
+            type=question_type_field(body),
         )
         rule_values = submission_rules(body)
         exists = self.db.scalar(
@@ -254,7 +286,10 @@ class QuestionAPIHandler(APIHandler):
         best = orm.BestScore.find(self.db, user.id, question.id)
         used = rules.usage(self.db, user.id, [question.id]).get(question.id)
         model = question_summary(question, best, used)
-        model["notebook"] = question.student_notebook
+        # the caller's own copy: their order of the choices, their variant's seed
+        kind = question_type(question.type)
+        seed = variant_seed(question.id, user.id)
+        model["notebook"] = kind.for_learner(question.student_notebook, seed)
         self.write_json(model)
 
     @web.authenticated
@@ -278,7 +313,9 @@ class QuestionAPIHandler(APIHandler):
             if "tags" in body:
                 question.tags = tag_list(body)
             if "notebook" in body:
-                replace_notebook(question, body["notebook"])
+                replace_notebook(question, body["notebook"], question_type_field(body))
+            elif "type" in body and question_type_field(body) != question.type:
+                replace_notebook(question, question.source_notebook, question_type_field(body))
             for field, value in submission_rules(body).items():
                 setattr(question, field, value)
             if retired != question.retired:
@@ -386,17 +423,20 @@ class QuestionFiltersAPIHandler(APIHandler):
                 orm.Module.course_id.in_([c.id for c in courses]),
             )
         )
-        categories, difficulties, tags = set(), set(), set()
+        categories, difficulties, tags, types = set(), set(), set(), set()
         for q in questions:
             categories.add(q.category) if q.category else None
             difficulties.add(q.difficulty) if q.difficulty else None
             tags.update(q.tags)
+            types.add(q.type)
         order = {"easy": 0, "medium": 1, "hard": 2}
         self.write_json(
             {
                 "categories": sorted(categories),
                 "difficulties": sorted(difficulties, key=lambda d: (order.get(d, 9), d)),
                 "tags": sorted(tags),
+                # in the registry's order: notebook, choice, fill_in, flashcard, others
+                "types": [name for name in type_names() if name in types],
             }
         )
 
@@ -412,10 +452,8 @@ class QuestionValidateAPIHandler(APIHandler):
         body = await asyncio.to_thread(self.get_json_body, MAX_NOTEBOOK_BYTES)
         if "notebook" not in body:
             raise web.HTTPError(400, "notebook is required: an nbgrader source notebook")
-        type_name = body.get("type", "notebook")
-        if not isinstance(type_name, str):
-            raise web.HTTPError(400, "type must be the name of a question type")
         try:
+            type_name = question_type_field(body) or declared_type(body["notebook"]) or "notebook"
             validation = await self.grader.validator.validate(
                 self.current_user["name"], body["notebook"], type_name
             )

@@ -3,18 +3,21 @@
 A question is saved from its nbgrader source notebook; the student version, the
 maximum score, the description (the task as plain text, for search) and the hints
 (``metadata.coursehub.hints``) are derived here, once, so every reader sees the same
-thing.
+thing. Its type (:mod:`grader.grading.questiontypes`) is the one given, else the one
+the notebook declares (``metadata.coursehub.type``), else "notebook" (a new question)
+or the question's own (a new version).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass, field
 
 from .. import orm
 from ..grading.notebooks import NotebookFormatError, description_of, hints_of
-from ..grading.questiontypes import question_type
+from ..grading.questiontypes import UnknownQuestionType, question_type
 
 DIFFICULTIES = ("easy", "medium", "hard")
 
@@ -31,12 +34,40 @@ class QuestionFields:
     difficulty: str = ""
     tags: list[str] = field(default_factory=list)
     position: int | None = None
+    # "": the type the notebook declares (metadata.coursehub.type), else "notebook"
+    type: str = ""
+
+
+def declared_type(source) -> str | None:
+    """The type a source notebook declares in ``metadata.coursehub.type``, or None (also
+    for what is not a notebook at all: preparing it names that problem)."""
+    notebook = source
+    if isinstance(source, bytes | bytearray | str):
+        try:
+            notebook = json.loads(source)
+        except ValueError:
+            return None
+    metadata = notebook.get("metadata") if isinstance(notebook, dict) else None
+    coursehub = metadata.get("coursehub") if isinstance(metadata, dict) else None
+    declared = coursehub.get("type") if isinstance(coursehub, dict) else None
+    return declared if isinstance(declared, str) and declared else None
+
+
+def check_type(type_name) -> str:
+    """A registered question type's name, or QuestionError."""
+    if not isinstance(type_name, str):
+        raise QuestionError("type must be the name of a question type")
+    try:
+        question_type(type_name)
+    except UnknownQuestionType as e:
+        raise QuestionError(str(e)) from None
+    return type_name
 
 
 def prepare_notebooks(source, type_name: str = "notebook") -> tuple[dict, dict, float]:
     """(source, student version, max score) from a source notebook, or QuestionError."""
     try:
-        prepared = question_type(type_name).prepare(source)
+        prepared = question_type(check_type(type_name)).prepare(source)
     except ValueError as e:
         raise QuestionError(f"notebook: {e}") from None
     return prepared.source, prepared.student, prepared.max_score
@@ -65,7 +96,8 @@ def create_question(
     db, module: orm.Module, fields: QuestionFields, source, released=NOW
 ) -> orm.Question:
     """A new question, released at once unless `released` says when (None: a draft)."""
-    source_nb, student_nb, max_score = prepare_notebooks(source)
+    type_name = fields.type or declared_type(source) or "notebook"
+    source_nb, student_nb, max_score = prepare_notebooks(source, type_name)
     position = fields.position
     if position is None:
         position = len(module.questions)
@@ -78,6 +110,7 @@ def create_question(
         tags=fields.tags,
         position=position,
         max_score=max_score,
+        type=type_name,
         source_notebook=source_nb,
         student_notebook=student_nb,
         version=1,
@@ -88,15 +121,20 @@ def create_question(
     return question
 
 
-def replace_notebook(question: orm.Question, source) -> None:
-    """A new version of the question's notebook; earlier submissions keep their scores."""
-    source_nb, student_nb, max_score = prepare_notebooks(source, question.type)
+def replace_notebook(question: orm.Question, source, type_name: str | None = None) -> None:
+    """A new version of the question's notebook; earlier submissions keep their scores.
+    Its type: ``type_name``, else the notebook's declared one, else the question's."""
+    type_name = type_name or declared_type(source) or question.type
+    source_nb, student_nb, max_score = prepare_notebooks(source, type_name)
+    # another type grades the same file differently: a new version too
+    retyped = question.type != type_name
+    question.type = type_name
     # before the early return: a question saved before descriptions existed gets one
     # when its unchanged notebook is loaded again
     for name, value in derived_fields(source_nb).items():
         if getattr(question, name) != value:
             setattr(question, name, value)
-    if source_nb == question.source_notebook:
+    if source_nb == question.source_notebook and not retyped:
         return
     question.source_notebook = source_nb
     question.student_notebook = student_nb

@@ -4,7 +4,9 @@ Layout (see course_content/README.md): `course.json` names the course (slug, tit
 description, `join`: invite, code or open), may define the course's own `achievements`
 (grader.learners.achievements), and lists modules in order and each module's question
 slugs; `<module>/<question>.ipynb` is the nbgrader source notebook,
-with `metadata.coursehub` holding title, category, difficulty and tags.
+with `metadata.coursehub` holding title, category, difficulty and tags; `paths.json` and
+`quizzes.json`, if there, the course's learning paths and quizzes
+(:mod:`grader.instructors.practice_content`).
 
 Loading is idempotent: modules and questions are matched by slug, a changed notebook
 becomes a new question version, and nothing is deleted.
@@ -74,8 +76,20 @@ def load_course(db, course_dir: Path) -> dict:
                 db.rollback()
                 raise CourseError(f"{path}: {e}") from None
             counts["questions_created" if created else "questions_updated"] += 1
+    counts.update(_load_practice(db, course, course_dir))
     finish_load(db, retired)
     return counts
+
+
+def _load_practice(db, course: orm.Course, course_dir: Path) -> dict:
+    """The folder's paths.json and quizzes.json (grader.instructors.practice_content)."""
+    from .practice_content import load_practice
+
+    try:
+        return load_practice(db, course, course_dir)
+    except ValueError as e:
+        db.rollback()
+        raise CourseError(str(e)) from None
 
 
 def retired_questions(db) -> set[int]:

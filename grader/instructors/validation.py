@@ -99,6 +99,9 @@ class QuestionValidator(LoggingConfigurable):
             kind, source_nb, reference_nb, stub_nb = await asyncio.to_thread(
                 _prepare, source, type_name
             )
+            if not kind.graded:  # a flashcard: valid once prepared, nothing to run
+                empty = GradingReport(score=0.0, max_score=0.0, tests=[])
+                return Validation(empty, empty, [])
             # one run after the other: a validation holds one sandbox at a time
             reference = await kind.grade(self.executor, source_nb, reference_nb)
             stub = await kind.grade(self.executor, source_nb, stub_nb)
@@ -115,6 +118,8 @@ def _prepare(source, type_name: str):
     except UnknownQuestionType as e:
         raise QuestionError(str(e)) from None
     source_nb, student_nb, _ = prepare_notebooks(source, type_name)
+    if not kind.graded:
+        return kind, None, None, None
     return (
         kind,
         kind.read_source(source_nb),

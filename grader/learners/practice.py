@@ -7,9 +7,10 @@ from __future__ import annotations
 from . import daily, duels, reviews
 
 
-def practice_graded(db, submission) -> None:
+def practice_graded(db, submission, queue=None) -> None:
     """Called by `GradingQueue.submission_graded` for a learner's own submission (never a
-    regrade), in the transaction that records its result."""
-    reviews.review_graded(db, submission)
-    duels.duel_graded(db, submission)
+    regrade), in the transaction that records its result; ``queue``: the GradingQueue,
+    parent of the configured rules (`c.ReviewRules`, `c.DuelRules`)."""
+    reviews.review_graded(db, submission, reviews.rules_of(queue))
+    duels.duel_graded(db, submission, duels.rules_of(queue))
     daily.daily_graded(db, submission)

@@ -21,7 +21,7 @@ import { CourseHome } from './homeWidget';
 import { LearnerSettings } from './learner';
 import { coursehubIcon, CoursehubPanel, storedCourse } from './panel';
 import { SUBMIT_COMMAND, SubmitButtonExtension, Submitter, addSubmitCommand } from './submit';
-import { practicePlugin } from './practice/plugin';
+import { gradedSubmissions, practicePlugin } from './practice/plugin';
 import { questionTypesPlugin } from './questiontypes/plugin';
 
 /** The id of nbgrader's Create Assignment sidebar widget (its own spelling). */
@@ -52,6 +52,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const api = new CoursehubAPI();
     const refresh = new Refresh();
+    refresh.connect(() => gradedSubmissions.emit()); // the Practice sidebar reloads too
     const settings = new LearnerSettings(api);
 
     const openPath = async (path: string) => {
