@@ -379,6 +379,30 @@ async def test_the_bot_solves_at_a_real_solve_time_and_wins_unless_beaten(grader
 # two at once, ratings --------------------------------------------------------------------
 
 
+async def test_a_question_a_player_solved_is_drawn_only_when_every_one_is(grader, people):
+    """A solution already written would win the race before it starts: the draw skips
+    questions either player has solved while another is left."""
+    ann, bob = people["ann"], people["bob"]
+    fresh = await add_question(people["author"], "square-fresh")
+    await submit(ann, people["question"]["id"], CORRECT)
+    for _ in range(4):  # whatever each duel's seed, the unsolved question comes up
+        duel = await new_duel(ann, bob)
+        assert duel["question"]["id"] == fresh["id"], duel
+        code, data = await bob.post(f"duels/{duel['id']}/resign")
+        assert code == 200, data
+    duel = await new_duel(ann, bot=True)
+    assert duel["question"]["id"] == fresh["id"], duel
+    await ann.post(f"duels/{duel['id']}/resign")
+    # once bob has solved the other one too, every question is someone's: any may come up
+    await submit(bob, fresh["id"], CORRECT)
+    drawn = set()
+    for _ in range(5):
+        duel = await new_duel(ann, bob)
+        drawn.add(duel["question"]["id"])
+        await bob.post(f"duels/{duel['id']}/resign")
+    assert drawn <= {fresh["id"], people["question"]["id"]} and drawn
+
+
 async def test_two_duels_at_once_are_independent(grader, people):
     ann, bob, cat, question = people["ann"], people["bob"], people["cat"], people["question"]
     with_bob = await new_duel(ann, bob, opponent="bob")

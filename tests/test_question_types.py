@@ -251,6 +251,18 @@ def test_a_broken_fill_in_question_is_refused_with_the_problem_named(change, pro
         prepared("fill_in", nb)
 
 
+def test_a_long_label_names_its_check_within_a_tests_name_limit():
+    nb = fill_in_source()
+    nb.cells[1].metadata["coursehub"]["blanks"][0]["label"] = "The capital " * 16
+    question = prepared("fill_in", nb)
+    names = [c["metadata"]["coursehub"]["test_name"] for c in question.source["cells"][2:]]
+    assert 100 < len(names[0]) <= 120 and names[1:] == [
+        "Its river",
+        "Euler's number",
+        "A product code",
+    ]
+
+
 def test_a_numeric_blank_needs_numbers_and_a_key_within_tolerance():
     nb = fill_in_source()
     nb.cells[1].metadata["coursehub"]["blanks"][2].update(answers=["e"])
@@ -604,3 +616,35 @@ async def test_a_question_changes_type_with_its_notebook(grader, practice):
     assert card["type"] == "flashcard" and card["points"] == 0 and card["version"] == version + 1
     code, bad = await author.request("PUT", f"questions/{ids['card']}", {"type": "choice"})
     assert code == 400 and "answer cell" in bad["message"]
+
+
+async def test_the_sample_course_loads_with_its_types_and_its_variant(grader):
+    from pathlib import Path
+
+    from grader.instructors.content import load_course
+
+    folder = Path(__file__).resolve().parents[1] / "course_content" / "python-foundations"
+    with grader.session_factory() as db:
+        load_course(db, folder)
+    ann = grader.client_for("ann")
+    code, data = await ann.get("questions?course=python-foundations&module=quick-checks")
+    assert code == 200, data
+    kinds = [q["type"] for q in data["questions"]]
+    assert kinds.count("choice") >= 4 and kinds.count("fill_in") >= 4
+    assert kinds.count("flashcard") >= 3
+    code, data = await ann.get("questions/filters?course=python-foundations")
+    assert data["types"] == ["notebook", "choice", "fill_in", "flashcard"]
+    code, data = await ann.get("questions?course=python-foundations&q=receipt")
+    (receipt,) = data["questions"]
+    assert receipt["type"] == "notebook"
+    seeds = set()
+    for name in ("ann", "bob"):
+        code, data = await grader.client_for(name).get(f"questions/{receipt['id']}")
+        seeds.add(next(c["source"] for c in data["notebook"]["cells"] if c["id"] == "seed"))
+    assert len(seeds) == 2 and "SEED = 20250101" not in seeds
+    # loading again changes no version
+    with grader.session_factory() as db:
+        counts = load_course(db, folder)
+    assert counts["questions_created"] == 0
+    code, again = await ann.get(f"questions/{receipt['id']}")
+    assert again["version"] == 1

@@ -113,6 +113,7 @@ async def test_learners_see_the_student_version_only(grader, course):
         "categories": ["functions"],
         "difficulties": ["easy"],
         "tags": ["arithmetic", "functions"],
+        "types": ["notebook"],
     }
     code, modules = await learner.get("modules")
     assert [(m["slug"], m["questions"]) for m in modules["modules"]] == [("basics", 1)]

@@ -39,6 +39,7 @@ from .notebooks import (
     BEGIN_SOLUTION,
     END_HIDDEN,
     END_SOLUTION,
+    MAX_TEST_NAME,
     NotebookFormatError,
     _meta,
     grade_id,
@@ -139,7 +140,8 @@ def _new_test_cell(nb, gid: str, points: float, title: str, check: str):
                 "grade_id": gid,
                 "schema_version": 3,
             },
-            "coursehub": {"test_name": title, GENERATED: True},
+            # a test's name has a limit of its own (a blank's label may be longer)
+            "coursehub": {"test_name": title.strip()[:MAX_TEST_NAME].strip(), GENERATED: True},
         },
     )
     # the same source prepares to the same notebook: no new version on a reload

@@ -310,7 +310,7 @@ def challenge(
     db.add(duel)
     db.flush()
     if bot:
-        question_id = draw_question(db, duel, now)
+        question_id = draw_question(db, duel, now, players=(challenger.id,))
         if question_id is None:
             raise DuelRefused(409, no_question_message(course))
         question = db.get(orm.Question, question_id)
@@ -326,9 +326,11 @@ def no_question_message(course: orm.Course) -> str:
     return f"{course.slug} has no released question with a score to duel on yet"
 
 
-def draw_question(db, duel: orm.Duel, started: datetime) -> int | None:
+def draw_question(db, duel: orm.Duel, started: datetime, players=()) -> int | None:
     """The duel's question: one of the course's released, scored questions, drawn by a
-    generator seeded with the duel's id and start time; None if there is none."""
+    generator seeded with the duel's id and start time; None if there is none. Questions
+    one of ``players`` (user ids) has solved are drawn only when every question is:
+    a solution already written would win the race before it starts."""
     q, m = orm.Question, orm.Module
     candidates = list(
         db.scalars(
@@ -346,6 +348,16 @@ def draw_question(db, duel: orm.Duel, started: datetime) -> int | None:
     )
     if not candidates:
         return None
+    solved = set(
+        db.scalars(
+            select(orm.BestScore.question_id).where(
+                orm.BestScore.user_id.in_(list(players)),
+                orm.BestScore.question_id.in_(candidates),
+                orm.BestScore.solved.is_(True),
+            )
+        )
+    )
+    candidates = [c for c in candidates if c not in solved] or candidates
     seed = hashlib.sha256(f"duel-question:{duel.id}:{started.isoformat()}".encode()).hexdigest()
     return random.Random(seed).choice(candidates)
 
@@ -361,7 +373,7 @@ def accept(db, rules: DuelRules, duel: orm.Duel, user: orm.User) -> orm.Duel:
         raise DuelRefused(409, f"duel {duel.id} is {duel.status}: only an open one is accepted")
     _check_limits(db, user.id, rules, challenging=False)
     now = orm.utcnow()
-    question_id = draw_question(db, duel, now)
+    question_id = draw_question(db, duel, now, players=(duel.challenger_id, user.id))
     if question_id is None:
         raise DuelRefused(409, no_question_message(db.get(orm.Course, duel.course_id)))
     d = orm.Duel

@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 
 import fsrs
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 from traitlets import Bool, Dict, Float, Integer, TraitError, validate
 from traitlets.config import LoggingConfigurable
 
@@ -442,7 +443,11 @@ def reviews_model(db, user: orm.User, course_ids, limit: int = 50, now=None) -> 
     questions = {
         q.id: q
         for q in db.scalars(
-            select(orm.Question).where(orm.Question.id.in_([r.question_id for r in due_rows]))
+            select(orm.Question)
+            .where(orm.Question.id.in_([r.question_id for r in due_rows]))
+            # each card names its module and course: loaded with the questions, not one
+            # query per card
+            .options(joinedload(orm.Question.module).joinedload(orm.Module.course))
         )
     }
     if isinstance(next_due, str):  # SQLite's MIN over a CASE loses the column's type
