@@ -20,6 +20,7 @@ import pwd
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
@@ -208,14 +209,20 @@ class LocalDevSpawner(LocalProcessSpawner):
 def delete_system_user(username: str, prefix: str = "ch-") -> bool:
     """Delete a learner's system account and home (``userdel -r``); False if none.
 
-    For tests and operators; stop the learner's server first (userdel refuses to
-    delete an account with running processes).
+    For tests and operators; stop the learner's server first. Processes of the account
+    still left (kernels a stopped server left behind, ending in their own time) are
+    killed: userdel refuses to delete an account that has any.
     """
     name = f"{prefix}{username}"
     try:
         pwd.getpwnam(name)
     except KeyError:
         return False
+    deadline = time.monotonic() + 10
+    while subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True).returncode == 0:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # until none is left to signal
     subprocess.run(["userdel", "-r", name], check=True, capture_output=True)
     return True
 

@@ -115,7 +115,7 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     assert "course python-foundations: created" in run.out
     assert f"modules: {MODULE_COUNT} created" in run.out
     assert f"questions: {QUESTION_COUNT} created" in run.out
-    assert "paths: 3 created; quizzes: 1 created" in run.out  # paths.json, quizzes.json
+    assert "paths: 3 created; quizzes: 2 created" in run.out  # paths.json, quizzes.json
 
     code, course = await prof.get("courses/python-foundations")
     assert code == 200, course
@@ -141,7 +141,7 @@ async def test_import_creates_the_sample_course_and_importing_again_changes_noth
     assert "course python-foundations: unchanged" in again.out
     assert f"modules: {MODULE_COUNT} unchanged" in again.out
     assert f"questions: {QUESTION_COUNT} unchanged" in again.out
-    assert "paths: 3 unchanged; quizzes: 1 unchanged" in again.out
+    assert "paths: 3 unchanged; quizzes: 2 unchanged" in again.out
     assert await course_questions(prof, "python-foundations") == questions
 
     # an edited notebook is a new version of its question, the rest stay as they were

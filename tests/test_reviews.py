@@ -144,7 +144,7 @@ async def test_a_solve_graded_in_the_sandbox_makes_the_card_fsrs_schedules(grade
     assert code == 202, data
     assert (await ann.wait_graded(data["id"]))["score"] == 1
     code, data = await ann.get(f"reviews/{qid}")
-    assert code == 404, data  # not solved yet: no card
+    assert code == 200 and data["state"] == "new" and data["due"] is None, data  # no card yet
 
     code, data = await ann.post(
         "submissions", {"question": qid, "notebook": answer(student, CORRECT)}
@@ -322,7 +322,7 @@ async def test_a_flashcard_is_rated_by_the_learner_while_due_only(grader, course
     card_id = add_question(grader, "capital", "flashcard")
     ann = grader.client_for("ann")
     code, data = await ann.get(f"reviews/{card_id}")
-    assert code == 404, data
+    assert code == 200 and (data["state"], data["reviews"]) == ("new", 0), data
     # opening it makes its card (due now)
     code, opened = await ann.post(f"reviews/{card_id}/start")
     assert code == 200, opened
@@ -401,13 +401,14 @@ async def test_a_learner_cannot_rate_a_graded_question_nor_touch_anothers_card(
     # another learner sees and moves nothing of ann's
     bob = grader.client_for("bob")
     code, data = await bob.get(f"reviews/{qid}")
-    assert code == 404, data
+    assert code == 200 and (data["state"], data["reviews"]) == ("new", 0), data  # bob's own
     code, data = await bob.post(f"reviews/{qid}/start")
     assert code == 404, data
     code, data = await bob.get("reviews")
     assert data["due"] == [] and data["counts"]["total"] == 0
-    code, data = await bob.get(f"reviews/{qid}?user=ann")
-    assert code == 404, data
+    for path in (f"reviews/{qid}?user=ann", "reviews?user=ann"):
+        code, data = await bob.get(path)
+        assert code == 400 and "caller's own" in data["message"], data
     assert card_of(grader, "ann", qid).opened is None
 
 

@@ -30,6 +30,7 @@ class ReviewListAPIHandler(APIHandler):
     @web.authenticated
     @blocking
     def get(self):
+        refuse_user_argument(self)
         user = self.learner()
         course = self.course_argument(required=False)
         courses = [course] if course else self.access.learning(self.db)
@@ -37,9 +38,15 @@ class ReviewListAPIHandler(APIHandler):
         self.write_json(reviews.reviews_model(self.db, user, [c.id for c in courses], limit))
 
 
+def refuse_user_argument(handler: APIHandler) -> None:
+    if handler.get_query_argument("user", None) is not None:
+        raise web.HTTPError(400, "reviews are the caller's own: there is no user argument")
+
+
 class ReviewCardHandler(APIHandler):
     def reviewed_question(self, question_id) -> tuple[orm.User, orm.Question]:
         """The caller and a released question of their courses (404 otherwise)."""
+        refuse_user_argument(self)
         user = self.learner()
         question = self.find_question(question_id)
         if not question.is_released():  # a draft its instructor sees: nothing to review
@@ -53,8 +60,8 @@ class ReviewAPIHandler(ReviewCardHandler):
     def get(self, question_id):
         user, question = self.reviewed_question(question_id)
         row = self.db.get(orm.ReviewCard, (user.id, question.id))
-        if row is None:
-            raise web.HTTPError(404, f"no review card for question {question.id} yet")
+        # no card yet (not solved, a flashcard never rated): a new one, due when first
+        # learned; a 404 would read as a question the caller may not see
         self.write_json(reviews.card_model(row, question))
 
     @web.authenticated

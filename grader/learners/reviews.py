@@ -382,7 +382,19 @@ def question_brief(question: orm.Question) -> dict:
     }
 
 
-def card_model(row: orm.ReviewCard, question: orm.Question) -> dict:
+def card_model(row: orm.ReviewCard | None, question: orm.Question) -> dict:
+    """A card as the API shows it; ``row`` None: the question has no card yet (state
+    "new", nothing due)."""
+    if row is None:
+        return {
+            "question": question_brief(question),
+            "due": None,
+            "state": "new",
+            "reviews": 0,
+            "lapses": 0,
+            "last_review": None,
+            "opened": None,
+        }
     state = fsrs.State(row.card["state"]) if row.card else fsrs.State.Learning
     return {
         "question": question_brief(question),

@@ -136,6 +136,8 @@ class Recorder:
     def bodies(self):
         """(url, text) of every recorded response whose body the browser still holds."""
         for response in self.responses:
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                continue  # a stream still open (the push channel) has no whole body yet
             try:
                 yield response.url, response.text()
             except Exception:  # redirects and evicted bodies have none: nothing was shown

@@ -181,6 +181,16 @@ function PracticeView(
     >
       <div className="ch-panel-head">
         <CourseBar courses={courses.data} course={course} onChoose={props.onChoose} />
+        {/* what changed elsewhere (a card come due, a challenge) without waiting for the
+            periodic refresh */}
+        <button
+          className="ch-link ch-practice-reload"
+          data-testid="coursehub-practice-reload"
+          title="Reload reviews, paths, quizzes and duels"
+          onClick={() => props.live.emit()}
+        >
+          Reload
+        </button>
       </div>
       {/* the course is part of the key: another course starts every section afresh */}
       <div className="ch-tabpanel ch-practice-sections" key={course.slug}>

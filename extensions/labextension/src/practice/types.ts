@@ -24,7 +24,7 @@ export interface IPracticeQuestion {
 
 // reviews
 
-export type ReviewState = 'learning' | 'review' | 'relearning';
+export type ReviewState = 'new' | 'learning' | 'review' | 'relearning';
 
 export interface IReviewDue {
   question: IPracticeQuestion;

@@ -189,7 +189,7 @@ class FlashcardController implements IFlashcardState {
     this.canRate = questionId !== null;
   }
 
-  /** When the card is due (a card not yet reviewed: the grader's 404, nothing shown). */
+  /** When the card is due (none for a card never rated: state "new"). */
   async load(): Promise<void> {
     if (this.questionId === null) {
       return;
