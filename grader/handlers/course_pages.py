@@ -9,7 +9,10 @@
 - `courses/<slug>/gradebook`: learners by questions, a page at a time, and the CSV;
 - `courses/<slug>/analytics` and `courses/<slug>/questions/<id>/analytics`: figures
   and server-drawn SVG charts (`grader.instructors.analytics`, `charts`), each chart's
-  data as CSV from `GET api/v1/analytics`.
+  data as CSV from `GET api/v1/analytics`;
+- `courses/<slug>/practice`: quizzes, learning paths, reviews, duels and the daily
+  question (`grader.instructors.practice_overview`), and `courses/<slug>/quizzes/<id>`:
+  one quiz's results, a page of learners at a time.
 
 Only the course's instructors see them: anyone else gets what the API answers, 404 for
 a course they may not see, 403 for one they learn in. A learner's notebook is the
@@ -32,6 +35,13 @@ from ..instructors import gradebook
 from ..instructors.charts import Point, bar_chart, histogram, line_chart
 from ..instructors.notebook_view import notebook_cells, output_image
 from ..instructors.overview import course_overview, question_status
+from ..instructors.practice_overview import (
+    RESULTS_PAGE,
+    attempt_count,
+    duration_text,
+    practice_overview,
+    quiz_results_page,
+)
 from ..instructors.submission_lists import (
     learner_standing,
     submission_count,
@@ -255,6 +265,50 @@ class AnalyticsPageHandler(CoursePageHandler):
         )
 
 
+class PracticePageHandler(CoursePageHandler):
+    """The course's practice: quizzes, paths, reviews, duels, the daily question."""
+
+    @web.authenticated
+    async def get(self, slug):
+        await self.page(self._render, slug)
+
+    def _render(self, slug) -> str:
+        course = self.taught_course(slug)
+        return self.render_course_page(
+            "practice.html", course, "practice", **practice_overview(self.db, course)
+        )
+
+
+class QuizResultsPageHandler(CoursePageHandler):
+    """One quiz's attempts, by learner name, a page at a time (as the gradebook)."""
+
+    @web.authenticated
+    async def get(self, slug, quiz_id):
+        await self.page(self._render, slug, quiz_id)
+
+    def _render(self, slug, quiz_id) -> str:
+        course = self.taught_course(slug)
+        # an id past any column's range names no quiz (and must not reach the driver)
+        quiz = self.db.get(orm.Quiz, int(quiz_id)) if int(quiz_id) < 2**63 else None
+        if quiz is None or quiz.course_id != course.id:
+            raise web.HTTPError(404, f"no such quiz in {course.slug}: {quiz_id}")
+        after = self.get_query_argument("after", None)
+        attempts = quiz_results_page(self.db, quiz, after, RESULTS_PAGE)
+        return self.render_course_page(
+            "quiz_results.html",
+            course,
+            "practice",
+            quiz=quiz,
+            count=sum(d["count"] for d in quiz.draws),
+            time_limit=duration_text(quiz.time_limit),
+            status=question_status(False, quiz.released),
+            total=attempt_count(self.db, quiz),
+            attempts=attempts,
+            after=after,
+            next=attempts[-1]["name"] if len(attempts) == RESULTS_PAGE else None,
+        )
+
+
 class StaticHandler(web.StaticFileHandler):
     """The grader's own script files (`grader/static`), for its pages' policy's
     `script-src 'self'`."""
@@ -356,5 +410,7 @@ default_handlers = [
     (r"/courses/([^/]+)/submissions/(\d+)/outputs/(\d+)/(\d+)", SubmissionImageHandler),
     (r"/courses/([^/]+)/gradebook", GradebookPageHandler),
     (r"/courses/([^/]+)/analytics", AnalyticsPageHandler),
+    (r"/courses/([^/]+)/practice", PracticePageHandler),
+    (r"/courses/([^/]+)/quizzes/(\d+)", QuizResultsPageHandler),
     (r"/static/(manual_grading\.js)", StaticHandler),
 ]

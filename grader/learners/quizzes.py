@@ -353,10 +353,14 @@ def window_end(attempt: orm.QuizAttempt) -> datetime | None:
 
 def attempt_scores(db, attempts: list[orm.QuizAttempt]) -> dict[int, dict[int, float]]:
     """Per attempt id, per drawn question: the best score of the learner's graded
-    submissions in the attempt's window (questions with none are absent). One query."""
+    submissions in the attempt's window (questions with none are absent). Attempts of
+    any number of quizzes (a learner has one per quiz, so maybe several here). One
+    query."""
     if not attempts:
         return {}
-    question_ids = {qid for a in attempts for qid in a.questions}
+    by_user: dict[int, list[orm.QuizAttempt]] = {}
+    for attempt in attempts:
+        by_user.setdefault(attempt.user_id, []).append(attempt)
     rows = db.execute(
         select(
             orm.Submission.user_id,
@@ -364,24 +368,23 @@ def attempt_scores(db, attempts: list[orm.QuizAttempt]) -> dict[int, dict[int, f
             orm.Submission.score,
             orm.Submission.created,
         ).where(
-            orm.Submission.user_id.in_([a.user_id for a in attempts]),
-            orm.Submission.question_id.in_(question_ids),
+            orm.Submission.user_id.in_(list(by_user)),
+            orm.Submission.question_id.in_({q for a in attempts for q in a.questions}),
             orm.Submission.status == "graded",
             orm.Submission.score.is_not(None),
             orm.Submission.created >= min(a.started for a in attempts),
         )
     ).all()
-    by_user = {a.user_id: a for a in attempts}
     best: dict[int, dict[int, float]] = {a.id: {} for a in attempts}
     for user_id, question_id, score, created in rows:
-        attempt = by_user[user_id]
-        end = window_end(attempt)
-        if question_id not in attempt.questions or created < attempt.started:
-            continue
-        if end is not None and created > end:
-            continue
-        mine = best[attempt.id]
-        mine[question_id] = max(score, mine.get(question_id, score))
+        for attempt in by_user[user_id]:
+            end = window_end(attempt)
+            if question_id not in attempt.questions or created < attempt.started:
+                continue
+            if end is not None and created > end:
+                continue
+            mine = best[attempt.id]
+            mine[question_id] = max(score, mine.get(question_id, score))
     return best
 
 

@@ -1,13 +1,15 @@
-"""The cost of the one "graded" step, before and after XP, streaks and achievements.
+"""The cost of the one "graded" step, before and after awards and practice.
 
 Times, on a SQLite file, the transaction that records a graded submission, as the
 queue's workers run it: the step as it was (lateness and score, best score and totals:
 `manual.settle` + `scores.record_graded`) against the step as it is now
-(`GradingQueue.submission_graded`, which adds `learners.awards.award_graded`), on two
-databases built alike, with the same sequence of submissions: learners submitting to
-questions of one course, about half of them solving, some on new days (their streak
-moves), many the same day (nothing of the awards moves), first solves earning XP and
-achievements. Prints p50 / p99 / mean per variant, and of the awards' own part::
+(`GradingQueue.submission_graded`, which adds `learners.awards.award_graded` and
+`learners.practice.practice_graded`: reviews, duels, the daily question), on databases
+built alike, with the same sequence of submissions: learners submitting to questions of
+one course, about half of them solving, some on new days (their streak moves), many the
+same day (nothing of the awards moves), first solves earning XP and achievements and
+making review cards. Prints p50 / p99 / mean per variant, and of the awards' and
+practice's own parts::
 
     python tests/benchmarks/bench_graded_step.py [--learners 2000] [--questions 40]
         [--steps 3000]
@@ -30,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO)]
 
 from grader import dbutil, orm  # noqa: E402
+from grader.grading import queue as queue_module  # noqa: E402
 from grader.grading.manual import settle  # noqa: E402
 from grader.grading.queue import GradingQueue  # noqa: E402
 from grader.learners import awards, scores  # noqa: E402
@@ -132,23 +135,24 @@ def run(db_url, steps, step, awards_part=None) -> list[float]:
     return times
 
 
-def timed_awards(db_url, steps) -> list[float]:
-    """The awards' own part: `award_graded` alone, wrapped around the new step."""
+def timed_part(db_url, steps, owner, name: str) -> list[float]:
+    """One part of the new step alone (``owner.name``, a function the step calls), timed
+    inside a run of the whole step."""
     part = []
-    original = awards.award_graded
+    original = getattr(owner, name)
 
-    def measured(db, submission, rules):
+    def measured(*args, **kwargs):
         started = time.perf_counter()
         try:
-            return original(db, submission, rules)
+            return original(*args, **kwargs)
         finally:
             part.append(time.perf_counter() - started)
 
-    awards.award_graded = measured
+    setattr(owner, name, measured)
     try:
         run(db_url, steps, new_step)
     finally:
-        awards.award_graded = original
+        setattr(owner, name, original)
     return part
 
 
@@ -168,7 +172,8 @@ def main():
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        urls = [f"sqlite:///{tmp}/{name}.sqlite" for name in ("before", "after", "part")]
+        names = ("before", "after", "awards", "practice")
+        urls = [f"sqlite:///{tmp}/{name}.sqlite" for name in names]
         results = {}
         for url in urls:
             users, questions = build(url, args.learners, args.questions)
@@ -178,8 +183,11 @@ def main():
             f"{args.steps} gradings (about half solving, a fifth on earlier days)"
         )
         results["before: score and best score"] = run(urls[0], steps, old_step)
-        results["after: + XP, streak, achievements"] = run(urls[1], steps, new_step)
-        results["  of which award_graded"] = timed_awards(urls[2], steps)
+        results["after: + awards, + practice"] = run(urls[1], steps, new_step)
+        results["  of which award_graded"] = timed_part(urls[2], steps, awards, "award_graded")
+        results["  of which practice_graded"] = timed_part(
+            urls[3], steps, queue_module, "practice_graded"
+        )
         for name, times in results.items():
             figures(name, times)
 

@@ -159,7 +159,17 @@ def test_practice_beyond_single_questions(hub, arena, page, shot):
     expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=SPAWN_TIMEOUT)
     dismiss_news_prompt(page)
 
-    # 1. multiple choice: radio buttons instead of code; a wrong choice, then the right one
+    # 1. questions filtered by type; multiple choice: radio buttons instead of code, a
+    # wrong choice, then the right one
+    panel = open_panel(page)
+    show_tab(panel, "Questions")
+    panel.get_by_label("Type").select_option("choice")
+    rows = panel.locator('[data-testid="ch-question"]').filter(visible=True)
+    expect(rows.first).to_be_visible()
+    expect(rows.locator('[data-testid="ch-question-type"]')).to_have_count(rows.count())
+    expect(rows.locator('[data-testid="ch-question-type"]').first).to_have_text("multiple choice")
+    shot("practice-00-questions-by-type")
+    panel.get_by_label("Type").select_option("")
     open_question(page, choice)
     choices = notebook(page).locator('[data-testid="ch-qt-choices"]')
     expect(choices).to_be_visible()

@@ -45,6 +45,21 @@ export class CoursehubError extends Error {
 }
 
 /** Retry-After in seconds (the grader sends seconds, never a date); null if absent. */
+/** The text of a server-sent event stream the server answered with, or the error it
+ * answered instead (a refusal, or something that is not a stream). */
+export async function eventStreamOf(response: Response): Promise<ITextStream> {
+  if (!response.ok) {
+    const text = await response.text();
+    throw new CoursehubError(errorMessage(response.status, text), response.status);
+  }
+  const type = response.headers.get('Content-Type') ?? '';
+  if (!response.body || !type.startsWith('text/event-stream')) {
+    response.body?.cancel().catch(() => undefined);
+    throw new CoursehubError('The server did not answer with an event stream.', response.status);
+  }
+  return textStream(response.body, STREAM_IDLE_MS);
+}
+
 function retryAfterOf(response: Response): number | null {
   const value = Number(response.headers.get('Retry-After') ?? NaN);
   return Number.isFinite(value) && value >= 0 ? value : null;
@@ -187,16 +202,7 @@ export class CoursehubAPI {
       headers: { Accept: 'text/event-stream' },
       signal
     });
-    if (!response.ok) {
-      const text = await response.text();
-      throw new CoursehubError(errorMessage(response.status, text), response.status);
-    }
-    const type = response.headers.get('Content-Type') ?? '';
-    if (!response.body || !type.startsWith('text/event-stream')) {
-      response.body?.cancel().catch(() => undefined);
-      throw new CoursehubError('The server did not answer with an event stream.', response.status);
-    }
-    return textStream(response.body, STREAM_IDLE_MS);
+    return eventStreamOf(response);
   }
 
   progress(course: string): Promise<IProgress> {

@@ -103,6 +103,8 @@ export interface IFilterState {
   category: string;
   difficulty: string;
   tag: string;
+  /** a question type: notebook, choice, fill_in, flashcard */
+  type: string;
   search: string;
 }
 
@@ -111,6 +113,7 @@ export const NO_FILTERS: IFilterState = {
   category: '',
   difficulty: '',
   tag: '',
+  type: '',
   search: ''
 };
 
@@ -140,6 +143,9 @@ export function filterQuestions(questions: IQuestion[], filters: IFilterState): 
       return false;
     }
     if (filters.tag && !(q.tags || []).includes(filters.tag)) {
+      return false;
+    }
+    if (filters.type && (q.type ?? 'notebook') !== filters.type) {
       return false;
     }
     const text = searchText(q);
@@ -275,5 +281,19 @@ export function errorMessage(status: number, body: string): string {
       return 'The grading service did not answer in time; try again.';
     default:
       return `The server answered with an error (status ${status}).`;
+  }
+}
+
+/** The type of a question for a chip: "multiple choice", "fill in", "flashcard", "notebook". */
+export function typeText(type: string | null | undefined): string {
+  switch (type) {
+    case 'choice':
+      return 'multiple choice';
+    case 'fill_in':
+      return 'fill in';
+    case 'flashcard':
+      return 'flashcard';
+    default:
+      return 'notebook';
   }
 }

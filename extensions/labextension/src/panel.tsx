@@ -26,7 +26,8 @@ import {
   pageRequest,
   descriptionSnippet,
   pointsText,
-  questionChips
+  questionChips,
+  typeText
 } from './format';
 import { InstructorTab } from './instructorTab';
 import { LearnerSettings } from './learner';
@@ -339,6 +340,14 @@ function QuestionsTab({ api, refresh, live, openQuestion, course }: ITabProps): 
           options={plain(data?.filters.tags)}
           onChange={set('tag')}
         />
+        {(data?.filters.types ?? []).length > 1 && (
+          <FilterSelect
+            label="Type"
+            value={filters.type}
+            options={(data?.filters.types ?? []).map(t => ({ value: t, label: typeText(t) }))}
+            onChange={set('type')}
+          />
+        )}
         <input
           type="search"
           className="ch-search"
@@ -429,6 +438,11 @@ function QuestionRow(props: {
       )}
       <div className="ch-question-meta">
         {q.difficulty && <span className="ch-chip ch-difficulty">{q.difficulty}</span>}
+        {q.type && q.type !== 'notebook' && (
+          <span className="ch-chip ch-type" data-testid="ch-question-type">
+            {typeText(q.type)}
+          </span>
+        )}
         {questionChips(q).map(chip =>
           chip.kind === 'category' ? (
             <span key="category" className="ch-chip ch-category">

@@ -39,6 +39,8 @@ export interface IQuestion {
   category: string | null;
   difficulty: string | null;
   tags: string[];
+  /** notebook (code), choice, fill_in or flashcard */
+  type?: string;
   points: number;
   best_score: number | null;
   solved: boolean;
@@ -79,6 +81,8 @@ export interface IQuestionFilters {
   categories: string[];
   difficulties: string[];
   tags: string[];
+  /** the question types in use (older graders send none) */
+  types?: string[];
 }
 
 export interface IOpenResult {

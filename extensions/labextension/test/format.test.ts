@@ -129,6 +129,12 @@ describe('question filters', () => {
     ).toEqual([1]);
   });
 
+  it('filters by question type, a question without one being a notebook', () => {
+    const typed = [...questions, question(4, { title: 'Which is mutable?', type: 'choice' })];
+    expect(ids(filterQuestions(typed, { ...NO_FILTERS, type: 'choice' }))).toEqual([4]);
+    expect(ids(filterQuestions(typed, { ...NO_FILTERS, type: 'notebook' }))).toEqual([1, 2, 3]);
+  });
+
   it('searches the title by words, in any case and order', () => {
     expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: 'fizz' }))).toEqual([2]);
     expect(ids(filterQuestions(questions, { ...NO_FILTERS, search: 'LIST sum' }))).toEqual([3]);

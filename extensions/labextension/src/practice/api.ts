@@ -6,9 +6,9 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { CoursehubAPI, CoursehubError } from '../api';
+import { CoursehubAPI, CoursehubError, eventStreamOf } from '../api';
 import { errorMessage } from '../format';
-import { ITextStream, textStream } from '../sse';
+import { ITextStream } from '../sse';
 import { ICourse, IOpenResult, IQuestion } from '../types';
 import {
   IDaily,
@@ -22,12 +22,6 @@ import {
   IReviewCard,
   IReviewList
 } from './types';
-
-/**
- * The push channel sends a keep-alive comment every 15 s or so: a stream silent for
- * this long is taken for dead and opened again.
- */
-const STREAM_IDLE_MS = 45_000;
 
 const id = (value: number | string) => encodeURIComponent(String(value));
 
@@ -181,15 +175,6 @@ export class PracticeAPI {
     } catch {
       throw new CoursehubError(errorMessage(0, ''), 0);
     }
-    if (!response.ok) {
-      const text = await response.text();
-      throw new CoursehubError(errorMessage(response.status, text), response.status);
-    }
-    const type = response.headers.get('Content-Type') ?? '';
-    if (!response.body || !type.startsWith('text/event-stream')) {
-      response.body?.cancel().catch(() => undefined);
-      throw new CoursehubError('The server did not answer with an event stream.', response.status);
-    }
-    return textStream(response.body, STREAM_IDLE_MS);
+    return eventStreamOf(response);
   }
 }

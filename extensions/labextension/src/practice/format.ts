@@ -249,16 +249,4 @@ export function moduleLabel(q: {
   return typeof q.module === 'string' && q.module ? q.module : null;
 }
 
-/** The type of a question for a chip: "multiple choice", "fill in", "flashcard", "notebook". */
-export function typeText(type: string | null | undefined): string {
-  switch (type) {
-    case 'choice':
-      return 'multiple choice';
-    case 'fill_in':
-      return 'fill in';
-    case 'flashcard':
-      return 'flashcard';
-    default:
-      return 'notebook';
-  }
-}
+export { typeText } from '../format';
