@@ -379,6 +379,29 @@ async def test_the_bot_solves_at_a_real_solve_time_and_wins_unless_beaten(grader
 # two at once, ratings --------------------------------------------------------------------
 
 
+async def test_both_players_see_how_the_other_is_doing(grader, people):
+    """Live status both ways: a graded submission that wins nothing yet is pushed to both
+    players, with each one's submissions and best score so far."""
+    ann, bob = people["ann"], people["bob"]
+    duel = await new_duel(ann, bob)
+    assert duel["progress"] == {
+        "challenger": {"submissions": 0, "best_score": None, "max_score": None},
+        "opponent": {"submissions": 0, "best_score": None, "max_score": None},
+    }
+    await submit(bob, duel["question"]["id"], PARTIAL)
+    for name in ("ann", "bob"):
+        latest = duel_events(grader, name)[-1]
+        assert latest["status"] == "active", latest
+        assert latest["progress"]["opponent"] == {
+            "submissions": 1, "best_score": 1.0, "max_score": 3.0
+        }, latest  # fmt: skip
+        assert latest["progress"]["challenger"]["submissions"] == 0
+    # nobody else hears of it, and a finished duel shows no progress
+    assert all(e["id"] != duel["id"] for e in duel_events(grader, "cat"))
+    code, done = await ann.post(f"duels/{duel['id']}/resign")
+    assert code == 200 and done["progress"] is None, done
+
+
 async def test_a_question_a_player_solved_is_drawn_only_when_every_one_is(grader, people):
     """A solution already written would win the race before it starts: the draw skips
     questions either player has solved while another is left."""

@@ -209,6 +209,9 @@ def duel_model(db, duel: orm.Duel, viewer_id: int | None, now: datetime | None =
             role: {"before": round(pair[0], 1), "after": round(pair[1], 1)}
             for role, pair in duel.ratings.items()
         }
+    progress = None
+    if you and duel.status == "active":
+        progress = players_progress(db, duel)
     return {
         "id": duel.id,
         "course": course.slug,
@@ -227,7 +230,33 @@ def duel_model(db, duel: orm.Duel, viewer_id: int | None, now: datetime | None =
         "winner": winner,
         "you": you,
         "ratings": ratings,
+        "progress": progress,
     }
+
+
+def players_progress(db, duel: orm.Duel) -> dict:
+    """How each player is doing in an active duel, for both to see: their graded
+    submissions to its question since the start, and the best score among them (one
+    grouped query)."""
+    s = orm.Submission
+    rows = db.execute(
+        select(s.user_id, func.count(), func.max(s.score), func.max(s.max_score))
+        .where(
+            s.question_id == duel.question_id,
+            s.user_id.in_([u for u in (duel.challenger_id, duel.opponent_id) if u]),
+            s.created >= duel.started,
+            s.status == "graded",
+        )
+        .group_by(s.user_id)
+    ).all()
+    seen = {user_id: (count, best, top) for user_id, count, best, top in rows}
+    progress = {}
+    for role, user_id in (("challenger", duel.challenger_id), ("opponent", duel.opponent_id)):
+        if user_id is None:
+            continue
+        count, best, top = seen.get(user_id, (0, None, None))
+        progress[role] = {"submissions": count, "best_score": best, "max_score": top}
+    return progress
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -602,7 +631,9 @@ def duel_graded(db, submission, rules: DuelRules | None = None) -> None:
         )
     ).all()
     for duel in duels:
-        decide(db, rules, duel)
+        if not decide(db, rules, duel) and duel.status == "active":
+            # not decided by it: both players hear how the submitter is doing
+            tell(db, duel)
 
 
 # settling what time decides ---------------------------------------------------------

@@ -278,6 +278,11 @@ def test_practice_beyond_single_questions(hub, arena, page, shot):
     duel.locator(practice_id("duel-open")).click()
     arena_choices = notebook(page).locator('[data-testid="ch-qt-choices"]')
     expect(arena_choices).to_be_visible(timeout=30_000)
+    # a wrong answer first: the duel goes on, and says how it goes
+    arena_choices.locator('[data-choice-id="none"]').click()
+    submit_and_wait(page, "0 / 1")
+    progress = open_practice(page).locator(practice_id("duel-progress"))
+    expect(progress).to_have_text("You: best 0 / 1 (1 submission)", timeout=30_000)
     arena_choices.locator('[data-choice-id="keyerror"]').click()
     submit_and_wait(page, "1 / 1")
     practice = open_practice(page)

@@ -4,6 +4,7 @@ import {
   duelNotice,
   duelOfEvent,
   duelOutcome,
+  duelProgressText,
   duelStatusText,
   groupDuels,
   otherName,
@@ -615,5 +616,31 @@ describe('fresh copies', () => {
     fail = false;
     await copies.open('duel:3', 9);
     expect(copies.has('duel:3')).toBe(true);
+  });
+});
+
+describe('duelProgressText', () => {
+  const progress = {
+    challenger: { submissions: 2, best_score: 1, max_score: 3 },
+    opponent: { submissions: 0, best_score: null, max_score: null }
+  };
+
+  it('says how both players are doing, you first', () => {
+    expect(duelProgressText(duel({ progress }))).toBe(
+      'You: best 1 / 3 (2 submissions) · bob: nothing graded yet'
+    );
+    expect(duelProgressText(duel({ progress, you: 'opponent' }))).toBe(
+      'You: nothing graded yet · Ada L.: best 1 / 3 (2 submissions)'
+    );
+  });
+
+  it('leaves the bot out, and says nothing outside an active duel', () => {
+    const one = { challenger: { submissions: 1, best_score: 3, max_score: 3 } };
+    expect(duelProgressText(duel({ progress: one, bot: true, opponent: null }))).toBe(
+      'You: best 3 / 3 (1 submission)'
+    );
+    expect(duelProgressText(duel({ progress, status: 'finished' }))).toBeNull();
+    expect(duelProgressText(duel({ progress: null }))).toBeNull();
+    expect(duelProgressText(duel({ progress, you: null }))).toBeNull();
   });
 });

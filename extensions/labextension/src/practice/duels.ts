@@ -4,8 +4,9 @@
  * answer, what runs and what is over, the notice a pushed change deserves, and the
  * check of a pushed duel. No JupyterLab import, so they are unit-tested.
  */
+import { formatScore } from '../format';
 import { IServerSentEvent } from '../sse';
-import { DuelSide, IDuel, IDuelist } from './types';
+import { DuelSide, IDuel, IDuelist, IDuelProgress } from './types';
 
 /** How a learner is named: their display name, else their user name. */
 export function duelistName(who: IDuelist | null | undefined): string {
@@ -28,6 +29,32 @@ export function otherName(duel: IDuel): string | null {
     return 'the bot';
   }
   return duel.opponent ? duelistName(duel.opponent) : null;
+}
+
+function progressOf(who: string, progress: IDuelProgress | undefined): string {
+  if (!progress || progress.submissions === 0) {
+    return `${who}: nothing graded yet`;
+  }
+  const times = progress.submissions === 1 ? '1 submission' : `${progress.submissions} submissions`;
+  return `${who}: best ${formatScore(progress.best_score, progress.max_score)} (${times})`;
+}
+
+/**
+ * How the players are doing in an active duel, "you" first, e.g. "You: best 1 / 3 (2
+ * submissions) · Ada: nothing graded yet"; null when the grader sent none (not active,
+ * or not a player). The bot's progress is its clock, not shown.
+ */
+export function duelProgressText(duel: IDuel): string | null {
+  if (duel.status !== 'active' || !duel.you || !duel.progress) {
+    return null;
+  }
+  const other: DuelSide = duel.you === 'challenger' ? 'opponent' : 'challenger';
+  const parts = [progressOf('You', duel.progress[duel.you])];
+  if (!duel.bot) {
+    const name = duelistName(other === 'challenger' ? duel.challenger : duel.opponent);
+    parts.push(progressOf(name, duel.progress[other]));
+  }
+  return parts.join(' · ');
 }
 
 export type DuelOutcome = 'won' | 'lost' | 'draw';

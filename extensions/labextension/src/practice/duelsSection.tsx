@@ -18,6 +18,7 @@ import {
   cleanOpponentName,
   DUEL_TIME_LIMITS,
   duelOutcome,
+  duelProgressText,
   duelStatusText,
   groupDuels,
   ratingChange,
@@ -229,6 +230,15 @@ function ActiveDuel(
             // both start from the student version: a fresh copy, once per duel
             action={() => props.openFresh(`duel:${duel.id}`, q.id)}
           />
+        </div>
+      )}
+      {duelProgressText(duel) && (
+        <div
+          className="ch-muted ch-practice-duel-progress"
+          data-testid="coursehub-practice-duel-progress"
+          aria-live="polite"
+        >
+          {duelProgressText(duel)}
         </div>
       )}
       <div className="ch-practice-duel-foot">

@@ -174,6 +174,15 @@ export interface IDuel {
   you: DuelSide | null;
   /** each side's rating before and after, once rated */
   ratings: Partial<Record<DuelSide, IRatingMove | [number, number]>> | null;
+  /** how each player is doing, while active (to its players only) */
+  progress?: Partial<Record<DuelSide, IDuelProgress>> | null;
+}
+
+/** A player's graded submissions to the duel's question since its start. */
+export interface IDuelProgress {
+  submissions: number;
+  best_score: number | null;
+  max_score: number | null;
 }
 
 /** `GET duels?course=` */
