@@ -885,63 +885,111 @@ def typed_learners(name: str) -> dict:
     return learners
 
 
-@pytest.fixture(scope="module", params=list(TYPED_SOURCES))
-def typed_nbgrader_run(request, tmp_path_factory):
-    name = request.param
-    type_name, source = TYPED_SOURCES[name]()
-    prepared = question_type(type_name).prepare(source)
-    learners = typed_learners(name)
-    course = tmp_path_factory.mktemp(f"typed_{name}")
-    submissions = {case: (lambda released, nb=nb: nb) for case, nb in learners.items()}
-    theirs, _ = nbgrader_grades(course, read_notebook(prepared.source), submissions)
-    return name, prepared, learners, theirs
+def nbgrader_grades_many(course: Path, sources: dict, submissions: dict) -> dict:
+    """Real nbgrader on one assignment holding every notebook of ``sources`` (name ->
+    source): each student of ``submissions`` (student -> (notebook name, notebook))
+    hands in one of them (nbgrader scores the others 0 without running them). One
+    generate_assignment and one autograde for everything: {student: {grade_id:
+    points}} of the notebook they handed in."""
+    from nbgrader.api import Gradebook
+
+    (course / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        "c.CourseDirectory.course_id = 'course'\n"
+    )
+    src = course / "source" / ASSIGNMENT
+    src.mkdir(parents=True)
+    for name, source in sources.items():
+        nbformat.write(source, src / f"{name}.ipynb")
+    nbgrader(course, "generate_assignment", ASSIGNMENT)
+    for student, (name, nb) in submissions.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{name}.ipynb")
+    nbgrader(course, "autograde", ASSIGNMENT)
+    os.environ["PATH"] = _path()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="course") as gb:
+        return {
+            student: {
+                g.name: float(g.score)
+                for g in gb.find_submission_notebook(name, ASSIGNMENT, student).grades
+            }
+            for student, (name, _) in submissions.items()
+        }
 
 
-async def test_choice_and_fill_in_same_points_as_nbgrader(typed_nbgrader_run):
-    name, prepared, learners, theirs = typed_nbgrader_run
-    kind = question_type(TYPED_SOURCES[name]()[0])
-    source = kind.source_for(kind.read_source(prepared.source), 42)
-    executor = BubblewrapExecutor(cell_time_limit=30)
-    for case, learner in learners.items():
-        report = await kind.grade(executor, source, kind.read_answer(learner))
-        ours = {t["name"]: t["points"] for t in report.tests}
-        assert ours == theirs[case], case
-        assert report.score == TYPED_EXPECTED[name][case.removesuffix("-tampered")], case
-        assert report.max_score == prepared.max_score
+VARIANT_SEEDS = {"ann": variant_seed(5, 1), "bob": variant_seed(5, 2)}
 
 
-@pytest.fixture(scope="module")
-def variant_nbgrader_run(tmp_path_factory):
-    """Two learners' seeds; each graded by nbgrader against a source seeded for them."""
+def variant_learners(prepared) -> dict:
+    """learner -> {case: notebook}: ann's own answer and a general one; bob handing in
+    ann's answer, and his own."""
     kind = question_type("notebook")
-    prepared = kind.prepare(variant_source())
-    seeds = {"ann": variant_seed(5, 1), "bob": variant_seed(5, 2)}
 
     def answering(seed_for_copy: int, text: str):
         nb = read_notebook(kind.for_learner(prepared.student, seed_for_copy))
         nb.cells[3].source = text
         return nb
 
+    seeds = VARIANT_SEEDS
     anns = f"total = {expected_total(seeds['ann'])}"
-    learners = {
+    return {
         "ann": {"own": answering(seeds["ann"], anns), "general": answering(seeds["ann"], "total = sum(numbers)")},
         "bob": {"anns": answering(seeds["bob"], anns),
                 "own": answering(seeds["bob"], f"total = {expected_total(seeds['bob'])}")},
     }  # fmt: skip
-    results = {}
-    for name, cases in learners.items():
-        source = kind.source_for(read_notebook(prepared.source), seeds[name])
-        submissions = {case: (lambda released, nb=nb: nb) for case, nb in cases.items()}
-        course = tmp_path_factory.mktemp(f"variant_{name}")
-        results[name] = (source, cases, nbgrader_grades(course, source, submissions)[0])
-    return results
 
 
-async def test_variants_same_points_as_nbgrader(variant_nbgrader_run):
+@pytest.fixture(scope="module")
+def typed_nbgrader_run(tmp_path_factory):
+    """Every typed question (choice, multiple, fill_in) and the variant question (its
+    source seeded for each learner, as nbgrader users would generate one per learner),
+    with their learners' notebooks, graded by nbgrader in one run."""
+    sources, submissions, typed = {}, {}, {}
+    for name, make in TYPED_SOURCES.items():
+        type_name, source = make()
+        prepared = question_type(type_name).prepare(source)
+        learners = typed_learners(name)
+        sources[name] = read_notebook(prepared.source)
+        submissions |= {f"{name}-{case}": (name, nb) for case, nb in learners.items()}
+        typed[name] = (prepared, learners)
+    kind = question_type("notebook")
+    prepared = kind.prepare(variant_source())
+    variants = {}
+    for learner, cases in variant_learners(prepared).items():
+        source = kind.source_for(read_notebook(prepared.source), VARIANT_SEEDS[learner])
+        sources[f"variant_{learner}"] = source
+        submissions |= {
+            f"variant_{learner}-{case}": (f"variant_{learner}", nb) for case, nb in cases.items()
+        }
+        variants[learner] = (source, cases)
+    theirs = nbgrader_grades_many(tmp_path_factory.mktemp("typed"), sources, submissions)
+    return typed, variants, theirs
+
+
+@pytest.mark.parametrize("name", list(TYPED_SOURCES))
+async def test_choice_and_fill_in_same_points_as_nbgrader(typed_nbgrader_run, name):
+    typed, _, theirs = typed_nbgrader_run
+    prepared, learners = typed[name]
+    kind = question_type(TYPED_SOURCES[name]()[0])
+    source = kind.source_for(kind.read_source(prepared.source), 42)
+    executor = BubblewrapExecutor(cell_time_limit=30)
+    for case, learner in learners.items():
+        report = await kind.grade(executor, source, kind.read_answer(learner))
+        ours = {t["name"]: t["points"] for t in report.tests}
+        assert ours == theirs[f"{name}-{case}"], case
+        assert report.score == TYPED_EXPECTED[name][case.removesuffix("-tampered")], case
+        assert report.max_score == prepared.max_score
+
+
+async def test_variants_same_points_as_nbgrader(typed_nbgrader_run):
+    _, variants, theirs = typed_nbgrader_run
     expected = {("ann", "own"): 2, ("ann", "general"): 2, ("bob", "anns"): 0, ("bob", "own"): 2}
     executor = BubblewrapExecutor(cell_time_limit=30)
-    for name, (source, cases, theirs) in variant_nbgrader_run.items():
+    for name, (source, cases) in variants.items():
         for case, learner in cases.items():
             report = await grade(executor, source, learner)
-            assert {t["name"]: t["points"] for t in report.tests} == theirs[case], (name, case)
+            their_points = theirs[f"variant_{name}-{case}"]
+            assert {t["name"]: t["points"] for t in report.tests} == their_points, (name, case)
             assert report.score == expected[name, case], (name, case)
