@@ -601,6 +601,8 @@ class DuelRating(Base):
     """A learner's duel rating in a course (Elo), and their record."""
 
     __tablename__ = "duel_ratings"
+    # the ratings board in its order (read backwards: best first), a page without a sort
+    __table_args__ = (Index("ix_duel_ratings_board", "course_id", "rating", "games", "user_id"),)
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

@@ -50,6 +50,10 @@ def upgrade():
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", "course_id"),
     )
+    with op.batch_alter_table("duel_ratings") as batch:
+        batch.create_index(
+            "ix_duel_ratings_board", ["course_id", "rating", "games", "user_id"], unique=False
+        )
     op.create_table(
         "learner_events",
         sa.Column("id", sa.Integer(), nullable=False),
