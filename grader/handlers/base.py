@@ -299,7 +299,7 @@ class APIHandler(GraderHandler):
         """A course by id or slug that the caller belongs to, or may join (open or with
         a code); 404 for any other, so course names do not leak."""
         course = None
-        if str(course_ref).isdigit():
+        if str(course_ref).isdigit() and int(course_ref) <= MAX_ID:
             course = orm.Course.find(self.db, int(course_ref))
         if course is None:
             course = orm.Course.find_by_slug(self.db, str(course_ref))
@@ -346,7 +346,7 @@ class APIHandler(GraderHandler):
         # with its module and course: every caller checks the course (one query, not three)
         question = self.db.get(
             orm.Question,
-            _as_id(question_id, "question"),
+            as_id(question_id, "question"),
             options=[joinedload(orm.Question.module).joinedload(orm.Module.course)],
         )
         if question is not None:
@@ -375,7 +375,7 @@ class APIHandler(GraderHandler):
         """A module by id, or by slug (within `course`, or among the caller's courses),
         in a course the caller belongs to; else 404."""
         module = None
-        if str(module_ref).isdigit():
+        if str(module_ref).isdigit() and int(module_ref) <= MAX_ID:
             module = orm.Module.find(self.db, int(module_ref))
         if module is None:
             if course is not None:
@@ -390,11 +390,20 @@ class APIHandler(GraderHandler):
         return module
 
 
-def _as_id(value, what: str) -> int:
+#: ids are the database's 64-bit integers at most: a larger number names nothing (and
+#: SQLite cannot even be asked about it)
+MAX_ID = 2**63 - 1
+
+
+def as_id(value, what: str) -> int:
+    """A row's id from a URL or a body, or a 404 naming ``what``."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise web.HTTPError(404, f"no such {what}: {value}") from None
+    if not 0 <= number <= MAX_ID:
+        raise web.HTTPError(404, f"no such {what}: {value}")
+    return number
 
 
 def _size(size: int) -> str:

@@ -47,7 +47,7 @@ from ..instructors.submission_lists import (
     submission_count,
     submissions_page,
 )
-from .base import APIHandler
+from .base import APIHandler, as_id
 from .pages import CONTENT_SECURITY_POLICY, PageHandler
 from .submissions import submission_detail
 
@@ -289,7 +289,7 @@ class QuizResultsPageHandler(CoursePageHandler):
     def _render(self, slug, quiz_id) -> str:
         course = self.taught_course(slug)
         # an id past any column's range names no quiz (and must not reach the driver)
-        quiz = self.db.get(orm.Quiz, int(quiz_id)) if int(quiz_id) < 2**63 else None
+        quiz = self.db.get(orm.Quiz, as_id(quiz_id, "quiz"))
         if quiz is None or quiz.course_id != course.id:
             raise web.HTTPError(404, f"no such quiz in {course.slug}: {quiz_id}")
         after = self.get_query_argument("after", None)
@@ -325,7 +325,7 @@ def find_submission(db, course: orm.Course, submission_id) -> orm.Submission:
     # with its question and module: checked here, shown on the page (one query, not three)
     submission = db.get(
         orm.Submission,
-        int(submission_id),
+        as_id(submission_id, "submission"),
         options=[joinedload(orm.Submission.question).joinedload(orm.Question.module)],
     )
     if submission is None or submission.question.module.course_id != course.id:

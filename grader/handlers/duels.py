@@ -20,7 +20,7 @@ from tornado import web
 
 from .. import orm
 from ..learners import duels
-from .base import APIHandler, blocking
+from .base import APIHandler, as_id, blocking
 
 
 class DuelBaseHandler(APIHandler):
@@ -30,7 +30,7 @@ class DuelBaseHandler(APIHandler):
 
     def visible_duel(self, db, duel_id, user_id: int) -> orm.Duel:
         """A duel the caller may see (see the module's docstring), or a 404."""
-        duel = db.get(orm.Duel, int(duel_id)) if int(duel_id) < 2**31 else None
+        duel = db.get(orm.Duel, as_id(duel_id, "duel"))
         if duel is not None:
             course = db.get(orm.Course, duel.course_id)
             if duels.may_see(duel, user_id, self.access.may_learn(course)):

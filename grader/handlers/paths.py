@@ -20,7 +20,7 @@ from tornado import web
 
 from .. import orm
 from ..learners import paths
-from .base import APIHandler, blocking
+from .base import MAX_ID, APIHandler, as_id, blocking
 from .validation import optional_text, required_slug, required_text
 
 EDITABLE = {"title", "description", "questions"}
@@ -28,7 +28,7 @@ EDITABLE = {"title", "description", "questions"}
 
 class PathsBase(APIHandler):
     def visible_row(self, user, path_id):
-        row = paths.visible_path(self.db, user, self.access, int(path_id))
+        row = paths.visible_path(self.db, user, self.access, as_id(path_id, "path"))
         if row is None:
             raise web.HTTPError(404, f"no such path: {path_id}")
         return row
@@ -52,7 +52,9 @@ class PathsBase(APIHandler):
             raise web.HTTPError(400, "questions must be a non-empty list of question ids")
         if len(refs) > paths.MAX_PATH_QUESTIONS:
             raise web.HTTPError(400, f"questions: at most {paths.MAX_PATH_QUESTIONS}")
-        if not all(isinstance(r, int) and not isinstance(r, bool) and r > 0 for r in refs):
+        if not all(
+            isinstance(r, int) and not isinstance(r, bool) and 0 < r <= MAX_ID for r in refs
+        ):
             raise web.HTTPError(400, "questions must be a list of question ids (integers)")
         rows = {
             row.id: row

@@ -19,14 +19,14 @@ from tornado import web
 
 from .. import orm
 from ..learners import quizzes
-from .base import APIHandler, _as_id, blocking
+from .base import APIHandler, as_id, blocking
 
 
 class QuizHandler(APIHandler):
     def find_quiz(self, quiz_id) -> tuple[orm.Quiz, orm.Course]:
         """A quiz the caller may see: a released one of a course they learn in, or any
         of a course they teach; else 404."""
-        quiz = self.db.get(orm.Quiz, _as_id(quiz_id, "quiz"))
+        quiz = self.db.get(orm.Quiz, as_id(quiz_id, "quiz"))
         if quiz is not None:
             course = self.db.get(orm.Course, quiz.course_id)
             if self.access.may_author(course):

@@ -33,7 +33,7 @@ from ..grading.questiontypes import question_type
 from ..grading.queue import QueueLimit
 from ..learners import rules
 from ..scopes import RESTRICTED_GROUP
-from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, blocking, isoformat
+from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, as_id, blocking, isoformat
 from .validation import optional_text
 
 FINAL = ("graded", "error")
@@ -80,7 +80,7 @@ class SubmissionReader:
     its place in the queue: shared by GET and the event stream."""
 
     def find_submission(self, submission_id, user: orm.User) -> orm.Submission:
-        submission = self.db.get(orm.Submission, int(submission_id))
+        submission = self.db.get(orm.Submission, as_id(submission_id, "submission"))
         # someone else's submission is "not found", not "forbidden": ids reveal nothing
         if submission is None or (
             submission.user_id != user.id
