@@ -158,3 +158,42 @@ def test_0005_gives_questions_their_descriptions(db_url):
             assert (ann.links, ann.timezone, ann.anonymous, ann.settings) == ({}, "UTC", False, {})
     finally:
         engine.dispose()
+
+
+def test_0006_keeps_learners_stats_and_starts_their_daily_streak_at_zero(db_url):
+    """A database with learners' XP and streaks (0005) upgrades to practice: the stats
+    are kept, the daily question's streak starts at 0, and every practice table is
+    there and empty; downgrading and upgrading again works."""
+    dbutil.upgrade(db_url, "0003")
+    engine = dbutil.make_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            fill_at_0003(connection)
+        dbutil.upgrade(db_url, "0005")
+        with engine.begin() as connection:
+            course = connection.execute(text("SELECT id FROM courses")).scalars().first()
+            user = connection.execute(text("SELECT id FROM users WHERE name = 'ann'")).scalar()
+            connection.execute(
+                text(
+                    "INSERT INTO learner_stats (user_id, course_id, xp, streak, best_streak, "
+                    "last_day, updated) VALUES (:u, :c, 120, 3, 5, '2026-11-30', "
+                    "'2026-11-30 10:00:00')"
+                ),
+                {"u": user, "c": course},
+            )
+        dbutil.upgrade(db_url)
+        sessions = dbutil.make_session_factory(engine)
+        with sessions() as db:
+            stats = db.get(orm.LearnerStats, (user, course))
+            assert (stats.xp, stats.streak, stats.best_streak) == (120, 3, 5)
+            assert (stats.daily_streak, stats.daily_best, stats.daily_last) == (0, 0, None)
+            for model in (orm.LearningPath, orm.ReviewCard, orm.Quiz, orm.Duel, orm.LearnerEvent):
+                assert db.query(model).count() == 0, model
+        from alembic import command
+
+        command.downgrade(dbutil.alembic_config(db_url), "0005")
+        dbutil.upgrade(db_url)
+        with sessions() as db:
+            assert db.get(orm.LearnerStats, (user, course)).xp == 120
+    finally:
+        engine.dispose()
