@@ -6,7 +6,6 @@ shape: each is a 4xx naming the problem, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from grader import orm
@@ -51,20 +50,20 @@ BODIES = [
 ]
 
 
-@pytest.mark.parametrize("method,path,body", PATHS)
-async def test_odd_ids_are_refused_never_a_server_error(grader, course, method, path, body):
+async def test_odd_ids_are_refused_never_a_server_error(grader, course):
     ann = grader.client_for("ann", (LEARN,))
-    code, data = await ann.request(method, path, body)
-    assert 400 <= code < 500, (path, code, data)
-    if isinstance(data, dict):  # (a path no route matches is tornado's own 404 page)
-        assert data["message"], data
+    for method, path, body in PATHS:
+        code, data = await ann.request(method, path, body)
+        assert 400 <= code < 500, (path, code, data)
+        if isinstance(data, dict):  # (a path no route matches is tornado's own 404 page)
+            assert data["message"], data
 
 
-@pytest.mark.parametrize("path,body", BODIES)
-async def test_malformed_bodies_are_refused_and_write_nothing(grader, course, path, body):
+async def test_malformed_bodies_are_refused_and_write_nothing(grader, course):
     author = course["author"]  # an instructor: quizzes may be made
-    code, data = await author.request("POST", path, body)
-    assert 400 <= code < 500, (path, body, code, data)
+    for path, body in BODIES:
+        code, data = await author.request("POST", path, body)
+        assert 400 <= code < 500, (path, body, code, data)
     with grader.session_factory() as db:
         for model in (orm.LearningPath, orm.Duel, orm.Quiz):
             assert db.scalar(select(func.count()).select_from(model)) == 0, model
