@@ -36,6 +36,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def isoformat(value: datetime | None) -> str | None:
+    """A stored (naive UTC) timestamp as the API writes it: ISO 8601 ending in "Z"."""
+    return None if value is None else value.isoformat() + "Z"
+
+
 class JSONText(TypeDecorator):
     """JSON stored as text, so SQLite and PostgreSQL hold the same bytes."""
 

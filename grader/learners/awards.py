@@ -438,10 +438,6 @@ def earned_at(db, user_id: int, course_id: int) -> dict[str, datetime]:
     return {row.key: row.earned for row in rows}
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat() + "Z"
-
-
 def summary(db, user: orm.User, course: orm.Course, rules: AwardRules | None = None) -> dict:
     """A learner's XP, streak (as read today, in their zone), best streak and the
     achievements they earned in the course (oldest first): the profile's part.
@@ -462,7 +458,7 @@ def _summary(db, user, course, rules, earned_only: bool) -> dict:
     stats = stats_of(db, user.id, course.id)
     earned = earned_at(db, user.id, course.id)
     achievements = [
-        {**d.model(), "earned": _iso(earned.get(d.key))}
+        {**d.model(), "earned": orm.isoformat(earned.get(d.key))}
         for d in definitions_for(course)
         if not earned_only or d.key in earned
     ]

@@ -220,10 +220,10 @@ def duel_model(db, duel: orm.Duel, viewer_id: int | None, now: datetime | None =
         "bot": duel.bot,
         "status": duel.status,
         "time_limit": duel.time_limit,
-        "created": _iso(duel.created),
-        "started": _iso(duel.started),
-        "deadline": _iso(duel.deadline),
-        "finished": _iso(duel.finished),
+        "created": orm.isoformat(duel.created),
+        "started": orm.isoformat(duel.started),
+        "deadline": orm.isoformat(duel.deadline),
+        "finished": orm.isoformat(duel.finished),
         "remaining": remaining,
         "question": question,
         "result": duel.result,
@@ -257,10 +257,6 @@ def players_progress(db, duel: orm.Duel) -> dict:
         count, best, top = seen.get(user_id, (0, None, None))
         progress[role] = {"submissions": count, "best_score": best, "max_score": top}
     return progress
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat() + "Z"
 
 
 def tell(db, duel: orm.Duel, now: datetime | None = None) -> None:

@@ -397,10 +397,6 @@ def remaining(attempt: orm.QuizAttempt, now: datetime) -> int | None:
     return max(0, int((attempt.deadline - now).total_seconds()))
 
 
-def isoformat(value):
-    return None if value is None else value.isoformat() + "Z"
-
-
 def attempt_model(db, attempt: orm.QuizAttempt, now: datetime | None = None) -> dict:
     now = now or orm.utcnow()
     questions = {
@@ -427,9 +423,9 @@ def attempt_model(db, attempt: orm.QuizAttempt, now: datetime | None = None) -> 
             }
         )
     return {
-        "started": isoformat(attempt.started),
-        "deadline": isoformat(attempt.deadline),
-        "finished": isoformat(attempt.finished),
+        "started": orm.isoformat(attempt.started),
+        "deadline": orm.isoformat(attempt.deadline),
+        "finished": orm.isoformat(attempt.finished),
         "remaining": remaining(attempt, now),
         "questions": entries,
         "score": sum(best.values()),
@@ -451,7 +447,7 @@ def quiz_model(
         "description": quiz.description or "",
         "count": sum(d["count"] for d in quiz.draws),
         "time_limit": quiz.time_limit,
-        "released": isoformat(quiz.released),
+        "released": orm.isoformat(quiz.released),
         "attempt": None if attempt is None else attempt_model(db, attempt),
     }
     if teaching:
@@ -481,9 +477,9 @@ def results(db, quiz: orm.Quiz) -> list[dict]:
             "user": name,
             "score": sum(best[attempt.id].values()),
             "max_score": sum(points.get(q, 0.0) for q in attempt.questions),
-            "started": isoformat(attempt.started),
-            "deadline": isoformat(attempt.deadline),
-            "finished": isoformat(attempt.finished),
+            "started": orm.isoformat(attempt.started),
+            "deadline": orm.isoformat(attempt.deadline),
+            "finished": orm.isoformat(attempt.finished),
         }
         for attempt, name in rows
     ]

@@ -367,10 +367,6 @@ def rate_flashcard(
 # reading -----------------------------------------------------------------------------
 
 
-def isoformat(value):
-    return None if value is None else value.isoformat() + "Z"
-
-
 def question_brief(question: orm.Question) -> dict:
     return {
         "id": question.id,
@@ -398,12 +394,12 @@ def card_model(row: orm.ReviewCard | None, question: orm.Question) -> dict:
     state = fsrs.State(row.card["state"]) if row.card else fsrs.State.Learning
     return {
         "question": question_brief(question),
-        "due": isoformat(row.due),
+        "due": orm.isoformat(row.due),
         "state": STATES[state],
         "reviews": row.reviews,
         "lapses": row.lapses,
-        "last_review": isoformat(row.last_review),
-        "opened": isoformat(row.opened),
+        "last_review": orm.isoformat(row.last_review),
+        "opened": orm.isoformat(row.opened),
     }
 
 
@@ -472,5 +468,5 @@ def reviews_model(db, user: orm.User, course_ids, limit: int = 50, now=None) -> 
             "next_7_days": int(next_7_days),
             "total": int(total),
         },
-        "next_due": isoformat(next_due),
+        "next_due": orm.isoformat(next_due),
     }
