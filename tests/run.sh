@@ -50,4 +50,5 @@ trap 'status=$?; stop_docker_engine; exit $status' EXIT
 # the JupyterLab front end's unit tests (jest); its node_modules come from the build
 (cd extensions/labextension && "$COURSEHUB_VENV/bin/jlpm" install --immutable >/dev/null \
     && "$COURSEHUB_VENV/bin/jlpm" test --silent)
-"$COURSEHUB_VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+# the slowest tests in the log, to keep the suite well under its 30 minutes
+"$COURSEHUB_VENV/bin/python" -m pytest -p no:cacheprovider --durations=40 "$@"
