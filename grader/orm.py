@@ -266,6 +266,8 @@ class Question(SubmissionRules, Base):
     released: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # which grader.grading.questiontypes entry grades it
     type: Mapped[str] = mapped_column(String(40), default="notebook")
+    # the language its cells are written in (grader.grading.languages), from its kernel
+    language: Mapped[str] = mapped_column(String(20), default="python", server_default="python")
     # deferred: listing questions, modules or progress never decodes a notebook
     source_notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
     student_notebook: Mapped[dict] = mapped_column(JSONText, deferred=True)
