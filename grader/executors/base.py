@@ -92,7 +92,17 @@ def as_cell_spec(cell: CellSpec | str) -> CellSpec:
 
 
 #: the programs run inside every sandbox (grader/sandbox/), in the order they load
-SANDBOX_MODULES = ("cells", "wire", "seccomp", "proxies", "learner", "trusted", "launch", "zygote")
+SANDBOX_MODULES = (
+    "cells",
+    "wire",
+    "seccomp",
+    "proxies",
+    "foreign",
+    "learner",
+    "trusted",
+    "launch",
+    "zygote",
+)
 
 
 def sandbox_sources() -> dict[str, str]:
@@ -125,6 +135,19 @@ class Executor(LoggingConfigurable):
         64 * 1024 * 1024,
         help="Bytes the sandbox's private /tmp (in memory, the only writable place) may hold.",
     ).tag(config=True)
+    driver_address_space = Integer(
+        8 * 1024 * 1024 * 1024,
+        help="Address space a JavaScript (V8) driver may reserve: V8 reserves gigabytes it "
+        "never uses and cannot start under memory_limit. Its data (what it writes) is still "
+        "bounded by memory_limit; Python code in the sandbox keeps memory_limit.",
+    ).tag(config=True)
+
+    def address_space_limits(self) -> str:
+        """prlimit's ``--as`` value, ``soft:hard``: the soft limit is memory_limit; the hard
+        one is left higher only for a V8 driver to raise its own to (:mod:`foreign`)."""
+        hard = max(self.memory_limit, self.driver_address_space)
+        return f"{self.memory_limit}:{hard}"
+
     file_size_limit = Integer(
         16 * 1024 * 1024, help="Largest file (bytes) the learner's code may write."
     ).tag(config=True)
@@ -138,9 +161,13 @@ class Executor(LoggingConfigurable):
         """Return "ok" if jobs can run here, else raise SandboxUnavailable(reason)."""
         raise NotImplementedError
 
-    def job_document(self, cells: list[CellSpec], result_fd: int, nonce: str) -> dict:
-        """The trusted process's job (hidden tests included: never the learner's)."""
-        return {
+    def job_document(
+        self, cells: list[CellSpec], result_fd: int, nonce: str, language: dict | None = None
+    ) -> dict:
+        """The trusted process's job (hidden tests included: never the learner's).
+        ``language``: for a language other than Python, its error names and driver pair
+        (:meth:`grader.grading.languages.Language.job_language`)."""
+        document = {
             "cells": [
                 {
                     "source": c.source,
@@ -156,6 +183,9 @@ class Executor(LoggingConfigurable):
             "result_fd": result_fd,
             "nonce": nonce,
         }
+        if language:
+            document["language"] = language
+        return document
 
     @staticmethod
     def framed(document: dict) -> bytes:
@@ -177,15 +207,16 @@ class Executor(LoggingConfigurable):
         """Which limits and isolation apply to a sandbox here (for health and the log)."""
         return {}
 
-    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
-        """Run ``cells`` in order in a fresh sandbox, one outcome per cell."""
+    async def run(self, cells: list[CellSpec], language: dict | None = None) -> list[CellOutcome]:
+        """Run ``cells`` in order in a fresh sandbox, one outcome per cell (``language``:
+        see :meth:`job_document`; None for Python)."""
         raise NotImplementedError
 
     async def close(self) -> None:
         """End whatever this executor keeps running between runs (warm processes)."""
 
     async def run_pair(
-        self, cells: list[CellSpec], learner_argv, trusted_argv
+        self, cells: list[CellSpec], learner_argv, trusted_argv, language: dict | None = None
     ) -> list[CellOutcome]:
         """Run a job with the two processes started on this machine.
 
@@ -199,7 +230,7 @@ class Executor(LoggingConfigurable):
         nonce = secrets.token_hex(16)
         procs = []
         try:
-            job = self.framed(self.job_document(cells, write_fd, nonce))
+            job = self.framed(self.job_document(cells, write_fd, nonce, language))
             learner = await self._start(
                 learner_argv(learner_sock.fileno()), (learner_sock.fileno(),), None
             )
@@ -249,7 +280,12 @@ class Executor(LoggingConfigurable):
         )
 
     async def run_forked(
-        self, cells: list[CellSpec], learner, trusted_sock: socket.socket, zygote
+        self,
+        cells: list[CellSpec],
+        learner,
+        trusted_sock: socket.socket,
+        zygote,
+        language: dict | None = None,
     ) -> list[CellOutcome]:
         """Like :meth:`run_pair`, for a learner's process already started (``learner``,
         whose other end is ``trusted_sock``) and a trusted process forked by a warm
@@ -258,7 +294,7 @@ class Executor(LoggingConfigurable):
         read_fd, write_fd = os.pipe()
         job_read, job_write = os.pipe()
         nonce = secrets.token_hex(16)
-        job = self.framed(self.job_document(cells, -1, nonce))
+        job = self.framed(self.job_document(cells, -1, nonce, language))
         try:
             await zygote.submit([trusted_sock.fileno(), write_fd, job_read])
         except BaseException:

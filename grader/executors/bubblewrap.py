@@ -357,7 +357,7 @@ class BubblewrapExecutor(Executor):
             *enter,
             *drop,
             "prlimit",
-            f"--as={self.memory_limit}",
+            f"--as={self.address_space_limits()}",
             f"--nproc={self.process_limit}",
             f"--fsize={self.file_size_limit}",
             f"--nofile={self.open_files_limit}",
@@ -397,13 +397,15 @@ class BubblewrapExecutor(Executor):
             weakref.finalize(self, self._zygote.close)
         return self._zygote
 
-    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
+    async def run(self, cells: list[CellSpec], language: dict | None = None) -> list[CellOutcome]:
         if not self._checked:
             await self.check()
             self._checked = True
         learner = await self._take_learner()
         try:
-            outcomes = await self.run_forked(cells, learner.proc, learner.sock, self.zygote())
+            outcomes = await self.run_forked(
+                cells, learner.proc, learner.sock, self.zygote(), language
+            )
             return await self._with_memory_verdict(outcomes, learner.slot)
         finally:
             self._in_background(_retire(learner))

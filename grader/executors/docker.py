@@ -263,11 +263,11 @@ class DockerExecutor(ContainerExecutor):
             environment=self.environment(),
         )
 
-    def stdin_for(self, cells: list[CellSpec], nonce: str) -> bytes:
+    def stdin_for(self, cells: list[CellSpec], nonce: str, language: dict | None = None) -> bytes:
         """What goes in on the container's stdin: the sandbox programs, then the job."""
         bundle = sandbox_bundle(self.sandbox_settings())
         # the launcher sets the job's result_fd (its private copy of stdout)
-        return self.framed(bundle) + self.framed(self.job_document(cells, -1, nonce))
+        return self.framed(bundle) + self.framed(self.job_document(cells, -1, nonce, language))
 
     def limits_in_force(self) -> dict:
         return {
@@ -282,7 +282,7 @@ class DockerExecutor(ContainerExecutor):
 
     # -- a run ---------------------------------------------------------------------------
 
-    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
+    async def run(self, cells: list[CellSpec], language: dict | None = None) -> list[CellOutcome]:
         """Run ``cells`` in a fresh container; remove it whatever happens."""
         if not self._checked:
             await self.check()
@@ -296,7 +296,7 @@ class DockerExecutor(ContainerExecutor):
             except SandboxUnavailable as e:
                 self.log.warning("could not sweep stale grading containers: %s", e)
         nonce = secrets.token_hex(16)
-        stdin = self.stdin_for(cells, nonce)
+        stdin = self.stdin_for(cells, nonce, language)
         _, result_cap = self.result_limits(len(cells))
         streams = _Streams(result_cap)
         name = self.name_prefix + secrets.token_hex(8)

@@ -523,10 +523,12 @@ class KubernetesExecutor(ContainerExecutor):
             },
         }
 
-    def make_objects(self, name: str, cells: list[CellSpec], nonce: str) -> tuple[dict, dict]:
+    def make_objects(
+        self, name: str, cells: list[CellSpec], nonce: str, language: dict | None = None
+    ) -> tuple[dict, dict]:
         """The Secret and the Job of one run."""
         # the launcher sets the job's result_fd (its private copy of stdout)
-        document = json.dumps(self.job_document(cells, -1, nonce))
+        document = json.dumps(self.job_document(cells, -1, nonce, language))
         secret = make_job_input(
             name, self.namespace, make_sandbox_bundle(self.sandbox_settings()), document
         )
@@ -577,7 +579,7 @@ class KubernetesExecutor(ContainerExecutor):
             raise self._unavailable(e) from e
         return "ok"
 
-    async def run(self, cells: list[CellSpec]) -> list[CellOutcome]:
+    async def run(self, cells: list[CellSpec], language: dict | None = None) -> list[CellOutcome]:
         """Run ``cells`` in a fresh Job; delete it and its Secret whatever happens."""
         if not self._checked:
             await self.check()
@@ -585,7 +587,7 @@ class KubernetesExecutor(ContainerExecutor):
         k8s = self._client()
         nonce = secrets.token_hex(16)
         name = make_job_name()
-        secret, job = self.make_objects(name, cells, nonce)
+        secret, job = self.make_objects(name, cells, nonce, language)
         _, result_cap = self.result_limits(len(cells))
         async with k8s.client.ApiClient() as api:
             core, batch = k8s.client.CoreV1Api(api), k8s.client.BatchV1Api(api)

@@ -52,19 +52,20 @@ class UnsandboxedExecutor(Executor):
                 raise SandboxUnavailable(f"{tool} is not installed (util-linux/coreutils)")
         return "ok"
 
-    async def run(self, cells):
+    async def run(self, cells, language=None):
         # checked on every run: allow_unsandboxed may be switched off at any time
         await self.check()
         return await self.run_pair(
             cells,
             lambda fd: self.command(["learner", str(fd), str(self.output_limit)]),
             lambda fd: self.command(["trusted", str(fd)]),
+            language,
         )
 
     def command(self, arguments: list[str]) -> list[str]:
         return [
             "prlimit",
-            f"--as={self.memory_limit}",
+            f"--as={self.address_space_limits()}",
             f"--nproc={self.process_limit}",
             "--core=0",
             "--",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import re
 from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
 from ..executors.base import CellOutcome, CellSpec, Executor
+from .languages import Language, grading_language
 from .notebooks import (
     BEGIN_HIDDEN,
     END_HIDDEN,
@@ -80,9 +82,15 @@ def import_statements(source: str) -> str:
     return "\n".join(ast.unparse(node) for node in imports)
 
 
-def setup_statements(cell) -> str:
-    """What the trusted process runs after a locked cell: its imports, and a variant
-    cell's ``SEED`` line (so a learner rebinding ``SEED`` does not move the tests)."""
+def setup_statements(cell, lang: Language | None = None) -> str:
+    """What the trusted side runs after a locked cell: its imports, and a variant
+    cell's ``SEED`` line (so a learner rebinding ``SEED`` does not move the tests); in
+    another language, the lines its ``setup_pattern`` matches (``library(...)``...)."""
+    if lang is not None and lang.foreign:
+        if not lang.setup_pattern:
+            return ""
+        pattern = re.compile(lang.setup_pattern, re.MULTILINE)
+        return "\n".join(match.group(0) for match in pattern.finditer(cell.source))
     return "\n".join(part for part in (import_statements(cell.source), seed_setup(cell)) if part)
 
 
@@ -90,10 +98,11 @@ def prepare(source_nb, learner_nb) -> tuple[NotebookNode, list[CellSpec]]:
     """The merged notebook and its code cells as the sandbox runs them, in order: test
     cells (always the source's, :func:`merge_answers`) run in the trusted process."""
     merged = merge_answers(source_nb, learner_nb)
+    lang = grading_language(source_nb)
     cells = [
         CellSpec(cell.source, test=True, hidden_lines=hidden_line_ranges(cell.source))
         if is_test(cell)
-        else CellSpec(cell.source, imports=setup_statements(cell) if is_locked(cell) else "")
+        else CellSpec(cell.source, imports=setup_statements(cell, lang) if is_locked(cell) else "")
         for cell in code_cells(merged)
     ]
     return merged, cells
@@ -130,5 +139,9 @@ async def grade(executor: Executor, source_nb, learner_nb) -> GradingReport:
     Merging and scoring run in a worker thread: a big notebook never stalls the loop.
     """
     merged, cells = await asyncio.to_thread(prepare, source_nb, learner_nb)
-    outcomes = await executor.run(cells)
+    job_language = grading_language(source_nb).job_language()
+    if job_language is None:
+        outcomes = await executor.run(cells)
+    else:
+        outcomes = await executor.run(cells, language=job_language)
     return await asyncio.to_thread(report, source_nb, merged, outcomes)

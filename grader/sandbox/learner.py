@@ -23,9 +23,11 @@ import types
 try:
     from . import wire
     from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from .foreign import LearnerDrivers
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
     import wire
     from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from foreign import LearnerDrivers
 
 MAX_TRACEBACK_LINES = 100
 MAX_LINE_CHARS = 2000
@@ -133,6 +135,13 @@ class LearnerServer:
         self.stdout = Capture(self.budget, "stdout")
         self.stderr = Capture(self.budget, "stderr")
         self.decoder = wire.Decoder(self._decode_tag)
+        self.drivers = None  # the learner driver of a job in another language
+        self.python_started = False
+
+    def foreign_drivers(self):
+        if self.drivers is None:
+            self.drivers = LearnerDrivers(self.output_limit)
+        return self.drivers
 
     # -- values ------------------------------------------------------------------------
 
@@ -272,6 +281,12 @@ class LearnerServer:
 
     def handle(self, message):
         op = message.get("op")
+        if op == "foreign":
+            # another language: its learner driver runs the cells, this process relays
+            return {"ok": self.encode(self.foreign_drivers().handle(message))}
+        if not self.python_started:
+            self.python_started = True
+            _keep_address_space_limit()
         top = self.depth == 0
         self.depth += 1
         if top:
@@ -432,6 +447,16 @@ def _safe_call(fn, value):
 
 def _safe_str(value):
     return cap(value, wire.MAX_NAME) if isinstance(value, str) else "object"
+
+
+def _keep_address_space_limit():
+    """The sandbox may leave a higher hard address-space limit for a V8 runtime's driver
+    (see :mod:`foreign`); Python code keeps the soft one, for good, before any runs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, soft))
 
 
 def _kill_leftovers():

@@ -22,9 +22,11 @@ import types
 
 try:
     from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from .foreign import Driver, DriverLost
     from .proxies import Channel, LearnerLimit, LearnerLost
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
     from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from foreign import Driver, DriverLost
     from proxies import Channel, LearnerLimit, LearnerLost
 
 MAX_TRACEBACK_LINES = 100
@@ -287,6 +289,200 @@ class TrustedRunner:
         return [cap(line, MAX_LINE_CHARS) for line in out]
 
 
+class ForeignRunner(TrustedRunner):
+    """The trusted process of a job in a language other than Python: the learner's
+    cells go to the learner driver (through the learner's process), the test cells to
+    a trusted driver started here, whose questions about the learner's names are relayed
+    the same way (:mod:`foreign`). Outcomes have the Python runner's shape; a hidden
+    failure keeps only an error name from the language's list."""
+
+    def __init__(self, job, sock, result_fd):
+        super().__init__(job, sock, result_fd)
+        language = job["language"]
+        self.learner_spec = language["learner"]
+        self.error_names = frozenset(language.get("error_names", ()))
+        self.tests = Driver(language["trusted"], self.output_limit)
+        self.setups = []  # setup sources run so far, again in a restarted trusted driver
+        self.learner_output = []  # what the learner's code printed while a test ran
+        self.learner_lost = None  # why the learner's side ended during a test, if it did
+
+    def run(self):
+        try:
+            super().run()
+        finally:
+            self.tests.kill()
+
+    def run_cell(self, index, cell, time_left):
+        if cell.get("test"):
+            return self.run_foreign_test(index, cell, time_left)
+        outcome = self.run_foreign_learner_cell(index, cell, time_left)
+        if cell.get("imports"):
+            self.setups.append(cell["imports"])
+            self.run_setup(cell["imports"], time_left)
+        return outcome
+
+    def ask_learner(self, msg, with_driver=False):
+        """One message to the learner driver; its answer: ``reply`` (the driver's
+        message, decoded here) or ``lost``, and what it printed meanwhile."""
+        request = {"op": "foreign", "msg": msg}
+        if with_driver:
+            request["driver"] = self.learner_spec
+        answer = self.channel.request(request)
+        if not isinstance(answer, dict):
+            self.channel.lose("learner_exit")
+        if "reply" in answer:
+            try:
+                answer["reply"] = json.loads(answer["reply"])
+            except (TypeError, ValueError, RecursionError):
+                self.channel.lose("learner_exit")
+        return answer
+
+    def run_foreign_learner_cell(self, index, cell, time_left):
+        self.channel.deadline = time.monotonic() + time_left
+        try:
+            answer = self.ask_learner({"op": "run", "source": cell["source"]}, True)
+        except LearnerLost as e:
+            return self.lost_outcome(index, e.reason)
+        except BaseException as e:
+            return self.error_outcome(index, e)
+        output = {k: answer.get(k) for k in ("stdout", "stderr")}
+        if "lost" in answer:
+            reason = answer["lost"] if answer["lost"] in LEARNER_REASONS else "learner_exit"
+            outcome = self.lost_outcome(index, reason or "learner_exit")
+            if reason == "memory_limit":
+                outcome.update(ename="MemoryError", evalue="your code ran out of memory")
+            return outcome
+        reply = answer.get("reply")
+        if not isinstance(reply, dict):
+            return self.lost_outcome(index, "learner_exit")
+        done = {k: reply.get(k) for k in ("status", "ename", "evalue", "traceback")}
+        done.update(output, reason=None, result=None)
+        if done["traceback"] is None:
+            done["traceback"] = []
+        if answer.get("output_exceeded"):
+            done.update(
+                status="error", reason="output_limit", ename="OutputLimitExceeded", evalue=""
+            )
+        try:
+            return self.checked_learner_outcome(index, done)
+        except LearnerLost as e:
+            return self.lost_outcome(index, e.reason)
+
+    def relay(self, document):
+        """A trusted driver's question for the learner driver, answered (None: not a
+        question, so the driver's answer to this process)."""
+        if "ask" not in document:
+            return None
+        try:
+            answer = self.ask_learner({"op": "ask", "msg": document["ask"]})
+        except LearnerLost as e:
+            self.learner_lost = e.reason
+            return {"lost": e.reason}
+        for key in ("stdout", "stderr"):
+            if isinstance(answer.get(key), str) and answer[key]:
+                self.learner_output.append(answer[key])
+        if answer.get("output_exceeded"):
+            self.learner_lost = "output_limit"
+            return {"lost": "output_limit"}
+        if "lost" in answer:
+            reason = answer["lost"] if answer["lost"] in LEARNER_REASONS else "learner_exit"
+            self.learner_lost = reason or "learner_exit"
+            return {"lost": self.learner_lost}
+        message = answer.get("reply")
+        if not isinstance(message, dict) or "reply" not in message:
+            self.learner_lost = "learner_exit"  # the learner's driver answered out of turn
+            return {"lost": "learner_exit"}
+        return {"reply": message["reply"]}
+
+    def run_setup(self, source, time_left):
+        try:
+            self.tests.exchange({"op": "setup", "source": source}, time.monotonic() + time_left)
+        except DriverLost:
+            pass  # the learner's process ran the cell; its outcome is what counts
+        self.tests.take_output()
+
+    def restart_tests(self, time_left):
+        """A fresh trusted driver (the last one was lost), with the setups run again."""
+        self.tests.kill()
+        for source in self.setups:
+            self.run_setup(source, time_left)
+
+    def run_foreign_test(self, index, cell, time_left):
+        segments = self.segments(cell)
+        hidden_cell = any(segment["hidden"] for segment in segments)
+        deadline = time.monotonic() + time_left
+        self.channel.deadline = deadline
+        self.learner_lost = None
+        self.learner_output = []
+        try:
+            done = self.tests.exchange(
+                {"op": "test", "segments": segments}, deadline + 0.5, self.relay
+            )
+            reason = self.learner_lost
+        except DriverLost as e:
+            done, reason = None, self.learner_lost or e.reason
+            self.restart_tests(max(deadline - time.monotonic(), 1.0))
+        out, err, exceeded = self.tests.take_output()
+        out = "".join(self.learner_output) + out
+        if exceeded and reason is None:
+            reason = "output_limit"
+        outcome = self.foreign_test_outcome(index, done, reason, hidden_cell)
+        outcome["stdout"] = cap(out, self.output_limit)
+        outcome["stderr"] = cap(err, self.output_limit)
+        return outcome
+
+    def foreign_test_outcome(self, index, done, reason, hidden_cell):
+        result = done.get("done") if isinstance(done, dict) else None
+        if reason is None and isinstance(result, dict) and result.get("status") == "ok":
+            return {"index": index, "status": "ok", "reason": None, "result": None}
+        names = {
+            "time_limit": "CellTimeoutError",
+            "output_limit": "OutputLimitExceeded",
+            "learner_exit": "LearnerProcessEnded",
+            "memory_limit": "MemoryError",
+            "process_limit": "ProcessLimitExceeded",
+        }
+        if reason is not None or not isinstance(result, dict):
+            # nothing of the failing line is known: a cell with hidden tests says nothing
+            hidden = hidden_cell
+            ename, evalue, trace = names.get(reason, "error"), "", []
+        else:
+            hidden = bool(result.get("hidden"))
+            ename = result.get("ename") if isinstance(result.get("ename"), str) else "error"
+            evalue = result.get("evalue") if isinstance(result.get("evalue"), str) else ""
+            trace = result.get("traceback") if isinstance(result.get("traceback"), list) else []
+        if hidden:
+            ename = ename if ename in self.error_names or ename in names.values() else "error"
+            evalue, trace = "", []
+        return {
+            "index": index,
+            "status": "error",
+            "reason": reason if reason in LEARNER_REASONS or reason == "learner_exit" else None,
+            "ename": cap(ename or "error", 200),
+            "evalue": cap(evalue, MAX_TEXT),
+            "traceback": [cap(str(line), MAX_LINE_CHARS) for line in trace[:MAX_TRACEBACK_LINES]],
+            "hidden_failure": hidden,
+            "result": None,
+        }
+
+    @staticmethod
+    def segments(cell):
+        """The test cell cut at its hidden regions (their marker lines kept: comments)."""
+        lines = cell["source"].split("\n")
+        hidden = [tuple(r) for r in cell.get("hidden_lines", [])]
+        segments, current, current_hidden = [], [], None
+        for number, line in enumerate(lines, start=1):
+            is_hidden = any(first <= number <= last for first, last in hidden)
+            if current and is_hidden != current_hidden:
+                segments.append({"source": "\n".join(current), "hidden": current_hidden})
+                current = []
+            current.append(line)
+            current_hidden = is_hidden
+        if current:
+            segments.append({"source": "\n".join(current), "hidden": bool(current_hidden)})
+        return segments
+
+
 def _text(e) -> str:
     try:
         return str(e)
@@ -295,4 +491,5 @@ def _text(e) -> str:
 
 
 def main(job, sock, result_fd):
-    TrustedRunner(job, sock, result_fd).run()
+    runner = ForeignRunner if job.get("language") else TrustedRunner
+    runner(job, sock, result_fd).run()

@@ -1,0 +1,172 @@
+"""The languages a question can be written in, and how each one is graded.
+
+A question's language comes from its notebook's kernel (:func:`language_of`). Python
+runs in the two-process sandbox directly (:mod:`grader.sandbox.learner` and
+:mod:`grader.sandbox.trusted`); every other language is run there by a *driver pair*
+(``grader/sandbox/drivers/<driver>/``): a learner driver that runs the learner's cells in
+the learner's process, and a trusted driver that runs the test cells in the trusted
+process. The two Python processes start them and relay their messages
+(:mod:`grader.sandbox.foreign`), so hidden tests never reach the learner's process in
+any language, and only the trusted side decides a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .notebooks import NotebookFormatError
+
+DRIVERS = Path(__file__).resolve().parent.parent / "sandbox" / "drivers"
+
+
+@dataclass(frozen=True)
+class Language:
+    """One language: its kernels, its student-version stub and its driver pair."""
+
+    name: str
+    display: str
+    # kernelspec names that mean this language (the first is the one coursehub installs)
+    kernels: tuple[str, ...]
+    # what a solution region becomes in the student version (nbgrader's code_stub)
+    code_stub: str
+    # the error names a failing *hidden* test may report; any other is shown as "error"
+    error_names: frozenset[str] = frozenset()
+    # lines of a locked setup cell that run in the trusted driver too (re.MULTILINE)
+    setup_pattern: str = ""
+    # the driver pair: folder under grader/sandbox/drivers/, file names, how to start them
+    # ("{driver}" is the path of the driver's file, written into the sandbox)
+    driver: str = ""
+    learner_file: str = ""
+    trusted_file: str = ""
+    learner_argv: tuple[str, ...] = ()
+    trusted_argv: tuple[str, ...] = ()
+    # V8 reserves gigabytes of address space at start: its drivers get a larger
+    # RLIMIT_AS and bound their heap with the runtime's own flag
+    big_address_space: bool = False
+
+    @property
+    def foreign(self) -> bool:
+        """Run by a driver pair (every language but Python)."""
+        return bool(self.driver)
+
+    def driver_source(self, role: str) -> str:
+        """The text of the ``role`` ("learner" or "trusted") driver's main file."""
+        name = self.learner_file if role == "learner" else self.trusted_file
+        return (DRIVERS / self.driver / name).read_text(encoding="utf-8")
+
+    def job_language(self) -> dict | None:
+        """What a grading job carries for this language (None for Python): the error
+        names a hidden failure may report and both drivers."""
+        if not self.foreign:
+            return None
+        return {
+            "name": self.name,
+            "error_names": sorted(self.error_names),
+            "learner": self.driver_spec("learner"),
+            "trusted": self.driver_spec("trusted"),
+        }
+
+    def driver_spec(self, role: str) -> dict:
+        """What the sandbox needs to start one driver: its file and argv (plain data)."""
+        name = self.learner_file if role == "learner" else self.trusted_file
+        argv = self.learner_argv if role == "learner" else self.trusted_argv
+        return {
+            "language": self.name,
+            "file": name,
+            "source": self.driver_source(role),
+            "argv": list(argv),
+            "big_address_space": self.big_address_space,
+        }
+
+
+LANGUAGES: dict[str, Language] = {
+    "python": Language(
+        name="python",
+        display="Python",
+        kernels=("python3", "python"),
+        code_stub="# YOUR CODE HERE\nraise NotImplementedError()",
+    ),
+    "r": Language(
+        name="r",
+        display="R",
+        kernels=("ir",),
+        code_stub='# YOUR CODE HERE\nstop("No Answer Given!")',
+        error_names=frozenset({"simpleError", "error"}),
+        setup_pattern=r"^\s*(suppressPackageStartupMessages\()?\s*(library|require)\(.*$",
+        driver="r",
+        learner_file="learner.R",
+        trusted_file="trusted.R",
+        learner_argv=("/usr/bin/Rscript", "--vanilla", "{driver}"),
+        trusted_argv=("/usr/bin/Rscript", "--vanilla", "{driver}"),
+    ),
+    "javascript": Language(
+        name="javascript",
+        display="JavaScript",
+        kernels=("jslab", "deno", "javascript"),
+        code_stub='// YOUR CODE HERE\nthrow new Error("No Answer Given!");',
+        error_names=frozenset({"Error", "AssertionError", "TypeError", "RangeError"}),
+        setup_pattern=r"^\s*(const|let|var|import)\b.*\brequire\(.*$|^\s*import\b.*$",
+        driver="javascript",
+        learner_file="learner.js",
+        trusted_file="trusted.js",
+        learner_argv=("/usr/bin/node", "{driver}"),
+        trusted_argv=("/usr/bin/node", "{driver}"),
+        big_address_space=True,
+    ),
+    "c": Language(
+        name="c",
+        display="C",
+        kernels=("coursehub-c",),
+        code_stub="// YOUR CODE HERE",
+        error_names=frozenset({"AssertionError", "error"}),
+        setup_pattern=r"^\s*#\s*include\b.*$",
+        driver="c",
+        learner_file="learner.py",
+        trusted_file="trusted.py",
+        learner_argv=("/usr/bin/python3", "-I", "{driver}"),
+        trusted_argv=("/usr/bin/python3", "-I", "{driver}"),
+    ),
+}
+
+KERNEL_LANGUAGES = {kernel: lang.name for lang in LANGUAGES.values() for kernel in lang.kernels}
+# language_info.name values (lower case) that name a language
+INFO_NAMES = {"python": "python", "r": "r", "javascript": "javascript", "c": "c"}
+
+
+def language_of(nb) -> str:
+    """The language of a notebook, from its kernel (then ``language_info``); Python when
+    it names neither. An unknown kernel is a :class:`NotebookFormatError`."""
+    metadata = nb.get("metadata", {}) if isinstance(nb, dict) else {}
+    spec = metadata.get("kernelspec") or {}
+    kernel = spec.get("name") if isinstance(spec, dict) else None
+    if isinstance(kernel, str) and kernel:
+        if kernel in KERNEL_LANGUAGES:
+            return KERNEL_LANGUAGES[kernel]
+        if kernel.startswith("python"):
+            return "python"
+        raise NotebookFormatError(
+            f"the notebook's kernel {kernel!r} is not supported: use one of "
+            + ", ".join(sorted(KERNEL_LANGUAGES))
+        )
+    info = metadata.get("language_info") or {}
+    name = info.get("name") if isinstance(info, dict) else None
+    if isinstance(name, str) and name:
+        if name.lower() in INFO_NAMES:
+            return INFO_NAMES[name.lower()]
+        raise NotebookFormatError(f"the notebook's language {name!r} is not supported")
+    return "python"
+
+
+def grading_language(nb) -> Language:
+    """The language a stored question is graded in: an unknown kernel (saved before
+    languages were checked) is graded as Python, as it always was."""
+    try:
+        return LANGUAGES[language_of(nb)]
+    except NotebookFormatError:
+        return LANGUAGES["python"]
+
+
+def language(name: str) -> Language:
+    """The registry entry for ``name`` (a KeyError names an unknown one)."""
+    return LANGUAGES[name]
