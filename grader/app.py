@@ -37,6 +37,7 @@ from traitlets import Bool, Bytes, Float, Integer, List, Unicode, default
 from traitlets.config import Application
 
 from . import __version__, dbutil, orm
+from .ai.assistant import AIAssistant
 from .auth import GraderOAuth, OAuthCallbackHandler, cookie_secret_from_token
 from .courses import EnrolmentSync, HubError, HubGroups
 from .executors.base import Executor
@@ -48,6 +49,7 @@ from .executors.unsandboxed import UnsandboxedExecutor
 from .grading.queue import GradingQueue
 from .grading.watch import StatusWatch
 from .handlers import (
+    ai,
     analytics,
     awards,
     course_pages,
@@ -110,6 +112,7 @@ class GraderApp(Application):
     classes = [
         GradingQueue,
         AwardRules,
+        AIAssistant,
         ReviewRules,
         QuestionValidator,
         StatusWatch,
@@ -328,6 +331,7 @@ class GraderApp(Application):
         self.event_watch = EventWatch(self.session_factory, parent=self)
         for module in (
             health,
+            ai,
             courses,
             modules,
             awards,

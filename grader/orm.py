@@ -741,3 +741,73 @@ def any_course(db) -> Course:
         db.add(course)
         db.flush()
     return course
+
+
+# AI hints and the tutor (grader.ai) ------------------------------------------------
+
+
+class AISettings(Base):
+    """A course's AI help (grader.ai.settings): off until an instructor turns it on.
+
+    The endpoint is any OpenAI-compatible one, within the prefixes the grader's admin
+    allows (`AIAssistant.allowed_base_urls`). The key is never stored: `api_key_env`
+    names an environment variable of the grader that holds it."""
+
+    __tablename__ = "ai_settings"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    tutor: Mapped[bool] = mapped_column(Boolean, default=False)
+    base_url: Mapped[str] = mapped_column(String(500), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    api_key_env: Mapped[str] = mapped_column(String(100), default="")
+    # requests (hints and tutor messages) a learner may make a day, in their time zone
+    daily_budget: Mapped[int] = mapped_column(Integer, default=10)
+    prompt_template: Mapped[str] = mapped_column(Text, default="")
+    # share of a question's XP each AI hint costs a later first solve (as hint_penalty)
+    hint_cost: Mapped[float] = mapped_column(Float, default=0.25)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(255), default="")
+
+
+class AIExchange(Base):
+    """One request to the course's model and what came back: an AI hint on a
+    submission (`kind` "hint") or a message of the tutor's conversation with a learner
+    about a question ("tutor"). Written before the request is sent (status "pending",
+    what is sent in `sent`) and finished after ("ok", "error", "cancelled"), so every
+    exchange is logged for the course's instructors, and the day's count is the
+    learner's budget."""
+
+    __tablename__ = "ai_exchanges"
+    __table_args__ = (
+        # a learner's day (budget), a conversation, a question's XP
+        Index("ix_ai_exchanges_user_day", "user_id", "course_id", "day"),
+        Index("ix_ai_exchanges_conversation", "user_id", "question_id", "kind", "id"),
+        # the instructors' log, newest first
+        Index("ix_ai_exchanges_course", "course_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id", ondelete="SET NULL"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(10))
+    # the learner's own words (a tutor message; "" for a hint)
+    text: Mapped[str] = mapped_column(Text, default="")
+    # the chat messages sent to the model, as sent
+    sent: Mapped[list] = mapped_column(JSONText, default=list)
+    model: Mapped[str] = mapped_column(String(200), default="")
+    reply: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # share of the question's XP this costs a later first solve (hints that came back)
+    xp_cost: Mapped[float] = mapped_column(Float, default=0.0)
+    # the learner's day it counts on (their time zone), for the daily budget
+    day: Mapped[date] = mapped_column(Date)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

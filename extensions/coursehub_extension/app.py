@@ -5,6 +5,7 @@ import asyncio
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Instance, default
 
+from .ai_handlers import default_handlers as ai_handlers
 from .grader_client import GraderClient
 from .handlers import default_handlers
 from .practice_handlers import default_handlers as practice_handlers
@@ -46,3 +47,4 @@ class CoursehubExtensionApp(ExtensionApp):
     def initialize_handlers(self):
         self.handlers.extend(default_handlers)
         self.handlers.extend(practice_handlers)
+        self.handlers.extend(ai_handlers)

@@ -193,8 +193,11 @@ class GraderClient(LoggingConfigurable):
         on_chunk: Callable[[bytes], None],
         stop: asyncio.Event | None = None,
         headers: dict[str, str] | None = None,
+        method: str = "GET",
+        body: dict | None = None,
     ) -> None:
         """GET ``api/v1/<path>``, a server-sent event stream, passing its body on as it comes.
+        (``method`` POST with a JSON ``body`` for a stream a request starts: an AI hint.)
 
         Once the grader has answered 200 with ``text/event-stream``, ``on_chunk`` is
         called with each piece of the body, in order, as it arrives (a plain function:
@@ -212,7 +215,11 @@ class GraderClient(LoggingConfigurable):
         """
         url, prepared = self._prepare(path, accept="text/event-stream")
         headers = {**(headers or {}), **prepared}
-        where = f"GET {url}"
+        payload = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(body)
+        where = f"{method} {url}"
         loop = asyncio.get_running_loop()
         last_activity = loop.time()
         status: int | None = None
@@ -252,8 +259,9 @@ class GraderClient(LoggingConfigurable):
 
         request = HTTPRequest(
             url,
-            method="GET",
+            method=method,
             headers=headers,
+            body=payload,
             connect_timeout=self.connect_timeout,
             request_timeout=self.stream_timeout,
             follow_redirects=False,

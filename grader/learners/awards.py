@@ -36,7 +36,9 @@ earned nothing, and the front end must not celebrate it twice).
 
 **Hints** (`questions/{id}/hints`): a question's hints (`Question.hints`) are revealed
 one at a time, each a `HintView` row of the learner; only the revealed ones' text is
-ever returned. A hint revealed after the solving submission was made costs nothing.
+ever returned. A hint revealed after the solving submission was made costs nothing. An
+AI hint (grader.ai) that came back costs its course's `hint_cost` the same way
+(:func:`ai_hint_costs`, added to the revealed hints' penalty).
 
 `Submission.awards` is None when a grading earned nothing (no XP, no achievement, no
 new active day), else ``{"xp": gained, "streak": current, "achievements": [definitions
@@ -121,12 +123,14 @@ class AwardRules(LoggingConfigurable):
     def base_xp(self, difficulty: str | None) -> int:
         return self.xp_by_difficulty.get((difficulty or "").strip().lower(), self.default_xp)
 
-    def xp_for(self, difficulty: str | None, hints_revealed: int) -> int:
-        """XP of a first solve after revealing this many hints."""
+    def xp_for(self, difficulty: str | None, hints_revealed: int, ai_cost: float = 0.0) -> int:
+        """XP of a first solve after revealing this many hints, and AI hints costing
+        ``ai_cost`` of it (their courses' `hint_cost` summed: `ai_hint_costs`)."""
         base = self.base_xp(difficulty)
         floor = math.ceil(base * self.xp_floor)
+        penalty = self.hint_penalty * hints_revealed + ai_cost
         # halves round up (round() would make 7.5 and 8.5 both 8)
-        return max(floor, math.floor(base * (1 - self.hint_penalty * hints_revealed) + 0.5))
+        return max(floor, math.floor(base * (1 - penalty) + 0.5))
 
 
 def rules_of(parent) -> AwardRules:
@@ -261,7 +265,8 @@ def _grant_xp(db, submission: orm.Submission, context, rules: AwardRules) -> int
             view.viewed <= submission.created,
         )
     )
-    xp = rules.xp_for(context.difficulty, hints)
+    ai_cost = ai_hint_costs(db, submission.user_id, submission.question_id, submission.created)
+    xp = rules.xp_for(context.difficulty, hints, ai_cost)
     table = orm.XPGrant.__table__
     inserted = db.execute(
         dialect_insert(db, table)
@@ -277,6 +282,22 @@ def _grant_xp(db, submission: orm.Submission, context, rules: AwardRules) -> int
         .returning(table.c.id)
     ).first()
     return xp if inserted is not None else 0
+
+
+def ai_hint_costs(db, user_id: int, question_id: int, before: datetime | None = None) -> float:
+    """The share of the question's XP the learner's AI hints on it cost (grader.ai:
+    each hint that came back, by its course's `hint_cost` then), counting those asked
+    for before ``before`` (the solving submission), like revealed hints."""
+    exchange = orm.AIExchange
+    query = select(func.coalesce(func.sum(exchange.xp_cost), 0.0)).where(
+        exchange.user_id == user_id,
+        exchange.question_id == question_id,
+        exchange.status == "ok",
+        exchange.xp_cost > 0,
+    )
+    if before is not None:
+        query = query.where(exchange.created <= before)
+    return float(db.scalar(query) or 0.0)
 
 
 def _locked_stats(db, user_id: int, course_id: int) -> orm.LearnerStats:
@@ -507,7 +528,9 @@ def hints_model(db, user: orm.User, question: orm.Question, rules: AwardRules) -
         "count": len(hints),
         "revealed": [{"index": i, "text": hints[i]} for i in revealed],
         "xp_penalty": rules.hint_penalty,
-        "xp": None if granted is not None else rules.xp_for(question.difficulty, viewed),
+        "xp": None
+        if granted is not None
+        else rules.xp_for(question.difficulty, viewed, ai_hint_costs(db, user.id, question.id)),
     }
 
 

@@ -5,6 +5,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
+import { IAIStatus, ITutorConversation } from './ai';
 import { errorMessage } from './format';
 import { ITextStream, textStream } from './sse';
 import {
@@ -260,6 +261,34 @@ export class CoursehubAPI {
   /** Reveal the next hint (409 when all are revealed). */
   revealHint(questionId: number | string): Promise<IHints> {
     return this.post<IHints>(`questions/${encodeURIComponent(String(questionId))}/hints`, {});
+  }
+
+  /** What the learner may ask the course's AI about a question. */
+  aiStatus(questionId: number | string): Promise<IAIStatus> {
+    return this.request<IAIStatus>(`questions/${encodeURIComponent(String(questionId))}/ai`);
+  }
+
+  /** Ask the AI for a hint on a graded submission: its answer, streamed. */
+  async askHint(submissionId: number | string, signal?: AbortSignal): Promise<ITextStream> {
+    const path = `submissions/${encodeURIComponent(String(submissionId))}/hint`;
+    return eventStreamOf(await this.send(path, { method: 'POST', body: '{}', signal }));
+  }
+
+  /** The learner's conversation with the tutor about a question. */
+  tutor(questionId: number | string): Promise<ITutorConversation> {
+    return this.request<ITutorConversation>(`tutor/${encodeURIComponent(String(questionId))}`);
+  }
+
+  /** A message to the tutor with the learner's answer cells' code: its answer, streamed. */
+  async tellTutor(
+    questionId: number | string,
+    text: string,
+    code: string[] | null,
+    signal?: AbortSignal
+  ): Promise<ITextStream> {
+    const path = `tutor/${encodeURIComponent(String(questionId))}/messages`;
+    const body = JSON.stringify(code === null ? { text } : { text, code });
+    return eventStreamOf(await this.send(path, { method: 'POST', body, signal }));
   }
 
   /** The learner's submissions to a question, newest first. */

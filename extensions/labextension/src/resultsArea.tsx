@@ -3,11 +3,20 @@
  * beside it, so the notebook keeps its width), updated in place by every submission.
  * It shows the latest result again after a reload, the learner's past submissions
  * (each reopenable, with its notebook as submitted), the question's hints, and a small
- * celebration when a grading earned XP or an achievement.
+ * celebration when a grading earned XP or an achievement. When the course has AI help
+ * on: "Ask the AI for a hint" under a graded submission (its answer streamed in), and a
+ * tutor chat about the question.
  */
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
+import {
+  aiHintCostText,
+  IAIAnswer,
+  IAIStatus,
+  ITutorConversation,
+  readAIAnswer
+} from './ai';
 import { CoursehubAPI } from './api';
 import { celebrationOf, hintCostText, ICelebration } from './awards';
 import { formatScore, testTitle } from './format';
@@ -35,6 +44,8 @@ export interface IResultsAreaOptions {
   api: CoursehubAPI;
   settings: LearnerSettings;
   openPath: (path: string) => Promise<void>;
+  /** The code of the open notebook's answer cells (sent with a tutor message). */
+  answerCode?: () => string[] | null;
 }
 
 export class ResultsArea extends ReactWidget {
@@ -54,6 +65,18 @@ export class ResultsArea extends ReactWidget {
   hints: IHints | null = null;
   hintsOpen = false;
   message: string | null = null;
+  /** what the course's AI may be asked (null: not known, or off) */
+  ai: IAIStatus | null = null;
+  /** the AI hint being streamed (or the last one) and the submission it is about */
+  aiHint: IAIAnswer | null = null;
+  aiHintFor: string | null = null;
+  aiBusy = false;
+  tutorOpen = false;
+  tutor: ITutorConversation | null = null;
+  tutorDraft = '';
+  /** the tutor's answer being streamed */
+  tutorAnswer: IAIAnswer | null = null;
+  tutorAsked = '';
   open = false;
   /** Incremented by every new submission, so an older loop stops. */
   run = 0;
@@ -77,6 +100,13 @@ export class ResultsArea extends ReactWidget {
         this.update();
       },
       () => undefined // the title stays generic
+    );
+    api.aiStatus(questionId).then(
+      status => {
+        this.ai = status;
+        this.update();
+      },
+      () => undefined // no AI help: nothing to show
     );
     await this.loadHistory();
     const latest = this.history?.[0];
@@ -222,6 +252,85 @@ export class ResultsArea extends ReactWidget {
     this.update();
   }
 
+  /** Ask the AI for a hint on the submission shown, its answer streamed in. */
+  async askAIHint(): Promise<void> {
+    const id = this.result?.submissionId;
+    if (!id || this.aiBusy) {
+      return;
+    }
+    this.aiBusy = true;
+    this.aiHintFor = id;
+    this.aiHint = { status: 'ok', text: '', exchange: null, error: null };
+    this.update();
+    try {
+      const stream = await this.options.api.askHint(id);
+      await readAIAnswer(stream, answer => {
+        this.aiHint = answer;
+        this.update();
+      });
+    } catch (e) {
+      this.aiHint = { status: 'error', text: '', exchange: null, error: (e as Error).message };
+    }
+    this.aiBusy = false;
+    void this.refreshAIStatus();
+    this.update();
+  }
+
+  async refreshAIStatus(): Promise<void> {
+    try {
+      this.ai = await this.options.api.aiStatus(this.options.questionId);
+    } catch {
+      // keep what was known
+    }
+    this.update();
+  }
+
+  async toggleTutor(): Promise<void> {
+    this.tutorOpen = !this.tutorOpen;
+    this.setOpen(true);
+    if (this.tutorOpen && this.tutor === null) {
+      try {
+        this.tutor = await this.options.api.tutor(this.options.questionId);
+      } catch (e) {
+        this.message = (e as Error).message;
+      }
+      this.update();
+    }
+  }
+
+  /** Send the draft to the tutor with the answer cells' code; its answer streamed in. */
+  async sendToTutor(): Promise<void> {
+    const text = this.tutorDraft.trim();
+    if (!text || this.aiBusy) {
+      return;
+    }
+    this.aiBusy = true;
+    this.tutorAsked = text;
+    this.tutorAnswer = { status: 'ok', text: '', exchange: null, error: null };
+    this.update();
+    try {
+      const code = this.options.answerCode?.() ?? null;
+      const stream = await this.options.api.tellTutor(this.options.questionId, text, code);
+      this.tutorDraft = '';
+      await readAIAnswer(stream, answer => {
+        this.tutorAnswer = answer;
+        this.update();
+      });
+      this.tutor = await this.options.api.tutor(this.options.questionId);
+      this.tutorAnswer = null;
+    } catch (e) {
+      this.tutorAnswer = {
+        status: 'error',
+        text: '',
+        exchange: null,
+        error: (e as Error).message
+      };
+    }
+    this.aiBusy = false;
+    void this.refreshAIStatus();
+    this.update();
+  }
+
   async openNotebook(id: number | string): Promise<void> {
     try {
       const { path } = await this.options.api.openSubmission(id);
@@ -307,6 +416,16 @@ function ResultsAreaView({ area }: { area: ResultsArea }): JSX.Element {
               Hints ({hintCount})
             </button>
           )}
+          {area.ai?.tutor && (
+            <button
+              className="ch-button"
+              data-testid="ch-tutor-toggle"
+              aria-expanded={area.tutorOpen}
+              onClick={() => void area.toggleTutor()}
+            >
+              Tutor
+            </button>
+          )}
           <button
             className="ch-button"
             data-testid="ch-history-toggle"
@@ -350,6 +469,7 @@ function ResultsAreaView({ area }: { area: ResultsArea }): JSX.Element {
           )}
           {area.historyOpen && <HistoryView area={area} />}
           {area.hintsOpen && <HintsView area={area} />}
+          {area.tutorOpen && <TutorView area={area} />}
           {graded && (s.tests || []).length > 0 && (
             <ul className="ch-tests" aria-label="Tests">
               {(s.tests || []).map((t, i) => (
@@ -376,7 +496,8 @@ function ResultsAreaView({ area }: { area: ResultsArea }): JSX.Element {
               ))}
             </ul>
           )}
-          {state === null && !area.historyOpen && !area.hintsOpen && (
+          {graded && area.ai?.hints && <AIHintView area={area} />}
+          {state === null && !area.historyOpen && !area.hintsOpen && !area.tutorOpen && (
             <p className="ch-muted">Submit your notebook: the results appear here.</p>
           )}
         </div>
@@ -424,6 +545,112 @@ function Celebration(props: { celebration: ICelebration; animated: boolean }): J
         </div>
       ))}
     </div>
+  );
+}
+
+function AIAnswerText({ answer, testid }: { answer: IAIAnswer; testid: string }): JSX.Element {
+  return (
+    <>
+      {answer.text && (
+        <div className="ch-ai-text" data-testid={testid} aria-live="polite">
+          {answer.text}
+        </div>
+      )}
+      {answer.status === 'error' && answer.error && (
+        <div className="ch-error" role="alert" data-testid={`${testid}-error`}>
+          {answer.error}
+        </div>
+      )}
+    </>
+  );
+}
+
+function budgetText(ai: IAIStatus): string {
+  const left = Math.max(0, ai.daily_budget - ai.used_today);
+  return `${left} of ${ai.daily_budget} AI requests left today.`;
+}
+
+function AIHintView({ area }: { area: ResultsArea }): JSX.Element {
+  const ai = area.ai as IAIStatus;
+  const shown = area.aiHintFor === area.result?.submissionId ? area.aiHint : null;
+  return (
+    <section className="ch-ai-hint" data-testid="ch-ai-hint-area" aria-label="AI hint">
+      <p>
+        <button
+          className="ch-button"
+          data-testid="ch-ai-hint-ask"
+          disabled={area.aiBusy}
+          onClick={() => void area.askAIHint()}
+        >
+          {area.aiBusy && shown ? 'The AI is answering…' : 'Ask the AI for a hint'}
+        </button>{' '}
+        <span className="ch-muted">
+          {aiHintCostText(ai.hint_cost)} {budgetText(ai)}
+        </span>
+      </p>
+      {shown && <AIAnswerText answer={shown} testid="ch-ai-hint" />}
+    </section>
+  );
+}
+
+function TutorView({ area }: { area: ResultsArea }): JSX.Element {
+  const conversation = area.tutor;
+  const max = conversation?.max_chars ?? 2000;
+  return (
+    <section className="ch-tutor" data-testid="ch-tutor" aria-label="Tutor">
+      <h3>Tutor</h3>
+      {conversation === null && <p className="ch-muted">Loading the conversation…</p>}
+      <ol className="ch-tutor-messages">
+        {(conversation?.messages ?? []).map((m, i) => (
+          <li
+            key={i}
+            className={`ch-tutor-message ch-mod-${m.role}`}
+            data-testid="ch-tutor-message"
+            data-role={m.role}
+          >
+            {m.status === 'error' ? <span className="ch-muted">({m.error})</span> : m.text}
+          </li>
+        ))}
+        {area.tutorAnswer && (
+          <>
+            <li className="ch-tutor-message ch-mod-learner" data-role="learner">
+              {area.tutorAsked}
+            </li>
+            <li className="ch-tutor-message ch-mod-tutor" data-role="tutor">
+              <AIAnswerText answer={area.tutorAnswer} testid="ch-tutor-answer" />
+            </li>
+          </>
+        )}
+      </ol>
+      <form
+        className="ch-tutor-form"
+        onSubmit={e => {
+          e.preventDefault();
+          void area.sendToTutor();
+        }}
+      >
+        <textarea
+          className="ch-tutor-input"
+          data-testid="ch-tutor-input"
+          aria-label="Your message to the tutor"
+          maxLength={max}
+          value={area.tutorDraft}
+          onChange={e => {
+            area.tutorDraft = e.target.value;
+            area.update();
+          }}
+        />
+        <button
+          className="ch-button"
+          type="submit"
+          data-testid="ch-tutor-send"
+          disabled={area.aiBusy || !area.tutorDraft.trim()}
+        >
+          Send
+        </button>{' '}
+        {area.ai && <span className="ch-muted">{budgetText(area.ai)}</span>}
+      </form>
+    </section>
   );
 }
 

@@ -12,6 +12,7 @@ import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { BoxLayout, Widget } from '@lumino/widgets';
 
+import { answerCells } from './ai';
 import { CoursehubAPI, CoursehubError } from './api';
 import { Refresh } from './events';
 import { LearnerSettings } from './learner';
@@ -109,7 +110,12 @@ export class Submitter {
       questionId,
       api: this.api,
       settings: this.settings,
-      openPath: this.openPath
+      openPath: this.openPath,
+      // the tutor gets the answer cells' code as it is now, saved or not
+      answerCode: () => {
+        const nb = panel.context.model?.toJSON() as { cells?: unknown[] } | undefined;
+        return nb?.cells ? answerCells(nb.cells as Parameters<typeof answerCells>[0]) : null;
+      }
     });
     const created = area;
     this.areas.set(panel, area);
