@@ -12,7 +12,9 @@
   data as CSV from `GET api/v1/analytics`;
 - `courses/<slug>/practice`: quizzes, learning paths, reviews, duels and the daily
   question (`grader.instructors.practice_overview`), and `courses/<slug>/quizzes/<id>`:
-  one quiz's results, a page of learners at a time.
+  one quiz's results, a page of learners at a time;
+- `courses/<slug>/ai`: the course's AI settings (never the key) and every exchange
+  with its model, newest first, a page at a time, by question, learner or kind.
 
 Only the course's instructors see them: anyone else gets what the API answers, 404 for
 a course they may not see, 403 for one they learn in. A learner's notebook is the
@@ -24,12 +26,15 @@ the grader's own (`static/manual_grading.js`), allowed by that page's policy alo
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from tornado import web
 
 from .. import orm
+from ..ai import exchanges
+from ..ai import settings as ai_settings
 from ..instructors import analytics as figures
 from ..instructors import gradebook
 from ..instructors.charts import Point, bar_chart, histogram, line_chart
@@ -47,12 +52,15 @@ from ..instructors.submission_lists import (
     submission_count,
     submissions_page,
 )
+from .ai import KINDS as AI_KINDS
+from .ai import assistant_of
 from .base import APIHandler, as_id
 from .pages import CONTENT_SECURITY_POLICY, PageHandler
 from .submissions import submission_detail
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 GRADEBOOK_PAGE = 50  # learners a page of the gradebook shows
+AI_PAGE = exchanges.PAGE  # exchanges a page of the AI log shows
 
 # the submission page with a hand-grading form runs the grader's own script, which
 # saves a grade with fetch(): nothing else, and no inline script
@@ -309,6 +317,65 @@ class QuizResultsPageHandler(CoursePageHandler):
         )
 
 
+class AIPageHandler(CoursePageHandler):
+    """The course's AI help: its settings, never the key (whether its variable is set),
+    and its log, newest first, ``?before=`` a page at a time, filtered by ``question``
+    (an id), ``learner`` (a name) and ``kind`` (hint or tutor)."""
+
+    @web.authenticated
+    async def get(self, slug):
+        await self.page(self._render, slug)
+
+    def _render(self, slug) -> str:
+        course = self.taught_course(slug)
+        questions = course_questions(self.db, course)
+        question_id = self.get_query_argument("question", "") or None
+        if question_id is not None:
+            # a question of another course (or none) is not one to filter by: a 404
+            # as the API answers, and nothing read of it
+            question_id = self.course_question(course, question_id).id
+        learner_name = self.get_query_argument("learner", "").strip()
+        user_id = None
+        if learner_name:
+            learner = orm.User.find(self.db, learner_name)
+            # no such learner: an empty log, as a search finding nothing
+            user_id = learner.id if learner is not None else -1
+        kind = self.get_query_argument("kind", "") or None
+        if kind is not None and kind not in AI_KINDS:
+            raise web.HTTPError(400, f"kind must be one of {', '.join(AI_KINDS)}")
+        before = self.int_argument("before", minimum=1)
+        rows, older = exchanges.exchanges_page(
+            self.db,
+            course.id,
+            question_id=question_id,
+            user_id=user_id,
+            kind=kind,
+            before=before,
+            limit=AI_PAGE,
+        )
+        filters = {
+            "question": question_id or "",
+            "learner": learner_name,
+            "kind": kind or "",
+        }
+        kept = {name: value for name, value in filters.items() if value}
+        row = ai_settings.settings_of(self.db, course.id)
+        return self.render_course_page(
+            "ai.html",
+            course,
+            "ai",
+            settings=ai_settings.settings_model(course, row, assistant_of(self.grader)),
+            exchanges=rows,
+            questions=questions,
+            question_of={q.id: q for q in questions},
+            filters=filters,
+            kinds=AI_KINDS,
+            before=before,
+            first_url="?" + urlencode(kept) if kept else "?",
+            older_url="?" + urlencode({**kept, "before": older}) if older else None,
+        )
+
+
 class StaticHandler(web.StaticFileHandler):
     """The grader's own script files (`grader/static`), for its pages' policy's
     `script-src 'self'`."""
@@ -331,6 +398,19 @@ def find_submission(db, course: orm.Course, submission_id) -> orm.Submission:
     if submission is None or submission.question.module.course_id != course.id:
         raise web.HTTPError(404, f"no such submission in {course.slug}: {submission_id}")
     return submission
+
+
+def course_questions(db, course: orm.Course) -> list:
+    """The course's questions, retired ones too (their exchanges stay in the log), by
+    module and slug, for the AI page's filter and the question each exchange was about."""
+    return db.execute(
+        select(
+            orm.Question.id, orm.Question.slug, orm.Question.title, orm.Module.slug.label("module")
+        )
+        .join(orm.Module, orm.Module.id == orm.Question.module_id)
+        .where(orm.Module.course_id == course.id)
+        .order_by(orm.Module.slug, orm.Question.slug)
+    ).all()
 
 
 def analytics_charts(model: dict, one_question: bool) -> dict:
@@ -412,5 +492,6 @@ default_handlers = [
     (r"/courses/([^/]+)/analytics", AnalyticsPageHandler),
     (r"/courses/([^/]+)/practice", PracticePageHandler),
     (r"/courses/([^/]+)/quizzes/(\d+)", QuizResultsPageHandler),
+    (r"/courses/([^/]+)/ai", AIPageHandler),
     (r"/static/(manual_grading\.js)", StaticHandler),
 ]
