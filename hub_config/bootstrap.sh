@@ -85,6 +85,65 @@ install_proxy() {
     export PATH="$chp/node_modules/.bin:$PATH"
 }
 
+# Languages other than Python (issue 13): their Debian packages, one list. Each
+# language adds its own block of packages here.
+LANGUAGE_PACKAGES=(
+    # R: the interpreter, its Jupyter kernel (IRkernel, kernelspec "ir"), jsonlite (the
+    # grading drivers' messages) and testthat (tests' expect_*)
+    r-base-core r-cran-irkernel r-cran-jsonlite r-cran-testthat
+    # C: the compiler and the C library's headers, for coursehub's C kernel (its
+    # kernelspec "coursehub-c" comes with the project's wheel) and the C graders
+    gcc libc6-dev
+)
+install_language_packages() {
+    local missing=() package
+    for package in "${LANGUAGE_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+            || missing+=("$package")
+    done
+    if ((${#missing[@]})); then
+        if [[ $(id -u) != 0 ]]; then
+            say "missing language packages: ${missing[*]} (install them as root: apt-get install --no-install-recommends ${missing[*]})"
+            return 1
+        fi
+        say "installing language packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+    install_r_kernel
+}
+
+# R's kernelspec ("ir", the one r-cran-irkernel ships in /usr/share/jupyter/kernels) in
+# the virtualenv too, where JupyterLab in the virtualenv looks first
+install_r_kernel() {
+    local kernel_dir="$COURSEHUB_VENV/share/jupyter/kernels/ir"
+    [[ -f $kernel_dir/kernel.json ]] && return 0
+    mkdir -p "$kernel_dir"
+    cp /usr/share/jupyter/kernels/ir/* "$kernel_dir/"
+    chmod -R a+rX "$kernel_dir"
+}
+
+# JavaScript (issue 13): questions in JavaScript open on deno's Jupyter kernel
+# (kernelspec "deno", from PyPI's `deno` wheel, which ships the binary) and are graded
+# by Node.js (/usr/bin/node, from install_system_packages' nodejs). The kernelspec goes
+# into the virtualenv, where the learners' Jupyter finds it; no network at run time.
+DENO_VERSION="2.9.8"
+install_javascript_kernel() {
+    local kernel_dir="$COURSEHUB_VENV/share/jupyter/kernels/deno"
+    if [[ $("$COURSEHUB_VENV/bin/deno" --version 2>/dev/null | head -n1) != "deno $DENO_VERSION"* ]]; then
+        say "installing deno $DENO_VERSION (the JavaScript kernel) from PyPI"
+        "$COURSEHUB_VENV/bin/pip" install -q "deno==$DENO_VERSION"
+    fi
+    if [[ ! -f $kernel_dir/kernel.json ]]; then
+        mkdir -p "$kernel_dir"
+        # language "javascript": nbgrader picks a solution's code_stub by this name
+        printf '{"argv": ["%s", "jupyter", "--kernel", "--conn", "{connection_file}"], "display_name": "JavaScript (Deno)", "language": "javascript"}\n' \
+            "$COURSEHUB_VENV/bin/deno" >"$kernel_dir/kernel.json"
+        chmod -R a+rX "$kernel_dir"
+    fi
+}
+
 close_checkout() {
     # In development mode learners' servers are local processes: the checkout holds
     # course sources with solutions and hidden tests, so only its owner may enter it.
@@ -95,5 +154,7 @@ close_checkout() {
 install_system_packages
 install_python_packages
 install_proxy
+install_language_packages
+install_javascript_kernel
 close_checkout
 export PATH="$COURSEHUB_VENV/bin:$PATH"

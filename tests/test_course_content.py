@@ -36,6 +36,7 @@ from nbgrader.nbgraderformat import MetadataValidator
 from PIL import Image
 
 from grader.executors.bubblewrap import BubblewrapExecutor
+from grader.grading.languages import LANGUAGES, language_of
 from grader.grading.notebooks import (
     hints_of,
     read_notebook,
@@ -71,8 +72,19 @@ WRONG_CASES = [
     for index in range(len(WRONG_ANSWERS.get(question, [])))
 ]
 
-SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+#: other languages (their modules r-basics, ...): words their visible tests check with,
+#: and what a test says when it calls the unanswered stub (LANGUAGES[...].code_stub)
+CHECK_WORDS = {"r": ("stopifnot", "expect_")}
+STUB_ERRORS = {
+    "r": "No Answer Given!",
+    "javascript": "No Answer Given!",
+    # C's stub is `__builtin_abort();`: the learner's function aborts
+    "c": "Aborted",
+}
+
+# the markers in any language's comment syntax (### in Python and R, // in JavaScript and C)
+SOLUTION_REGION = re.compile(r"(?:###|//) BEGIN SOLUTION\n(.*?)(?:###|//) END SOLUTION", re.S)
+HIDDEN_REGION = re.compile(r"(?:###|//) BEGIN HIDDEN TESTS\n(.*?)(?:###|//) END HIDDEN TESTS", re.S)
 SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 ATTACHMENT_LINK = re.compile(r"!\[[^\]]*\]\(attachment:([^)\s]+)\)")
 
@@ -169,7 +181,16 @@ def test_the_course_is_big_enough_to_teach():
     assert len(CODE) >= 40, "at least forty of them code questions"
     titles = {m["title"] for m in COURSE["modules"]}
     assert {"Data structures", "Text processing", "Testing your own code"} <= titles
-    assert all(len(m["questions"]) >= 4 for m in COURSE["modules"]), "no module is a stub"
+
+    # a module in another language (r-basics, ...) shows that language with three
+    def least(module) -> int:
+        first = module["questions"][0] if module["questions"] else None
+        python = (
+            first is None or language_of(source_notebook(f"{module['slug']}/{first}")) == "python"
+        )
+        return 4 if python else 3
+
+    assert all(len(m["questions"]) >= least(m) for m in COURSE["modules"]), "no module is a stub"
     difficulties = {source_notebook(q).metadata["coursehub"]["difficulty"] for q in QUESTIONS}
     assert difficulties == {"easy", "medium", "hard"}
 
@@ -240,7 +261,10 @@ def test_question_is_a_valid_source_notebook(question):
     if TYPES[question] != "flashcard":  # nothing graded: not an nbgrader assignment
         validate_source(nb)
 
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    language = language_of(nb)
+    assert nb.metadata["kernelspec"]["name"] == LANGUAGES[language].kernels[0]
+    if language != "python":
+        assert TYPES[question] == "notebook", "only notebook questions come in other languages"
     meta = nb.metadata["coursehub"]
     assert meta["title"] and meta["category"]
     assert meta["difficulty"] in {"easy", "medium", "hard"}
@@ -265,7 +289,8 @@ def test_question_is_a_valid_source_notebook(question):
         )
         assert 1 <= meta["points"] <= 5
     visible = [HIDDEN_REGION.sub("", c.source) for c in tests]
-    assert any("assert" in source for source in visible), "at least one visible test"
+    checks = CHECK_WORDS.get(language, ("assert",))
+    assert any(word in source for source in visible for word in checks), "a visible test"
     assert any(spec.hidden for spec in test_specs(nb)), "at least one hidden test"
 
 
@@ -445,5 +470,6 @@ async def test_released_student_version_scores_zero(executor, question):
     if TYPES[question] != "notebook":
         return  # its answer cell holds an empty answer (`answer = None`), not a stub
     # Every test calls the learner's code: each fails on the stub, not on something else.
-    not_on_stub = [t["name"] for t in report.tests if "NotImplementedError" not in t["message"]]
+    stub_error = STUB_ERRORS.get(language_of(source), "NotImplementedError")
+    not_on_stub = [t["name"] for t in report.tests if stub_error not in t["message"]]
     assert not not_on_stub, f"tests that do not fail on the unanswered stub: {not_on_stub}"

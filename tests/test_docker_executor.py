@@ -82,7 +82,7 @@ def test_container_spec_locks_the_container_down():
     assert spec["mem_limit"] == spec["memswap_limit"] == (256 + 32) * 2**20
     assert spec["pids_limit"] == 50
     assert spec["nano_cpus"] == 500_000_000
-    assert spec["tmpfs"] == {"/tmp": f"size={32 * 2**20},mode=1777"}
+    assert spec["tmpfs"] == {"/tmp": f"size={32 * 2**20},mode=1777,exec"}
     limits = {u["Name"]: (u["Soft"], u["Hard"]) for u in spec["ulimits"]}
     assert limits == {
         "data": (256 * 2**20, 256 * 2**20),

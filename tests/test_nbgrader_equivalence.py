@@ -22,9 +22,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbgrader.preprocessors import ClearSolutions
 
 from grader.executors.bubblewrap import BubblewrapExecutor
-from grader.grading.notebooks import read_notebook, student_version, validate_source
+from grader.grading.notebooks import (
+    nbgrader_code_stubs,
+    read_notebook,
+    student_version,
+    validate_source,
+)
 from grader.grading.run import grade
 from grader.grading.variants import variant_seed
 
@@ -145,6 +151,9 @@ def _path() -> str:
 
 
 TIMINGS: dict[str, float] = {}
+#: nbgrader's code stubs with coursehub's languages (R, JavaScript, C) added, as
+#: coursehub configures nbgrader (extensions/jupyter-config/coursehub-instructor)
+CODE_STUBS = {**ClearSolutions().code_stub, **nbgrader_code_stubs()}
 
 
 def nbgrader(course: Path, *args: str) -> None:
@@ -170,6 +179,7 @@ def nbgrader_grades(course: Path, source, submissions: dict) -> tuple[dict, obje
         "c = get_config()\n"
         f"c.CourseDirectory.root = {str(course)!r}\n"
         "c.CourseDirectory.course_id = 'course'\n"
+        f"c.ClearSolutions.code_stub = {CODE_STUBS!r}\n"
     )
     src = course / "source" / ASSIGNMENT
     src.mkdir(parents=True)
@@ -897,6 +907,7 @@ def nbgrader_grades_many(course: Path, sources: dict, submissions: dict) -> dict
         "c = get_config()\n"
         f"c.CourseDirectory.root = {str(course)!r}\n"
         "c.CourseDirectory.course_id = 'course'\n"
+        f"c.ClearSolutions.code_stub = {CODE_STUBS!r}\n"
     )
     src = course / "source" / ASSIGNMENT
     src.mkdir(parents=True)

@@ -114,6 +114,7 @@ async def test_learners_see_the_student_version_only(grader, course):
         "difficulties": ["easy"],
         "tags": ["arithmetic", "functions"],
         "types": ["notebook"],
+        "languages": ["python"],
     }
     code, modules = await learner.get("modules")
     assert [(m["slug"], m["questions"]) for m in modules["modules"]] == [("basics", 1)]

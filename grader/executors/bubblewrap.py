@@ -308,7 +308,8 @@ class BubblewrapExecutor(Executor):
                 args += ["--symlink", os.readlink(link), link]
             elif os.path.isdir(link):
                 args += ["--ro-bind", link, link]
-        for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        # /etc/R: R's own configuration (/usr/lib/R/etc links there), for R questions
+        for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives", "/etc/R"):
             args += ["--ro-bind-try", path, path]
         # a minimal /dev (null, zero, full, random, urandom, tty, pts), read-only: bwrap
         # makes it a tmpfs with no size limit; the device nodes stay usable (they are

@@ -108,7 +108,9 @@ def container_spec(
         "memswap_limit": cgroup_memory,  # no swap
         "pids_limit": process_limit,
         "nano_cpus": int(cpu_limit * 1e9),
-        "tmpfs": {"/tmp": f"size={tmp_size},mode=1777"},
+        # exec: compiled languages (C) build and run their programs in /tmp; Docker's
+        # tmpfs is noexec unless asked (bubblewrap's and Kubernetes' /tmp are not)
+        "tmpfs": {"/tmp": f"size={tmp_size},mode=1777,exec"},
         # not nproc: it counts per uid across the whole host; pids_limit is per container
         "ulimits": [
             Ulimit(name="data", soft=memory_limit, hard=memory_limit),

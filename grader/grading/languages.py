@@ -19,6 +19,10 @@ from .notebooks import NotebookFormatError
 
 DRIVERS = Path(__file__).resolve().parent.parent / "sandbox" / "drivers"
 
+# how the JavaScript drivers start node: a bounded heap (V8 needs more address space
+# than the heap: see Language.big_address_space), no warnings mixed into the output
+NODE_FLAGS = ("--max-old-space-size=256", "--no-warnings")
+
 
 @dataclass(frozen=True)
 class Language:
@@ -92,7 +96,9 @@ LANGUAGES: dict[str, Language] = {
         display="R",
         kernels=("ir",),
         code_stub='# YOUR CODE HERE\nstop("No Answer Given!")',
-        error_names=frozenset({"simpleError", "error"}),
+        # the trusted driver names a failure by its condition's class when it is one of
+        # these: stopifnot/stop, testthat's expect_*, a failing test_that() block
+        error_names=frozenset({"simpleError", "expectation_failure", "rlang_error", "error"}),
         setup_pattern=r"^\s*(suppressPackageStartupMessages\()?\s*(library|require)\(.*$",
         driver="r",
         learner_file="learner.R",
@@ -103,23 +109,55 @@ LANGUAGES: dict[str, Language] = {
     "javascript": Language(
         name="javascript",
         display="JavaScript",
-        kernels=("jslab", "deno", "javascript"),
+        # deno's Jupyter kernel (`deno jupyter`, installed by bootstrap and the learner
+        # image); tslab's "jslab" notebooks grade the same way
+        kernels=("deno", "jslab", "javascript"),
         code_stub='// YOUR CODE HERE\nthrow new Error("No Answer Given!");',
-        error_names=frozenset({"Error", "AssertionError", "TypeError", "RangeError"}),
+        error_names=frozenset(
+            {
+                "Error",
+                "AssertionError",
+                "TypeError",
+                "RangeError",
+                "ReferenceError",
+                "SyntaxError",
+                "EvalError",
+                "URIError",
+            }
+        ),
         setup_pattern=r"^\s*(const|let|var|import)\b.*\brequire\(.*$|^\s*import\b.*$",
         driver="javascript",
         learner_file="learner.js",
         trusted_file="trusted.js",
-        learner_argv=("/usr/bin/node", "{driver}"),
-        trusted_argv=("/usr/bin/node", "{driver}"),
+        # Node.js (Debian's 18.x or later), its heap bounded well under the sandbox's
+        # memory limit so that a huge allocation ends as "out of memory", not a hang
+        learner_argv=("/usr/bin/node", *NODE_FLAGS, "{driver}"),
+        trusted_argv=("/usr/bin/node", *NODE_FLAGS, "{driver}"),
         big_address_space=True,
     ),
     "c": Language(
         name="c",
         display="C",
         kernels=("coursehub-c",),
-        code_stub="// YOUR CODE HERE",
-        error_names=frozenset({"AssertionError", "error"}),
+        # fails at once when run, as Python's `raise NotImplementedError()` does (a
+        # function left empty would return whatever a register held)
+        code_stub="// YOUR CODE HERE\n__builtin_abort(); // (delete this line)",
+        # the C drivers' error names (grader/sandbox/drivers/c/trusted.py)
+        error_names=frozenset(
+            {
+                "AssertionError",
+                "CompileError",
+                "NameError",
+                "SegmentationFault",
+                "Aborted",
+                "ArithmeticError",
+                "Killed",
+                "ExitStatus",
+                "MemoryError",
+                "ProgramExit",
+                "error",
+            }
+        ),
         setup_pattern=r"^\s*#\s*include\b.*$",
         driver="c",
         learner_file="learner.py",

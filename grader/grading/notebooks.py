@@ -434,16 +434,29 @@ def test_title(cell) -> str:
             break  # the first line with words is hidden (or a hidden region's marker)
         if not line.strip():
             continue
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            title = stripped.lstrip("#").strip()
-            if title:
-                return title[:MAX_TEST_NAME]
+        title = _comment_text(line.strip())
+        if title:
+            return title[:MAX_TEST_NAME]
         break
     return grade_id(cell) or ""
 
 
 test_title.__test__ = False  # not a pytest test
+
+#: a C preprocessor line, not a comment (a C test cell may start with one)
+_PREPROCESSOR = re.compile(r"#\s*(include|define|undef|if|ifdef|ifndef|else|elif|endif|pragma)\b")
+
+
+def _comment_text(line: str) -> str:
+    """The words of a whole-line comment in any of the languages' syntaxes (``#``,
+    ``//``, ``/* ... */``), else ""."""
+    if line.startswith("#") and not _PREPROCESSOR.match(line):
+        return line.lstrip("#").strip()
+    if line.startswith("//"):
+        return line.lstrip("/").strip()
+    if line.startswith("/*"):
+        return line[2:].split("*/", 1)[0].strip(" *")
+    return ""
 
 
 def hints_of(nb) -> list[str]:
@@ -549,9 +562,10 @@ def student_version(source_nb) -> NotebookNode:
 
     nb = copy.deepcopy(source_nb)
     resources: dict = {}
+    clear_solutions = ClearSolutions(code_stub=code_stubs(nb))
     steps = [
         LockCells,
-        ClearSolutions,
+        lambda: clear_solutions,
         ClearOutput,
         CheckCellMetadata,
         ComputeChecksums,
@@ -570,6 +584,37 @@ def student_version(source_nb) -> NotebookNode:
     if isinstance(coursehub, dict):
         coursehub.pop("hints", None)
     return nb
+
+
+def code_stubs(nb) -> dict[str, str]:
+    """nbgrader's ``ClearSolutions.code_stub`` for ``nb``: its defaults, and the stub of
+    the notebook's language (:mod:`grader.grading.languages`) under the key nbgrader
+    looks up, ``metadata.kernelspec.language`` ("R" for IRkernel). An unknown kernel is
+    a NotebookFormatError naming it."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    from .languages import LANGUAGES, language_of
+
+    stubs = dict(ClearSolutions().code_stub)
+    stubs.update(nbgrader_code_stubs())
+    spec = nb.get("metadata", {}).get("kernelspec") or {}
+    key = spec.get("language", "python") if isinstance(spec, dict) else "python"
+    if isinstance(key, str):
+        stubs[key] = LANGUAGES[language_of(nb)].code_stub
+    return stubs
+
+
+def nbgrader_code_stubs() -> dict[str, str]:
+    """``ClearSolutions.code_stub`` entries for every language coursehub grades, keyed
+    by the kernelspec ``language`` values their kernels declare ("R" for IRkernel), for
+    nbgrader's own configuration."""
+    from .languages import LANGUAGES
+
+    stubs = {}
+    for lang in LANGUAGES.values():
+        for key in (lang.name, lang.display, lang.display.lower()):
+            stubs[key] = lang.code_stub
+    return stubs
 
 
 def _solution_stubs(source_nb) -> dict[str, str]:

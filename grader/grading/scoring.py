@@ -25,15 +25,17 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 
 from ..executors.base import REASONS, CellOutcome
+from .languages import LANGUAGES
 from .notebooks import _meta, grade_id, is_solution, is_test
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: the error types a hidden test's feedback may name; anything else is "error"
+#: (Python's built-in exceptions, and each other language's fixed list)
 ERROR_TYPES = frozenset(
     name
     for name, value in vars(builtins).items()
     if isinstance(value, type) and issubclass(value, BaseException)
-)
+) | frozenset(name for lang in LANGUAGES.values() for name in lang.error_names)
 SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 MAX_MESSAGE_LINES = 30
 MAX_MESSAGE_CHARS = 4000

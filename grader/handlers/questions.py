@@ -38,6 +38,7 @@ from tornado import web
 
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
+from ..grading.languages import LANGUAGES
 from ..grading.questiontypes import UnknownQuestionType, question_type, type_names
 from ..grading.regrade import regrade_progress, requeue_question
 from ..grading.variants import variant_seed
@@ -84,6 +85,8 @@ def question_summary(
         "slug": question.slug,
         "title": question.title,
         "type": question.type,
+        # what its code is written in (grader.grading.languages): python, r, javascript, c
+        "language": question.language or "python",
         "course": question.module.course.slug,
         "module": question.module_id,
         "module_slug": question.module.slug,
@@ -210,6 +213,13 @@ class QuestionListAPIHandler(APIHandler):
                     400, f"type must be one of {', '.join(type_names())}, not {type_name!r}"
                 ) from None
             query = query.where(orm.Question.type == type_name)
+        language = self.get_query_argument("language", None)
+        if language:
+            if language not in LANGUAGES:
+                raise web.HTTPError(
+                    400, f"language must be one of {', '.join(LANGUAGES)}, not {language!r}"
+                )
+            query = query.where(orm.Question.language == language)
         search = self.get_query_argument("q", None)
         if search:
             query = query.where(*search_terms(search))
@@ -423,12 +433,13 @@ class QuestionFiltersAPIHandler(APIHandler):
                 orm.Module.course_id.in_([c.id for c in courses]),
             )
         )
-        categories, difficulties, tags, types = set(), set(), set(), set()
+        categories, difficulties, tags, types, languages = set(), set(), set(), set(), set()
         for q in questions:
             categories.add(q.category) if q.category else None
             difficulties.add(q.difficulty) if q.difficulty else None
             tags.update(q.tags)
             types.add(q.type)
+            languages.add(q.language or "python")
         order = {"easy": 0, "medium": 1, "hard": 2}
         self.write_json(
             {
@@ -437,6 +448,8 @@ class QuestionFiltersAPIHandler(APIHandler):
                 "tags": sorted(tags),
                 # in the registry's order: notebook, choice, fill_in, flashcard, others
                 "types": [name for name in type_names() if name in types],
+                # in the registry's order: python, r, javascript, c
+                "languages": [name for name in LANGUAGES if name in languages],
             }
         )
 

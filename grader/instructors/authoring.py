@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from .. import orm
+from ..grading.languages import LANGUAGES, language_of
 from ..grading.notebooks import NotebookFormatError, description_of, hints_of
 from ..grading.questiontypes import UnknownQuestionType, question_type
 
@@ -73,6 +74,25 @@ def prepare_notebooks(source, type_name: str = "notebook") -> tuple[dict, dict, 
     return prepared.source, prepared.student, prepared.max_score
 
 
+def question_language(source_nb: dict, type_name: str) -> str:
+    """The language a question is written in (:mod:`grader.grading.languages`), from its
+    notebook's kernel; QuestionError for a kernel coursehub cannot grade. Only notebook
+    questions come in other languages: choices, blanks and flashcards are Python (their
+    generated checks are Python code)."""
+    try:
+        language = language_of(source_nb)
+    except NotebookFormatError as e:
+        raise QuestionError(f"notebook: {e}") from None
+    if type_name == "notebook":
+        return language
+    if language != "python" and question_type(type_name).graded:
+        raise QuestionError(
+            f"a {type_name} question is graded in Python: its notebook's kernel must be a "
+            f"Python one, not {LANGUAGES[language].display}"
+        )
+    return "python"
+
+
 def derived_fields(source_nb: dict) -> dict:
     """What a question's columns take from its (prepared) source: description, hints."""
     try:
@@ -98,6 +118,7 @@ def create_question(
     """A new question, released at once unless `released` says when (None: a draft)."""
     type_name = fields.type or declared_type(source) or "notebook"
     source_nb, student_nb, max_score = prepare_notebooks(source, type_name)
+    language = question_language(source_nb, type_name)
     position = fields.position
     if position is None:
         position = len(module.questions)
@@ -111,6 +132,7 @@ def create_question(
         position=position,
         max_score=max_score,
         type=type_name,
+        language=language,
         source_notebook=source_nb,
         student_notebook=student_nb,
         version=1,
@@ -126,9 +148,11 @@ def replace_notebook(question: orm.Question, source, type_name: str | None = Non
     Its type: ``type_name``, else the notebook's declared one, else the question's."""
     type_name = type_name or declared_type(source) or question.type
     source_nb, student_nb, max_score = prepare_notebooks(source, type_name)
+    language = question_language(source_nb, type_name)
     # another type grades the same file differently: a new version too
-    retyped = question.type != type_name
+    retyped = question.type != type_name or question.language != language
     question.type = type_name
+    question.language = language
     # before the early return: a question saved before descriptions existed gets one
     # when its unchanged notebook is loaded again
     for name, value in derived_fields(source_nb).items():

@@ -102,6 +102,7 @@ def daily_model(db, user: orm.User, course: orm.Course, now: datetime | None = N
             "module": q.module_id,
             "module_slug": q.module.slug,
             "type": q.type,
+            "language": q.language or "python",
             "difficulty": q.difficulty,
             "points": q.max_score,
             "best_score": None if best is None else best.score,

@@ -193,6 +193,7 @@ def duel_model(db, duel: orm.Duel, viewer_id: int | None, now: datetime | None =
                 "module": q.module_id,
                 "module_slug": q.module.slug,
                 "type": q.type,
+                "language": q.language or "python",
                 "difficulty": q.difficulty,
             }
     winner = None

@@ -416,6 +416,7 @@ def attempt_model(db, attempt: orm.QuizAttempt, now: datetime | None = None) -> 
                 "module": question.module_id,
                 "module_slug": question.module.slug,
                 "type": question.type,
+                "language": question.language or "python",
                 "difficulty": question.difficulty,
                 "points": question.max_score,
                 # the best score *in this attempt* (what the quiz counts)

@@ -356,7 +356,9 @@ class ForeignRunner(TrustedRunner):
         if not isinstance(reply, dict):
             return self.lost_outcome(index, "learner_exit")
         done = {k: reply.get(k) for k in ("status", "ename", "evalue", "traceback")}
-        done.update(output, reason=None, result=None)
+        # a driver may name the limit its cell hit (a failed allocation: memory_limit)
+        reason = reply.get("reason") if reply.get("status") == "error" else None
+        done.update(output, reason=reason if reason in LEARNER_REASONS else None, result=None)
         if done["traceback"] is None:
             done["traceback"] = []
         if answer.get("output_exceeded"):

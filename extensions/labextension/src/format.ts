@@ -284,6 +284,26 @@ export function errorMessage(status: number, body: string): string {
   }
 }
 
+/** The language of a question for a chip ("R", "JavaScript", "C"); null for Python, the
+ * language of every question that does not say (no chip). */
+export function languageText(language: string | null | undefined): string | null {
+  switch (language) {
+    case 'r':
+      return 'R';
+    case 'javascript':
+      return 'JavaScript';
+    case 'c':
+      return 'C';
+    case 'python':
+    case '':
+    case null:
+    case undefined:
+      return null;
+    default:
+      return language;
+  }
+}
+
 /** The type of a question for a chip: "multiple choice", "fill in", "flashcard", "notebook". */
 export function typeText(type: string | null | undefined): string {
   switch (type) {

@@ -25,6 +25,7 @@ import {
   pageInfo,
   pageRequest,
   descriptionSnippet,
+  languageText,
   pointsText,
   questionChips,
   typeText
@@ -441,6 +442,11 @@ function QuestionRow(props: {
         {q.type && q.type !== 'notebook' && (
           <span className="ch-chip ch-type" data-testid="ch-question-type">
             {typeText(q.type)}
+          </span>
+        )}
+        {languageText(q.language) && (
+          <span className="ch-chip ch-language" data-testid="ch-question-language">
+            {languageText(q.language)}
           </span>
         )}
         {questionChips(q).map(chip =>

@@ -41,6 +41,8 @@ export interface IQuestion {
   tags: string[];
   /** notebook (code), choice, fill_in or flashcard */
   type?: string;
+  /** what its code is written in: python (the default), r, javascript or c */
+  language?: string;
   points: number;
   best_score: number | null;
   solved: boolean;
