@@ -15,6 +15,7 @@ Idle learners' servers are stopped by jupyterhub-idle-culler, also a managed ser
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .roles import ADMIN_SERVICE, AUTHOR_SCOPE, GRADER_SERVICE, LEARN_SCOPE
@@ -49,6 +50,9 @@ def grader_command(options: list[str]) -> list[str]:
     return [sys.executable, "-m", "grader", *options]
 
 
+AI_KEY_PREFIX = "COURSEHUB_AI_"
+
+
 def grader_service(settings: Settings, docker_probe=docker_engine_answers) -> dict:
     """The service spec of the grading service: managed, or external (docker-compose)."""
     spec = {
@@ -77,6 +81,11 @@ def grader_service(settings: Settings, docker_probe=docker_engine_answers) -> di
         "COURSEHUB_GRADER_PORT": str(settings.grader_port),
         "COURSEHUB_EXECUTOR": settings.executor,
     }
+    # the keys of courses' AI endpoints: a course names its variable (grader.ai), and
+    # only COURSEHUB_AI_* names are accepted there (AIAssistant.api_key_env_pattern)
+    spec["environment"].update(
+        {name: value for name, value in os.environ.items() if name.startswith(AI_KEY_PREFIX)}
+    )
     return spec
 
 

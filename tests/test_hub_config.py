@@ -219,6 +219,16 @@ def test_apply_services(settings):
     assert services["coursehub-admin"] == {"name": "coursehub-admin", "api_token": "tok-123"}
 
 
+def test_the_grader_gets_the_ai_keys_and_no_other_variable(settings, monkeypatch):
+    monkeypatch.setenv("COURSEHUB_AI_OPENAI_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-not-passed")
+    c = Config()
+    apply_services(c, settings, docker_probe=lambda: False)
+    grader = {s["name"]: s for s in c.JupyterHub.services}["grader"]
+    assert grader["environment"]["COURSEHUB_AI_OPENAI_KEY"] == "sk-test"
+    assert "OPENAI_API_KEY" not in grader["environment"]
+
+
 def test_apply_services_options(tmp_path):
     c = Config()
     apply_services(c, Settings(state_dir=tmp_path, grader_enabled=False))
