@@ -199,8 +199,8 @@ async def test_learners_in_tokyo_and_in_utc_have_their_own_days(grader, question
         assert model["question"]["id"] == question_of(grader, today)
         assert set(model) == {"course", "day", "question", "solved_today", "streak", "best_streak"}
         assert set(model["question"]) == {
-            "id", "title", "module", "module_slug", "type", "difficulty", "points",
-            "best_score", "solved",
+            "id", "title", "module", "module_slug", "type", "language", "difficulty",
+            "points", "best_score", "solved",
         }  # fmt: skip
 
 

@@ -156,7 +156,15 @@ async def test_the_first_full_score_in_time_wins_and_moves_the_ratings(grader, p
     assert code == 200 and active["status"] == "active", active
     question = active["question"]
     assert question["id"] in (people["question"]["id"], other["id"])
-    assert set(question) == {"id", "title", "module", "module_slug", "type", "difficulty"}
+    assert set(question) == {
+        "id",
+        "title",
+        "module",
+        "module_slug",
+        "type",
+        "language",
+        "difficulty",
+    }
     assert 0 < active["remaining"] <= 600 and active["started"].endswith("Z")
     code, seen_by_ann = await ann.get(f"duels/{duel['id']}")
     assert seen_by_ann["question"] == question and seen_by_ann["you"] == "challenger"
