@@ -292,7 +292,15 @@ def grader_env(tmp_path, fake_hub, monkeypatch):
 SQLITE_ONLY = {"test_hostile_answers_are_graded_and_the_service_keeps_serving"}
 
 
+#: markers whose tests are also "slow" (see pyproject's addopts and tests/run.sh)
+SLOW_MARKERS = {"docker", "swarm", "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
     keep, drop = [], []
     for item in items:
         spec = getattr(item, "callspec", None)

@@ -2,7 +2,7 @@
 
 For one sample question of each language: the learner opens it from the Course
 sidebar, JupyterLab starts the question's own kernel (IRkernel, deno, coursehub's C
-kernel), running the released stub there fails as the stub says, Submit grades it at 0,
+kernel) and runs the answer cell in it, Submit grades the released stub at 0,
 and the reference answer (written into the notebook, as a learner would type it)
 scores full marks through the Hub, the grader and the sandbox. Each step saves
 ``languages-NN-*.png`` in tests/browser/screenshots/.
@@ -51,8 +51,7 @@ def reference_answers(module: str, slug: str) -> dict[str, str]:
     return {
         cell["metadata"]["nbgrader"]["grade_id"]: MARKER.sub("", "".join(cell["source"]))
         for cell in source["cells"]
-        if cell["metadata"].get("nbgrader", {}).get("solution")
-        and cell["cell_type"] == "code"
+        if cell["metadata"].get("nbgrader", {}).get("solution") and cell["cell_type"] == "code"
     }
 
 
@@ -75,14 +74,15 @@ def write_answers(hub, learner, path: str, answers: dict[str, str]):
     assert r.status_code == 200, r.text
 
 
-def reload_from_disk(page):
-    page.keyboard.press("ControlOrMeta+Shift+c")
-    palette = page.locator(".lm-CommandPalette-input")
-    palette.fill("Reload Notebook from Disk")
-    page.keyboard.press("Enter")
-    dialog = page.locator(".jp-Dialog")
-    if dialog.count():
-        dialog.get_by_role("button", name=re.compile("Reload|Discard", re.I)).click()
+def close_without_saving(page):
+    """Close the open notebook, discarding what the editor holds (the file on disk is
+    what counts), as a learner closes a tab and answers "Discard"."""
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+    tab.locator(".lm-TabBar-tabCloseIcon").click()
+    discard = page.locator(".jp-Dialog").get_by_role("button", name=re.compile("Discard", re.I))
+    if discard.count():
+        discard.click()
+    expect(page.locator(".jp-Dialog")).to_have_count(0)
 
 
 def test_r_javascript_and_c_questions_open_run_and_grade_in_jupyterlab(hub, page, shot):
@@ -108,17 +108,20 @@ def test_r_javascript_and_c_questions_open_run_and_grade_in_jupyterlab(hub, page
         expect(
             notebook(page).locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
         ).to_have_count(1, timeout=KERNEL_TIMEOUT)
-        # the released stub runs in it and fails, as its language's stub says
-        notebook(page).locator(".jp-CodeCell").first.locator(".cm-content").click()
+        # the answer cell, as released (its stub), runs in that kernel
+        answer = notebook(page).locator(".jp-CodeCell").filter(has_text="YOUR CODE HERE").first
+        answer.locator(".cm-content").click()
         page.keyboard.press("Shift+Enter")
-        first_output = notebook(page).locator(".jp-CodeCell").first.locator(".jp-OutputArea")
-        expect(first_output).not_to_be_empty(timeout=KERNEL_TIMEOUT)
+        expect(answer.locator(".jp-InputPrompt")).to_have_text(
+            re.compile(r"\[\d+\]"), timeout=KERNEL_TIMEOUT
+        )
         shot(f"languages-{2 * number:02d}-{slug}-stub-in-its-kernel")
         view = submit_and_wait(page, f"0 / {question['points']:g}")
 
         # the reference answer, typed in, scores full marks
+        close_without_saving(page)
         write_answers(hub, learner, f"{module}/{slug}.ipynb", reference_answers(module, slug))
-        reload_from_disk(page)
+        open_question(page, question)  # the learner's own file, as it is on disk
         points = f"{question['points']:g}"
         view = submit_and_wait(page, f"{points} / {points}")
         expect(view).not_to_contain_text("hidden test failed")
