@@ -12,6 +12,7 @@ any language, and only the trusted side decides a verdict.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,9 @@ class Language:
         name = self.learner_file if role == "learner" else self.trusted_file
         return (DRIVERS / self.driver / name).read_text(encoding="utf-8")
 
+    # read once per process: the drivers' files do not change under a running grader,
+    # and every grading of the language sends them (the C ones are ~35 KB each)
+    @functools.cache  # noqa: B019 (the registry's few entries live as long as the process)
     def job_language(self) -> dict | None:
         """What a grading job carries for this language (None for Python): the error
         names a hidden failure may report and both drivers."""
