@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from .. import orm
 from ..learners import rules, scores
+from ..learners.grade_changes import HAND_GRADE
 from .notebooks import ManualSpec, manual_specs
 from .questiontypes import question_type
 
@@ -130,7 +131,9 @@ def grade_answer(
     submission.manual_pending = any(spec.name not in grades for spec in specs)
     rescore(submission, grades)
     db.flush()
-    scores.recompute_best(db, submission.user_id, submission.question_id)
+    scores.recompute_best(
+        db, submission.user_id, submission.question_id, cause=HAND_GRADE, actor=grader
+    )
     db.commit()
     return submission
 

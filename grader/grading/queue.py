@@ -61,6 +61,7 @@ from traitlets.config import LoggingConfigurable
 from .. import orm
 from ..executors.base import SandboxFailure, SandboxUnavailable
 from ..learners import awards, scores
+from ..learners.grade_changes import REGRADE
 from ..learners.practice import practice_graded
 from .manual import settle
 from .notebooks import NotebookFormatError
@@ -760,7 +761,7 @@ class GradingQueue(LoggingConfigurable):
             elif is_regrade(submission):
                 # a regrading that failed leaves the learner no score of the question's
                 # current version from this submission: their best is found again
-                scores.recompute_best(db, submission.user_id, submission.question_id)
+                scores.recompute_best(db, submission.user_id, submission.question_id, cause=REGRADE)
             db.commit()
         self.log.info("submission %s %s", submission_id, status)
 
@@ -773,7 +774,7 @@ class GradingQueue(LoggingConfigurable):
         if is_regrade(submission):
             # graded again against a changed question: the best may go down as well as
             # up, so it is found again from the learner's graded submissions
-            scores.recompute_best(db, submission.user_id, submission.question_id)
+            scores.recompute_best(db, submission.user_id, submission.question_id, cause=REGRADE)
         else:
             scores.record_graded(db, submission)
         awards.award_graded(db, submission, awards.rules_of(self))

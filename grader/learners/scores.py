@@ -17,6 +17,7 @@ from sqlalchemy import Row, case, delete, func, select, tuple_
 
 from .. import orm
 from ..dbutil import dialect_insert
+from .grade_changes import SUBMISSION, GradeChange, grade_changed
 
 
 def record_graded(db, submission: orm.Submission) -> bool:
@@ -27,8 +28,22 @@ def record_graded(db, submission: orm.Submission) -> bool:
     learner's best scores without the other's, and the last total written would miss one.
     """
     db.execute(select(orm.User.id).where(orm.User.id == submission.user_id).with_for_update())
+    # the learner's row is locked: the best read here is the one the upsert replaces
+    old = _best_score(db, submission.user_id, submission.question_id)
     improved = record_best_score(db, submission)
     if improved:
+        grade_changed(
+            db,
+            GradeChange(
+                user_id=submission.user_id,
+                question_id=submission.question_id,
+                old=old,
+                new=submission.score,
+                max_score=submission.max_score,
+                submission_id=submission.id,
+                cause=SUBMISSION,
+            ),
+        )
         module_id, course_id = db.execute(
             select(orm.Module.id, orm.Module.course_id)
             .join(orm.Question, orm.Question.module_id == orm.Module.id)
@@ -83,16 +98,28 @@ def question_boards(db, question_id: int) -> tuple[int, int]:
     return orm.course_board(course_id), module_id
 
 
-def recompute_best(db, user_id: int, question_id: int) -> None:
+def _best_score(db, user_id: int, question_id: int) -> float | None:
+    return db.scalar(
+        select(orm.BestScore.score).where(
+            orm.BestScore.user_id == user_id, orm.BestScore.question_id == question_id
+        )
+    )
+
+
+def recompute_best(
+    db, user_id: int, question_id: int, *, cause: str, actor: str | None = None
+) -> None:
     """The learner's best score on a question found again from their graded
     submissions, then their totals: for when a score went *down* (an instructor
     corrected a hand grade, a regrade), which `record_graded` never does.
 
     The best is the highest score, reached when the first submission with it finished;
     none left (no graded submission) removes it. The learner's row is locked first, as
-    in `record_graded`, so the two never interleave for one learner.
+    in `record_graded`, so the two never interleave for one learner. A change is
+    reported (`grade_changes`) with `cause` and `actor`.
     """
     db.execute(select(orm.User.id).where(orm.User.id == user_id).with_for_update())
+    old = _best_score(db, user_id, question_id)
     s = orm.Submission
     best = db.execute(
         select(s.id, s.score, s.max_score, s.finished)
@@ -124,6 +151,21 @@ def recompute_best(db, user_id: int, question_id: int) -> None:
             statement.on_conflict_do_update(
                 index_elements=[table.c.user_id, table.c.question_id], set_=values
             )
+        )
+    new = None if best is None else best.score
+    if new != old:
+        grade_changed(
+            db,
+            GradeChange(
+                user_id=user_id,
+                question_id=question_id,
+                old=old,
+                new=new,
+                max_score=None if best is None else best.max_score,
+                submission_id=None if best is None else best.id,
+                cause=cause,
+                actor=actor,
+            ),
         )
     update_totals(db, user_id, question_boards(db, question_id))
 
