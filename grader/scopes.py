@@ -13,6 +13,11 @@ LEARN_SCOPE = "custom:coursehub:learn"
 #: author modules and questions; read every learner's submissions, progress, gradebook
 AUTHOR_SCOPE = "custom:coursehub:author"
 
+#: the Hub's own calls to the grader (an LTI launch forwarded, an admin action in the
+#: Hub's pages for the audit log): held only by the token-only service the Hub itself
+#: uses (hub_config), never by a user
+HUB_SCOPE = "custom:coursehub:hub"
+
 #: members of this Hub group may sign in and read, but the grader refuses their
 #: submissions (an admin's tool against abuse). A group, not a scope: roles only add
 #: scopes, and restricting must take one away from a learner who has it.
