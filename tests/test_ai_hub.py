@@ -31,7 +31,7 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def hub(model):
+def hub(model, tmp_path_factory):
     state_dir = Path(tempfile.mkdtemp(prefix="coursehub-state-"))
     os.chmod(state_dir, 0o700)
     # the grader (cwd: the state directory) reads its grader_config.py there
@@ -40,7 +40,7 @@ def hub(model):
         "c.AIAssistant.request_timeout = 30.0\n"
     )
     # no sample course: the test makes its own (author_square_question)
-    courses = Path(tempfile.mkdtemp(prefix="coursehub-no-courses-"))
+    courses = tmp_path_factory.mktemp("no-courses")
     with RunningHub(env={"COURSEHUB_COURSE_DIR": str(courses)}, state_dir=state_dir) as running:
         yield running
 

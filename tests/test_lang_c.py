@@ -189,7 +189,7 @@ def test_the_kernel_runs_cells_as_one_program(c_kernelspec, monkeypatch):
         assert info["language_info"]["name"] == "c"
     finally:
         client.stop_channels()
-        manager.shutdown_kernel(now=True)
+        manager.shutdown_kernel()  # a shutdown request: the kernel removes its directory
 
 
 # -- grading: notebooks ---------------------------------------------------------------

@@ -22,6 +22,28 @@ from ipykernel.kernelbase import Kernel
 from . import __version__
 from .cunit import Cells, CompileError, describe_exit
 
+WORKDIR_PREFIX = "coursehub-c-kernel-"
+
+
+def remove_orphaned_workdirs() -> None:
+    """Working directories of this user's C kernels that are gone: a kernel killed
+    without a shutdown request (a client's "immediate" shutdown) never removes its own,
+    so the next kernel to start does. The directory's name holds its kernel's pid."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        pid = name[len(WORKDIR_PREFIX) :].partition("-")[0]
+        if not name.startswith(WORKDIR_PREFIX) or not pid.isdigit():
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            if os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # another user's kernel, or gone meanwhile
+            continue
+
 
 class CKernel(Kernel):
     implementation = "coursehub-c"
@@ -40,7 +62,8 @@ class CKernel(Kernel):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.workdir = tempfile.mkdtemp(prefix="coursehub-c-kernel-")
+        remove_orphaned_workdirs()
+        self.workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         self.cells = Cells(self.workdir)
         self.running: subprocess.Popen | None = None
 

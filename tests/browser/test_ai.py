@@ -50,7 +50,7 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def hub(model):
+def hub(model, tmp_path_factory):
     """The Hub of these tests alone: its grader may reach the fake model (and nothing
     else); no sample course, the test makes its own."""
     state_dir = Path(tempfile.mkdtemp(prefix="coursehub-state-"))
@@ -60,7 +60,7 @@ def hub(model):
         f"c.AIAssistant.allowed_base_urls = [{model.base_url!r}]\n"
         "c.AIAssistant.request_timeout = 60.0\n"
     )
-    courses = Path(tempfile.mkdtemp(prefix="coursehub-no-courses-"))
+    courses = tmp_path_factory.mktemp("no-courses")
     with RunningHub(env={"COURSEHUB_COURSE_DIR": str(courses)}, state_dir=state_dir) as running:
         yield running
 
