@@ -46,17 +46,15 @@ needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewr
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 
 
-def shared_block(text: str) -> str:
-    begin = text.index("# --- coursehub C cells: begin")
-    return text[begin : text.index("# --- coursehub C cells: end ---")]
+def test_both_drivers_get_the_kernels_rules_as_a_file_beside_them():
+    """One copy of the rules: the kernel's module travels with each driver spec."""
+    from grader.grading.languages import LANGUAGES
 
-
-def test_the_drivers_share_the_kernels_rules_verbatim():
-    kernel = shared_block((ROOT / "extensions/coursehub_c_kernel/cunit.py").read_text())
-    for driver in ("learner.py", "trusted.py"):
-        assert shared_block((DRIVERS / driver).read_text()) == kernel, (
-            f"{driver}'s copy of the shared block differs from coursehub_c_kernel/cunit.py"
-        )
+    kernel = (ROOT / "extensions/coursehub_c_kernel/cunit.py").read_text()
+    for role in ("learner", "trusted"):
+        spec = LANGUAGES["c"].driver_spec(role)
+        assert spec["files"] == {"cunit.py": kernel}
+        assert "from cunit import" in spec["source"]
 
 
 # -- the rules, pure -------------------------------------------------------------------

@@ -19,13 +19,12 @@ then split; the diagnostics shown for a cell that is neither are those of the re
 its first item suggests. Programs are built with ``gcc -std=c11 -O1 -Wall -lm``
 (implicit function declarations are errors, as in C99 and later and GCC 14).
 
-The grading drivers run inside sandboxes with Debian's bare ``/usr/bin/python3``: they
-cannot import this package, so the block between the markers below is copied into
-``learner.py`` and ``trusted.py`` verbatim (tests/test_lang_c.py checks the copies are
-identical). Edit it here and copy it over.
+The grading drivers run inside sandboxes with Debian's bare ``/usr/bin/python3``, which
+cannot import this package: the grader sends this file along with each driver
+(``Language.shared_files``), written beside it, and the drivers import it from there. So
+it keeps to the standard library and imports nothing of the package.
 """
 
-# --- coursehub C cells: begin (copied verbatim into grader/sandbox/drivers/c/*.py) ---
 import os
 import re
 import signal
@@ -849,6 +848,3 @@ double __ch_next_d(void); char *__ch_next_s(void); long long __ch_next_array(voi
 long long __ch_element_i(void); unsigned long long __ch_element_u(void);
 double __ch_element_d(void);
 """
-
-
-# --- coursehub C cells: end ---

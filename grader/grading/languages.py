@@ -13,6 +13,7 @@ any language, and only the trusted side decides a verdict.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class Language:
     # V8 reserves gigabytes of address space at start: its drivers get a larger
     # RLIMIT_AS and bound their heap with the runtime's own flag
     big_address_space: bool = False
+    # modules written beside both drivers, which import them: (file name, "package"
+    # whose file of that name it is), e.g. the C kernel's rules
+    shared_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def foreign(self) -> bool:
@@ -85,6 +89,10 @@ class Language:
             "source": self.driver_source(role),
             "argv": list(argv),
             "big_address_space": self.big_address_space,
+            "files": {
+                name: importlib.resources.files(package).joinpath(name).read_text("utf-8")
+                for name, package in self.shared_files
+            },
         }
 
 
@@ -168,6 +176,7 @@ LANGUAGES: dict[str, Language] = {
         trusted_file="trusted.py",
         learner_argv=("/usr/bin/python3", "-I", "{driver}"),
         trusted_argv=("/usr/bin/python3", "-I", "{driver}"),
+        shared_files=(("cunit.py", "coursehub_c_kernel"),),
     ),
 }
 

@@ -71,6 +71,11 @@ class Driver:
         path = os.path.join(self.workdir, os.path.basename(str(self.spec["file"])))
         with open(path, "w", encoding="utf-8") as f:
             f.write(str(self.spec["source"]))
+        # modules the driver imports from its directory (a base name each: never a path)
+        for name, text in dict(self.spec.get("files") or {}).items():
+            shared = os.path.join(self.workdir, os.path.basename(str(name)))
+            with open(shared, "w", encoding="utf-8") as f:
+                f.write(str(text))
         argv = [str(a).replace("{driver}", path) for a in self.spec["argv"]]
         driver_in, to_driver = os.pipe()  # the driver reads fd 3, this process writes
         from_driver, driver_out = os.pipe()  # the driver writes fd 4, this process reads
