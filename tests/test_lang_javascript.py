@@ -640,14 +640,12 @@ async def test_same_points_as_nbgrader_autograde(executor, nbgrader_js_run, kind
         assert report.score < report.max_score
 
 
-def test_both_drivers_turn_cells_into_scripts_the_same_way():
-    """learner.js and trusted.js are single files (each is copied alone into its
-    sandbox), so they carry the same cell-to-script block: it must not drift."""
+def test_both_drivers_get_the_cells_module_beside_them():
+    """One copy of the cell-to-script rules: cells.js travels with each driver spec."""
+    from grader.grading.languages import LANGUAGES
+
     drivers = Path(__file__).resolve().parents[1] / "grader" / "sandbox" / "drivers" / "javascript"
-
-    def shared(name):
-        text = (drivers / name).read_text()
-        start = text.index("// ---- BEGIN SHARED")
-        return text[start : text.index("// ---- END SHARED", start)]
-
-    assert shared("learner.js") == shared("trusted.js")
+    for role in ("learner", "trusted"):
+        spec = LANGUAGES["javascript"].driver_spec(role)
+        assert spec["files"] == {"cells.js": (drivers / "cells.js").read_text()}
+        assert 'require("./cells.js")' in spec["source"]

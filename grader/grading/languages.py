@@ -50,8 +50,8 @@ class Language:
     # V8 reserves gigabytes of address space at start: its drivers get a larger
     # RLIMIT_AS and bound their heap with the runtime's own flag
     big_address_space: bool = False
-    # modules written beside both drivers, which import them: (file name, "package"
-    # whose file of that name it is), e.g. the C kernel's rules
+    # modules written beside both drivers, which import them: (file name, "package:path"
+    # of its text), e.g. the C kernel's rules
     shared_files: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -89,11 +89,13 @@ class Language:
             "source": self.driver_source(role),
             "argv": list(argv),
             "big_address_space": self.big_address_space,
-            "files": {
-                name: importlib.resources.files(package).joinpath(name).read_text("utf-8")
-                for name, package in self.shared_files
-            },
+            "files": {name: _package_text(where) for name, where in self.shared_files},
         }
+
+
+def _package_text(where: str) -> str:
+    package, _, path = where.partition(":")
+    return importlib.resources.files(package).joinpath(path).read_text(encoding="utf-8")
 
 
 LANGUAGES: dict[str, Language] = {
@@ -141,6 +143,7 @@ LANGUAGES: dict[str, Language] = {
         driver="javascript",
         learner_file="learner.js",
         trusted_file="trusted.js",
+        shared_files=(("cells.js", "grader.sandbox:drivers/javascript/cells.js"),),
         # Node.js (Debian's 18.x or later), its heap bounded well under the sandbox's
         # memory limit so that a huge allocation ends as "out of memory", not a hang
         learner_argv=("/usr/bin/node", *NODE_FLAGS, "{driver}"),
@@ -176,7 +179,7 @@ LANGUAGES: dict[str, Language] = {
         trusted_file="trusted.py",
         learner_argv=("/usr/bin/python3", "-I", "{driver}"),
         trusted_argv=("/usr/bin/python3", "-I", "{driver}"),
-        shared_files=(("cunit.py", "coursehub_c_kernel"),),
+        shared_files=(("cunit.py", "coursehub_c_kernel:cunit.py"),),
     ),
 }
 
