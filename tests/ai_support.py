@@ -12,8 +12,12 @@ for a test whose grader is another process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import tempfile
 import threading
+from pathlib import Path
 
 from tornado import web
 from tornado.httpserver import HTTPServer
@@ -142,3 +146,20 @@ class FakeModel:
     def everything_sent(self) -> str:
         """Every request it got, as one text to search."""
         return json.dumps([r["body"] for r in self.requests])
+
+
+@contextlib.contextmanager
+def hub_reaching(model: FakeModel, courses: Path, request_timeout: float):
+    """A real Hub whose grader may reach the fake model (and nothing else), with no
+    sample course (``courses`` is empty: each test makes its own)."""
+    from hub_config.testing import RunningHub
+
+    state_dir = Path(tempfile.mkdtemp(prefix="coursehub-state-"))
+    os.chmod(state_dir, 0o700)
+    # the grader (cwd: the state directory) reads its grader_config.py there
+    (state_dir / "grader_config.py").write_text(
+        f"c.AIAssistant.allowed_base_urls = [{model.base_url!r}]\n"
+        f"c.AIAssistant.request_timeout = {request_timeout!r}\n"
+    )
+    with RunningHub(env={"COURSEHUB_COURSE_DIR": str(courses)}, state_dir=state_dir) as running:
+        yield running

@@ -6,17 +6,13 @@ proxy: the hint arrives in pieces, not buffered whole."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 import requests
 
-from hub_config.testing import RunningHub
-from tests.ai_support import FakeModel
+from tests.ai_support import FakeModel, hub_reaching
 from tests.conftest import answer
 from tests.test_end_to_end import Learner, author_square_question
 
@@ -32,16 +28,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def hub(model, tmp_path_factory):
-    state_dir = Path(tempfile.mkdtemp(prefix="coursehub-state-"))
-    os.chmod(state_dir, 0o700)
-    # the grader (cwd: the state directory) reads its grader_config.py there
-    (state_dir / "grader_config.py").write_text(
-        f"c.AIAssistant.allowed_base_urls = [{model.base_url!r}]\n"
-        "c.AIAssistant.request_timeout = 30.0\n"
-    )
-    # no sample course: the test makes its own (author_square_question)
-    courses = tmp_path_factory.mktemp("no-courses")
-    with RunningHub(env={"COURSEHUB_COURSE_DIR": str(courses)}, state_dir=state_dir) as running:
+    """The Hub of these tests alone: its grader may reach the fake model."""
+    with hub_reaching(model, tmp_path_factory.mktemp("no-courses"), 30.0) as running:
         yield running
 
 

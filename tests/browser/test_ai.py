@@ -11,16 +11,12 @@ tests/browser/screenshots/.
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
-from pathlib import Path
 
 import pytest
 import requests
 
-from hub_config.testing import RunningHub
-from tests.ai_support import FakeModel
+from tests.ai_support import FakeModel, hub_reaching
 from tests.browser.test_learner_in_jupyterlab import (
     GRADE_TIMEOUT,
     SPAWN_TIMEOUT,
@@ -51,17 +47,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def hub(model, tmp_path_factory):
-    """The Hub of these tests alone: its grader may reach the fake model (and nothing
-    else); no sample course, the test makes its own."""
-    state_dir = Path(tempfile.mkdtemp(prefix="coursehub-state-"))
-    os.chmod(state_dir, 0o700)
-    # the grader (cwd: the state directory) reads its grader_config.py there
-    (state_dir / "grader_config.py").write_text(
-        f"c.AIAssistant.allowed_base_urls = [{model.base_url!r}]\n"
-        "c.AIAssistant.request_timeout = 60.0\n"
-    )
-    courses = tmp_path_factory.mktemp("no-courses")
-    with RunningHub(env={"COURSEHUB_COURSE_DIR": str(courses)}, state_dir=state_dir) as running:
+    """The Hub of these tests alone: its grader may reach the fake model."""
+    with hub_reaching(model, tmp_path_factory.mktemp("no-courses"), 60.0) as running:
         yield running
 
 
