@@ -38,6 +38,7 @@ from traitlets.config import Application
 
 from . import __version__, dbutil, orm
 from .ai.assistant import AIAssistant
+from .audit.watch import AuditWatch
 from .auth import GraderOAuth, OAuthCallbackHandler, cookie_secret_from_token
 from .courses import EnrolmentSync, HubError, HubGroups
 from .executors.base import Executor
@@ -51,6 +52,7 @@ from .grading.watch import StatusWatch
 from .handlers import (
     ai,
     analytics,
+    audit,
     awards,
     course_pages,
     courses,
@@ -58,22 +60,32 @@ from .handlers import (
     duels,
     events,
     health,
+    integrity,
     modules,
+    openapi,
     pages,
     paths,
+    plagiarism,
+    plagiarism_pages,
     questions,
     quizzes,
     reviews,
     scores,
     submissions,
 )
+from .handlers import lti as lti_handlers
+from .handlers import lti_pages as lti_page_handlers
 from .instructors.content import load_course
+from .instructors.plagiarism_runner import PlagiarismRunner
 from .instructors.validation import QuestionValidator
 from .learners import duels as learner_duels
 from .learners.awards import AwardRules
 from .learners.duels import DuelRules
 from .learners.events import EventWatch
 from .learners.reviews import ReviewRules
+from .lti import roster as lti_roster
+from .lti.sender import ScoreSender
+from .lti.service import LTIService
 
 # set in the environment of the workers the service starts: they end with it
 SERVICE_PID_ENV = "COURSEHUB_GRADER_SERVICE_PID"
@@ -126,6 +138,8 @@ class GraderApp(Application):
         DockerExecutor,
         KubernetesExecutor,
         UnsandboxedExecutor,
+        LTIService,
+        PlagiarismRunner,
     ]
 
     config_file = Unicode(
@@ -256,6 +270,10 @@ class GraderApp(Application):
     writer_factory = None
     watch = None
     event_watch = None
+    lti = None  # LTIService (the API service only)
+    plagiarism = None  # PlagiarismRunner (the API service only)
+    lti_sender = None
+    audit_watch = None
     worker_pipes = ()
     executor = None
     queue = None
@@ -329,8 +347,18 @@ class GraderApp(Application):
         routes = []
         self.watch = StatusWatch(self.session_factory, self.queue, parent=self)
         self.event_watch = EventWatch(self.session_factory, parent=self)
+        # LTI 1.3: platforms, the tool's key, grade passback's sender (grader.lti)
+        self.lti = LTIService(parent=self)
+        self.lti_sender = ScoreSender(self, self.lti)
+        self.audit_watch = AuditWatch(self.session_factory, parent=self)
+        # similarity reports, computed in a process of their own (one at a time)
+        self.plagiarism = PlagiarismRunner(
+            self.session_factory, self.db_url, self.db_pool, parent=self
+        )
         for module in (
             health,
+            lti_handlers,
+            openapi,
             ai,
             courses,
             modules,
@@ -345,14 +373,24 @@ class GraderApp(Application):
             quizzes,
             duels,
             daily,
+            integrity,
+            audit,
+            plagiarism,
         ):
             routes += [
                 (api + pattern + "/?$", handler) for pattern, handler in module.default_handlers
             ]
+        # after every endpoint: any other path under the API is a JSON 404, not a page
+        routes.append((api + ".*", openapi.NoSuchEndpointHandler))
         routes.append((prefix + "oauth_callback", OAuthCallbackHandler))
         routes += [
             (prefix.rstrip("/") + pattern + "$", handler)
-            for pattern, handler in pages.default_handlers + course_pages.default_handlers
+            for pattern, handler in pages.default_handlers
+            + course_pages.default_handlers
+            + integrity.page_handlers
+            + audit.page_handlers
+            + plagiarism_pages.page_handlers
+            + lti_page_handlers.default_handlers
         ]
         self.webapp = web.Application(
             routes,
@@ -470,9 +508,16 @@ class GraderApp(Application):
             loop.add_signal_handler(sig, stop.set)
         courses_in_hub = asyncio.create_task(self.ensure_courses_in_hub())
         settling = asyncio.create_task(self.settle_periodically(stop))
+        self.plagiarism.start()  # and reports left by a process that died
+        # grade passback and roster syncs (LTI): every replica; claims keep them apart
+        lti_work = [
+            asyncio.create_task(self.lti_sender.run(stop)),
+            asyncio.create_task(lti_roster.sync_periodically(self, stop)),
+        ]
         await stop.wait()
         courses_in_hub.cancel()
         await settling
+        await asyncio.gather(*lti_work)
         self.log.info("stopping: submissions being graded go back to the queue")
         self.http_server.stop()
         if supervisor is not None:
@@ -547,8 +592,14 @@ class GraderApp(Application):
             self.watch.stop()
         if self.event_watch is not None:
             self.event_watch.stop()
+        if self.audit_watch is not None:
+            self.audit_watch.stop()
+        if self.plagiarism is not None:
+            await self.plagiarism.stop()  # its report goes back, to be resumed
         await self.queue.stop()  # a no-op where this process does not grade
         await self.executor.close()
+        if self.lti is not None:
+            await self.lti.close()
         # HubAuth's HTTP client (jupyterhub.httpclient, aiohttp) keeps a session per
         # event loop, its DNS resolver an inotify instance and a thread: ours go too
         await JupyterHubHTTPClient.loop_instance().close()

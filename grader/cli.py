@@ -28,6 +28,14 @@ def main(argv=None):
     load = commands.add_parser("load-course", help="load a course folder into the database")
     load.add_argument("course_dir", type=Path)
     load.add_argument("--db-url", help="database URL (default: the service's)")
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the audit log's hash chain (exit status 1 if an entry was changed, "
+        "removed or inserted); prints the head hash to compare with one noted earlier",
+    )
+    verify.add_argument("--db-url", help="database URL (default: the service's)")
     add_course_command(commands)
     # traitlets options (--GraderApp.executor_class=docker ...) go on to the app
     args, options = parser.parse_known_args(argv)
@@ -54,6 +62,14 @@ def main(argv=None):
     if args.command == "upgrade-db":
         dbutil.upgrade(db_url)
         print(f"database at revision {dbutil.head_revision()}")
+    elif args.command == "audit":
+        from .audit.chain import verify
+
+        engine = dbutil.make_engine(db_url)
+        dbutil.check_schema(engine)
+        found = verify(dbutil.make_session_factory(engine))
+        print(json.dumps(found.to_dict(), indent=2))
+        sys.exit(0 if found.ok else 1)
     elif args.command == "load-course":
         from .instructors.content import CourseError, load_course
 

@@ -811,3 +811,323 @@ class AIExchange(Base):
     day: Mapped[date] = mapped_column(Date)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- integrity (issue 14) ---
+
+
+class IntegritySettings(Base):
+    """Whether a course collects integrity signals (grader.learners.integrity): off
+    until one of its instructors turns them on. Learners are told when they are on."""
+
+    __tablename__ = "integrity_settings"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(255), default="")
+
+
+class IntegritySignals(Base):
+    """What the learner's JupyterLab reported with one submission, in a course that
+    collects integrity signals: self-reported by the learner's browser, so hints for a
+    conversation, never proof. Sizes and times only: never pasted text nor keystrokes."""
+
+    __tablename__ = "integrity_signals"
+
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    # pastes into the question's answer cells: how many, their characters in all, and
+    # each one's size in characters (the first ones, at most integrity.MAX_PASTES_LISTED)
+    paste_count: Mapped[int] = mapped_column(Integer, default=0)
+    paste_chars: Mapped[int] = mapped_column(Integer, default=0)
+    paste_sizes: Mapped[list] = mapped_column(JSONText, default=list)
+    # leaving the tab or window while the question was part of a timed quiz or duel
+    away_count: Mapped[int] = mapped_column(Integer, default=0)
+    away_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # "quiz" or "duel" when the question was timed, else None
+    timed: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # from the notebook's opening to the submission, and how much of it it was shown
+    open_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    visible_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# --- lti (issue 14) ---
+# LTI 1.3 (grader.lti): the platforms themselves are configuration (the platforms file,
+# COURSEHUB_LTI_PLATFORMS), never rows.
+
+#: a link's line items: one for the whole course, one per module, one per question
+LTI_GRAINS = ("course", "module", "question")
+
+
+class LTIContext(Base):
+    """A course of an LMS (an LTI context), as its latest launch described it, and the
+    coursehub course it is linked to (`course_id`, None until an instructor of both
+    links them). The services' URLs and scopes (AGS, NRPS) are the latest launch's."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("issuer", "deployment_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    # AGS: the line items container and the scopes granted; NRPS: the memberships URL
+    lineitems_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ags_scopes: Mapped[list] = mapped_column(JSONText, default=list)
+    memberships_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    grain: Mapped[str] = mapped_column(String(10), default="module")
+    linked_by: Mapped[str] = mapped_column(String(255), default="")
+    linked: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # the latest roster sync (NRPS): "" (never), running, done, failed; its counts
+    roster_status: Mapped[str] = mapped_column(String(10), default="")
+    roster_started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    roster_finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    roster_counts: Mapped[dict] = mapped_column(JSONText, default=dict)
+    roster_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_launch: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LTIAccount(Base):
+    """An LMS user (issuer and `sub`) and the Hub user they launch as."""
+
+    __tablename__ = "lti_accounts"
+    __table_args__ = (UniqueConstraint("issuer", "sub"), Index("ix_lti_accounts_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_launch: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LTIMember(Base):
+    """Someone of an LMS context, from a launch or the roster (NRPS): their latest roles
+    and status there, their Hub user once known, and the course membership LTI made for
+    them (`enrolled_as`: only that one is ever taken away by a roster sync; someone who
+    joined with a code or was added by hand keeps their place)."""
+
+    __tablename__ = "lti_members"
+    __table_args__ = (
+        UniqueConstraint("context_id", "sub"),
+        Index("ix_lti_members_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    roles: Mapped[list] = mapped_column(JSONText, default=list)
+    # the platform's word: Active, Inactive (NRPS); Deleted: no longer listed
+    lms_status: Mapped[str] = mapped_column(String(10), default="Active")
+    # learner | instructor: the course group LTI put them in; None: none (or not by LTI)
+    enrolled_as: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    launched: Mapped[bool] = mapped_column(Boolean, default=False)
+    seen: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LTILineItem(Base):
+    """A line item (a gradebook column) coursehub made in an LMS context: `key` is
+    `course`, `module-<id>` or `question-<id>` (its resourceId there)."""
+
+    __tablename__ = "lti_lineitems"
+    __table_args__ = (UniqueConstraint("context_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    score_maximum: Mapped[float] = mapped_column(Float, default=0.0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+#: the states of a score to post: waiting (or retrying), being sent (claimed by a
+#: sender until `claimed_until`), acknowledged by the platform, refused for good
+LTI_PENDING, LTI_SENDING, LTI_SENT, LTI_FAILED = "pending", "sending", "sent", "failed"
+
+
+class LTIScorePost(Base):
+    """The outbox of grade passback (grader.lti.passback, sender): the latest score of
+    one learner on one line item of one context, and whether the platform has it.
+
+    One row per (context, learner, line item): a newer score replaces the one waiting
+    (`version` counts the replacements, so a sender that posted an older one does not
+    mark the newer one sent), and a platform that was down receives the latest once."""
+
+    __tablename__ = "lti_score_posts"
+    __table_args__ = (
+        UniqueConstraint("context_id", "user_id", "lineitem_key"),
+        Index("ix_lti_score_posts_due", "status", "next_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    lineitem_key: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    # None: no score any more (a question's last graded submission went)
+    score_given: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_maximum: Mapped[float] = mapped_column(Float, default=0.0)
+    activity_progress: Mapped[str] = mapped_column(String(20), default="Completed")
+    # when the score changed: the platform keeps the latest by this
+    timestamp: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default=LTI_PENDING)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sent: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# --- audit (issue 14) ---
+
+
+class AuditEntry(Base):
+    """One entry of the audit log (:mod:`grader.audit`): `actor` (a Hub user or service,
+    "grader" for the service itself) did `action` to `target` at `time`. Append-only:
+    the database refuses UPDATE and DELETE (triggers of migration 0009); `hash` chains
+    it to the entry before (`grader.audit.chain`). `id` is given by `audit_head`, so ids
+    are dense and committed in order."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_entries_course", "course_id", "id"),
+        Index("ix_audit_entries_actor", "actor", "id"),
+        Index("ix_audit_entries_action", "action", "id"),
+        Index("ix_audit_entries_time", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(255))
+    # "user" or "service" (as the Hub says), "system" for the grader itself
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(64))
+    # no foreign key: an entry outlives what it names
+    course_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target: Mapped[str] = mapped_column(String(500), default="")
+    detail: Mapped[dict] = mapped_column(JSONText, default=dict)
+    # the client's address (the Hub's proxy forwards it), None without a request
+    address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The audit log's one head row (id 1): the last entry's id and hash. Writers take
+    it (an UPDATE) before they add an entry: the lock that orders them."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- plagiarism (issue 14) ---
+
+
+class PlagiarismReport(Base):
+    """A similarity report of one question's answers (grader.instructors.plagiarism),
+    for the course's instructors only.
+
+    The submissions compared are fixed when the report is asked for (`submission_ids`:
+    each learner's latest), so a report computed again after a crash compares the same
+    ones. It is computed in a process of its own (`PlagiarismRunner`): `status` goes
+    queued -> running -> done | error; a process takes a report with a conditional
+    UPDATE (`claim`, a random token) and renews `heartbeat` as it writes `done` pairs
+    of `total`, so a report whose process died is taken over (and resumed after its
+    `done` pairs, whose results are already written) by whichever replica sees its
+    heartbeat go stale; a process that lost its claim writes nothing more.
+    """
+
+    __tablename__ = "plagiarism_reports"
+    __table_args__ = (
+        Index("ix_plagiarism_reports_question", "question_id", "id"),
+        Index("ix_plagiarism_reports_status", "status", "heartbeat"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    requested_by: Mapped[str] = mapped_column(String(255))
+    threshold: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    submission_ids: Mapped[list] = mapped_column(JSONText, default=list)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    # pairs above the threshold beyond PlagiarismRunner.max_listed_pairs: counted only
+    unlisted: Mapped[int] = mapped_column(Integer, default=0)
+    # answers longer than PlagiarismRunner.max_code_chars, compared on their beginning
+    truncated: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    claim: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # times computing began (more than 1: taken over after a process died)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PlagiarismPair(Base):
+    """Two learners' answers whose similarity reached the report's threshold: each
+    way's similarity (share of that answer found in the other), the matched length (in
+    copydetect's filtered characters), and the matched regions of each answer's code
+    (`[[start, end], ...]` character ranges of the report's `PlagiarismCode`)."""
+
+    __tablename__ = "plagiarism_pairs"
+    __table_args__ = (
+        UniqueConstraint("report_id", "submission_a", "submission_b"),
+        # a report's pairs, most similar first (read backwards)
+        Index("ix_plagiarism_pairs_ranking", "report_id", "similarity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("plagiarism_reports.id", ondelete="CASCADE"))
+    submission_a: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    submission_b: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    user_a: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_b: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    similarity: Mapped[float] = mapped_column(Float)
+    similarity_a: Mapped[float] = mapped_column(Float)
+    similarity_b: Mapped[float] = mapped_column(Float)
+    matched: Mapped[int] = mapped_column(Integer)
+    regions_a: Mapped[list] = mapped_column(JSONText, default=list)
+    regions_b: Mapped[list] = mapped_column(JSONText, default=list)
+
+
+class PlagiarismCode(Base):
+    """The answer code a report compared, for each submission in one of its pairs (the
+    side-by-side view shows what was compared, even if the question changed since)."""
+
+    __tablename__ = "plagiarism_codes"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("plagiarism_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)

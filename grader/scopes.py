@@ -18,6 +18,10 @@ AUTHOR_SCOPE = "custom:coursehub:author"
 #: uses (hub_config), never by a user
 HUB_SCOPE = "custom:coursehub:hub"
 
+#: read the audit log (every entry, its exports and event stream), for a system that
+#: follows it (a SIEM, an archive): Hub admins read it without it
+AUDIT_SCOPE = "custom:coursehub:audit"
+
 #: members of this Hub group may sign in and read, but the grader refuses their
 #: submissions (an admin's tool against abuse). A group, not a scope: roles only add
 #: scopes, and restricting must take one away from a learner who has it.

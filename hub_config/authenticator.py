@@ -665,9 +665,23 @@ class CoursehubAuthenticator(CourseRolesMixin, Authenticator):
 
 
 def apply_auth(c, settings: Settings) -> None:
-    """CoursehubAuthenticator, its templates, its mail, and the first admin."""
-    c.JupyterHub.authenticator_class = CoursehubAuthenticator
+    """The authenticator ``COURSEHUB_AUTHENTICATOR`` chooses, and coursehub's templates:
+    CoursehubAuthenticator (its mail, the first admin), LTI 1.3 launches
+    (hub_config.lti) or an OAuth provider (hub_config.oauth). A Hub has one."""
     c.JupyterHub.template_paths = [str(TEMPLATES_DIR)]
+    # the navigation bar links the accounts' pages only where they exist
+    c.JupyterHub.template_vars = {"coursehub_accounts": settings.authenticator == "coursehub"}
+    if settings.authenticator == "lti":
+        from .lti import apply_lti
+
+        apply_lti(c, settings)
+        return
+    if settings.authenticator == "oauth":
+        from .oauth import apply_oauth
+
+        apply_oauth(c, settings)
+        return
+    c.JupyterHub.authenticator_class = CoursehubAuthenticator
     c.Authenticator.admin_users = {settings.admin_user}
     c.CoursehubAuthenticator.bootstrap_admin = settings.admin_user
     c.CoursehubAuthenticator.db_url = settings.hub_db_url

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from jupyterhub.roles import get_default_roles
 
-from grader.scopes import AUTHOR_SCOPE, LEARN_SCOPE, RESTRICTED_GROUP
+from grader.scopes import AUDIT_SCOPE, AUTHOR_SCOPE, HUB_SCOPE, LEARN_SCOPE, RESTRICTED_GROUP
 
 from .settings import Settings
 
 GRADER_SERVICE = "grader"
 ADMIN_SERVICE = "coursehub-admin"
+#: the token-only service whose token the Hub process itself calls the grader with
+#: (hub_config.grader_calls): an LTI launch forwarded, an admin action for the audit log
+HUB_CALLS_SERVICE = "coursehub-hub"
 INSTRUCTOR_ROLE = "instructor"
 INSTRUCTORS_GROUP = "instructors"
 #: reaching the grader through the proxy with a token or OAuth cookie
@@ -34,6 +37,18 @@ CUSTOM_SCOPES = {
         "description": (
             "Author coursehub modules and questions; read every learner's "
             "submissions, progress and the gradebook."
+        ),
+    },
+    HUB_SCOPE: {
+        "description": (
+            "The Hub's own calls to coursehub's grader (LTI launches, audit entries): "
+            "for the Hub's service only, never a user."
+        ),
+    },
+    AUDIT_SCOPE: {
+        "description": (
+            "Read coursehub's audit log: its entries, exports and event stream "
+            "(a system that follows it; Hub admins read it without this scope)."
         ),
     },
 }
@@ -108,6 +123,16 @@ def role_specs(settings: Settings) -> list[dict]:
                 "services": [GRADER_SERVICE],
             }
         )
+        # the Hub's own calls to the grader: a role of its own, so that no user role
+        # (and no `inherit` server token) ever carries the Hub's scope
+        roles.append(
+            {
+                "name": HUB_CALLS_SERVICE,
+                "description": "The Hub's own calls to the grader (LTI launches, audit)",
+                "scopes": [HUB_SCOPE, ACCESS_GRADER_SCOPE],
+                "services": [HUB_CALLS_SERVICE],
+            }
+        )
     if settings.admin_token:
         # one token for scripts: everything the Hub's admin role may do, and
         # authoring through the grader (a role of its own: putting a service in the
@@ -117,7 +142,7 @@ def role_specs(settings: Settings) -> list[dict]:
             {
                 "name": "coursehub-admin",
                 "description": "Scripts' token: Hub admin and instructor",
-                "scopes": sorted(set(admin_scopes) | set(instructor["scopes"])),
+                "scopes": sorted(set(admin_scopes) | set(instructor["scopes"]) | {AUDIT_SCOPE}),
                 "services": [ADMIN_SERVICE],
             }
         )

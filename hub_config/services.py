@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .roles import ADMIN_SERVICE, AUTHOR_SCOPE, GRADER_SERVICE, LEARN_SCOPE
+from .roles import ADMIN_SERVICE, AUTHOR_SCOPE, GRADER_SERVICE, HUB_CALLS_SERVICE, LEARN_SCOPE
 from .settings import Settings
 from .spawner import docker_engine_answers, use_docker
 
@@ -86,12 +86,24 @@ def grader_service(settings: Settings, docker_probe=docker_engine_answers) -> di
     spec["environment"].update(
         {name: value for name, value in os.environ.items() if name.startswith(AI_KEY_PREFIX)}
     )
+    # LTI 1.3: the grader reads the same platforms file as the Hub (courses linked,
+    # the platforms' token URLs for grade passback and rosters) and holds the tool's key
+    if settings.lti_platforms_file is not None:
+        spec["environment"]["COURSEHUB_LTI_PLATFORMS"] = str(settings.lti_platforms_file)
+    if settings.lti_key_file is not None:
+        spec["environment"]["COURSEHUB_LTI_KEY_FILE"] = str(settings.lti_key_file)
     return spec
 
 
 def admin_service(settings: Settings) -> dict:
     """A token-only service for scripts: Hub admin plus instructor scopes (see roles)."""
     return {"name": ADMIN_SERVICE, "api_token": settings.admin_token}
+
+
+def hub_calls_service(settings: Settings) -> dict:
+    """The token-only service the Hub process calls the grader as (hub_config.grader_calls):
+    its role (hub_config.roles) grants the Hub's scope, which no user ever holds."""
+    return {"name": HUB_CALLS_SERVICE, "api_token": settings.hub_calls_token}
 
 
 def culler_service(settings: Settings) -> dict:
@@ -130,10 +142,12 @@ def apply_culler(c, settings: Settings) -> None:
 
 
 def apply_services(c, settings: Settings, docker_probe=docker_engine_answers) -> None:
-    """The grader (unless disabled) and, with ``COURSEHUB_ADMIN_TOKEN``, the admin service."""
+    """The grader and the Hub's own service calling it (unless the grader is disabled)
+    and, with ``COURSEHUB_ADMIN_TOKEN``, the admin service."""
     services = []
     if settings.grader_enabled:
         services.append(grader_service(settings, docker_probe))
+        services.append(hub_calls_service(settings))
     if settings.admin_token:
         services.append(admin_service(settings))
     c.JupyterHub.services = services

@@ -10,8 +10,9 @@ functions lets tests check each of them on a bare ``Config()`` with no Hub runni
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The repository checkout this package lives in (``hub_config/..``).
@@ -65,6 +66,13 @@ def _env_number(env: Mapping[str, str], name: str, default, kind=int):
 SPAWNER_CHOICES = ("auto", "docker", "local")
 EXECUTOR_CHOICES = ("auto", "docker", "bubblewrap")
 SMTP_SECURITY_CHOICES = ("starttls", "tls", "none")
+AUTHENTICATOR_CHOICES = ("coursehub", "lti", "oauth")
+OAUTH_PROVIDER_CHOICES = ("generic", "github")
+
+
+def _env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list from the environment, blanks dropped."""
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,36 @@ class Settings:
     mail_from: str = ""
     #: Email domains whose verified addresses need no admin's approval.
     allowed_email_domains: tuple[str, ...] = ()
+    #: How people sign in (one authenticator a Hub): "coursehub" (the password accounts
+    #: above), "lti" (launched from an LMS, LTI 1.3: hub_config.lti) or "oauth" (an
+    #: institution's OAuth 2 / OpenID Connect provider, or GitHub: hub_config.oauth).
+    authenticator: str = "coursehub"
+    #: LTI 1.3: the platforms file (JSON, read by the Hub and the grader), and the
+    #: grader's RSA key for the platforms' services (None: <state_dir>/lti-tool-key.pem).
+    lti_platforms_file: Path | None = None
+    lti_key_file: Path | None = None
+    #: OAuth: "generic" (the URLs below) or "github"; the client's id (its secret is
+    #: read by the authenticator from COURSEHUB_OAUTH_CLIENT_SECRET, never kept here)
+    oauth_provider: str = "generic"
+    oauth_client_id: str = ""
+    oauth_authorize_url: str = ""
+    oauth_token_url: str = ""
+    oauth_userdata_url: str = ""
+    #: the user-info field that names the Hub user, and the scopes asked for
+    oauth_username_claim: str = "preferred_username"
+    oauth_scope: tuple[str, ...] = ("openid", "profile", "email")
+    #: who may sign in: names, or groups (the user-info field `oauth_groups_claim`;
+    #: GitHub: organizations); and who is an admin, by name or group. None of them and
+    #: `oauth_allow_all` false: nobody but the admins gets in.
+    oauth_allowed_users: tuple[str, ...] = ()
+    oauth_allowed_groups: tuple[str, ...] = ()
+    oauth_admin_users: tuple[str, ...] = ()
+    oauth_admin_groups: tuple[str, ...] = ()
+    oauth_groups_claim: str = "groups"
+    oauth_allow_all: bool = False
+    #: The token of the Hub's own calls to the grader (service `coursehub-hub`): random
+    #: at each start unless COURSEHUB_HUB_CALLS_TOKEN is set.
+    hub_calls_token: str = field(default="", repr=False)
     #: A traitlets config file loaded after everything else (any Hub option, e.g.
     #: c.CoursehubAuthenticator.allowed_email_domains).
     hub_config_file: Path | None = None
@@ -169,6 +207,22 @@ class Settings:
             raise ValueError(
                 f"COURSEHUB_SMTP_SECURITY={self.smtp_security!r}: use one of "
                 + ", ".join(SMTP_SECURITY_CHOICES)
+            )
+        if not self.hub_calls_token:
+            object.__setattr__(self, "hub_calls_token", secrets.token_hex(32))
+        for name, choices in (
+            ("authenticator", AUTHENTICATOR_CHOICES),
+            ("oauth_provider", OAUTH_PROVIDER_CHOICES),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(
+                    f"COURSEHUB_{name.upper()}={getattr(self, name)!r}: use one of "
+                    + ", ".join(choices)
+                )
+        if self.authenticator == "lti" and self.lti_platforms_file is None:
+            raise ValueError(
+                "COURSEHUB_AUTHENTICATOR=lti needs COURSEHUB_LTI_PLATFORMS: the JSON file "
+                "of the LMS platforms launching into this Hub"
             )
         if self.grader_url_internal and not self.grader_api_token:
             raise ValueError(
@@ -260,6 +314,25 @@ class Settings:
                 for d in env.get("COURSEHUB_ALLOWED_EMAIL_DOMAINS", "").split(",")
                 if d.strip()
             ),
+            authenticator=(env.get("COURSEHUB_AUTHENTICATOR") or "coursehub").strip().lower(),
+            lti_platforms_file=path("COURSEHUB_LTI_PLATFORMS", None),
+            lti_key_file=path("COURSEHUB_LTI_KEY_FILE", None),
+            oauth_provider=(env.get("COURSEHUB_OAUTH_PROVIDER") or "generic").strip().lower(),
+            oauth_client_id=env.get("COURSEHUB_OAUTH_CLIENT_ID", "").strip(),
+            oauth_authorize_url=env.get("COURSEHUB_OAUTH_AUTHORIZE_URL", "").strip(),
+            oauth_token_url=env.get("COURSEHUB_OAUTH_TOKEN_URL", "").strip(),
+            oauth_userdata_url=env.get("COURSEHUB_OAUTH_USERDATA_URL", "").strip(),
+            oauth_username_claim=(
+                env.get("COURSEHUB_OAUTH_USERNAME_CLAIM") or "preferred_username"
+            ).strip(),
+            oauth_scope=_env_list(env, "COURSEHUB_OAUTH_SCOPE") or ("openid", "profile", "email"),
+            oauth_allowed_users=_env_list(env, "COURSEHUB_OAUTH_ALLOWED_USERS"),
+            oauth_allowed_groups=_env_list(env, "COURSEHUB_OAUTH_ALLOWED_GROUPS"),
+            oauth_admin_users=_env_list(env, "COURSEHUB_OAUTH_ADMIN_USERS"),
+            oauth_admin_groups=_env_list(env, "COURSEHUB_OAUTH_ADMIN_GROUPS"),
+            oauth_groups_claim=(env.get("COURSEHUB_OAUTH_GROUPS_CLAIM") or "groups").strip(),
+            oauth_allow_all=_env_bool(env, "COURSEHUB_OAUTH_ALLOW_ALL", False),
+            hub_calls_token=env.get("COURSEHUB_HUB_CALLS_TOKEN", ""),
             hub_config_file=path("COURSEHUB_HUB_CONFIG", None),
         )
 
@@ -276,6 +349,7 @@ def apply_all(c, settings: Settings) -> None:
     """Apply every concern of the coursehub Hub to the config object ``c``."""
     # imported here: each module imports Settings from this one
     from .authenticator import apply_auth
+    from .grader_calls import apply_grader_calls
     from .hub import apply_hub
     from .roles import apply_roles
     from .services import apply_culler, apply_services
@@ -283,6 +357,7 @@ def apply_all(c, settings: Settings) -> None:
 
     apply_hub(c, settings)
     apply_auth(c, settings)
+    apply_grader_calls(c, settings)
     apply_spawner(c, settings)
     apply_services(c, settings)
     apply_roles(c, settings)

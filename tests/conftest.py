@@ -18,6 +18,7 @@ from tornado.httpserver import HTTPServer
 # and SMTP on loopback (`smtp_server`, `smtp_server_module`, `smtp_tls_server`)
 from tests.docker_support import docker_engine, hub_image, learner_image  # noqa: F401
 from tests.mail_support import smtp_server, smtp_server_module, smtp_tls_server  # noqa: F401
+from tests.openapi_check import check_response
 from tests.pg_support import postgres_server, postgres_url  # noqa: F401
 
 LEARN = "custom:coursehub:learn"
@@ -208,7 +209,12 @@ class Client:
         self.base_url = base_url
         self.token = token
 
-    async def request(self, method, path, body=None, raw: bytes | None = None):
+    async def request(
+        self, method, path, body=None, raw: bytes | None = None, contract: bool = True
+    ):
+        """``(status, JSON or text)``; the response checked against the OpenAPI
+        contract (tests/openapi_check.py) unless ``contract`` is False (garbage sent on
+        purpose: a path or method no endpoint has)."""
         headers = {"Authorization": f"token {self.token}"} if self.token else {}
         if body is not None:
             raw = json.dumps(body).encode()
@@ -224,6 +230,14 @@ class Client:
         except HTTPClientError as e:
             response = e.response
         self.last_response = response
+        if contract:
+            check_response(
+                method,
+                response.effective_url or self.base_url + path,
+                response.code,
+                response.headers.get("Content-Type"),
+                response.body,
+            )
         text = response.body.decode() if response.body else ""
         try:
             data = json.loads(text) if text else None

@@ -22,6 +22,8 @@ import tornado.web
 # pytest-jupyter's collection hooks for every other test module.
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
+from tests.openapi_check import check_fetched
+
 SERVER_TOKEN = "learner-server-hub-token"
 
 MODULE = {
@@ -393,6 +395,7 @@ def api(jp_fetch, jp_asyncio_loop):
         response = jp_asyncio_loop.run_until_complete(
             jp_fetch("coursehub/api", path, method=method, body=body, raise_error=False, **kwargs)
         )
+        check_fetched(method, response, relayed_bodies=False)  # a stand-in grader's made-up models
         return response.code, json.loads(response.body) if response.body else None
 
     return call

@@ -38,6 +38,7 @@ from tests.conftest import (
     service_env,
     square_question,
 )
+from tests.openapi_check import check_fetched, unchecked
 
 SQUARE = "def square(x):\n    return x * x"
 
@@ -137,6 +138,7 @@ def api(jp_fetch, jp_asyncio_loop, extension):
         response = jp_asyncio_loop.run_until_complete(
             jp_fetch("coursehub/api", path, method=method, body=body, raise_error=False, **kwargs)
         )
+        check_fetched(method, response)
         try:
             return response.code, json.loads(response.body) if response.body else None
         except ValueError:
@@ -407,7 +409,8 @@ def test_paths_are_relayed_with_their_owners_rules(api, content, service):
     assert status == 200 and enrolled["enrolled"] is True
     status, data = api("DELETE", f"paths/{public['id']}/enrol")
     assert (status, data) == (204, None)
-    status, data = api("GET", f"paths/{public['id']}/enrol")
+    with unchecked():  # a method the endpoint does not have
+        status, data = api("GET", f"paths/{public['id']}/enrol")
     assert status == 405 and data["status"] == 405
 
     # someone else's path cannot be changed or deleted
@@ -468,7 +471,8 @@ def test_quizzes_are_relayed_and_an_attempt_is_the_learners_own(api, content, se
     assert status == 403, data
     status, data = api("DELETE", f"quizzes/{quiz['id']}")
     assert status == 403, data
-    status, data = api("POST", f"quizzes/{quiz['id']}/restart")
+    with unchecked():  # no such action: the server's own 404 page, outside the contract
+        status, data = api("POST", f"quizzes/{quiz['id']}/restart")
     assert status == 404
 
 
@@ -547,7 +551,8 @@ def test_duels_are_relayed_and_pushed_as_events(jp_fetch, jp_asyncio_loop, api, 
     assert status == 200, ratings
     [me] = [e for e in ratings["entries"] if e["you"]]
     assert (me["user"], me["games"], me["losses"]) == ("ada", 1, 1)
-    status, data = api("POST", f"duels/{duel['id']}/forfeit")
+    with unchecked():  # no such action: the server's own 404 page, outside the contract
+        status, data = api("POST", f"duels/{duel['id']}/forfeit")
     assert status == 404
     status, data = api("GET", "duels/99999")
     assert status == 404
@@ -658,6 +663,7 @@ def relayed(jp_fetch, jp_asyncio_loop, recorder):
         response = jp_asyncio_loop.run_until_complete(
             jp_fetch("coursehub/api", path, method=method, body=body, raise_error=False, **kwargs)
         )
+        check_fetched(method, response, relayed_bodies=False)  # a stand-in grader's made-up models
         return response.code, response.body
 
     return call

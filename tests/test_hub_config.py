@@ -156,7 +156,7 @@ def test_apply_auth_with_admin_password(tmp_path):
 def test_apply_roles_scopes_and_roles(settings):
     c = Config()
     apply_roles(c, settings)
-    assert set(c.JupyterHub.custom_scopes) == {LEARN_SCOPE, AUTHOR_SCOPE}
+    assert {LEARN_SCOPE, AUTHOR_SCOPE, "custom:coursehub:hub"} <= set(c.JupyterHub.custom_scopes)
     assert all(spec["description"] for spec in c.JupyterHub.custom_scopes.values())
     roles = roles_by_name(c)
     # learning comes with a course (hub_config.courses), not with being a user
@@ -174,6 +174,13 @@ def test_apply_roles_scopes_and_roles(settings):
     assert roles["coursehub-grader"]["services"] == ["grader"]
     # names of users; courses' groups made and their members changed
     assert {"read:users", "admin:groups"} <= set(roles["coursehub-grader"]["scopes"])
+    # the Hub's own calls to the grader (LTI launches, audit): a service, never a user
+    hub_calls = roles["coursehub-hub"]
+    assert hub_calls["services"] == ["coursehub-hub"]
+    assert set(hub_calls["scopes"]) == {"custom:coursehub:hub", "access:services!service=grader"}
+    assert not any(
+        "custom:coursehub:hub" in r["scopes"] for n, r in roles.items() if n != "coursehub-hub"
+    )
     admin = roles["coursehub-admin"]
     assert admin["services"] == ["coursehub-admin"]
     assert {"admin:users", "admin:servers", "admin-ui", AUTHOR_SCOPE} <= set(admin["scopes"])
@@ -237,7 +244,7 @@ def test_apply_services_options(tmp_path):
     apply_services(
         c, Settings(state_dir=tmp_path, allow_unsandboxed=True), docker_probe=lambda: False
     )
-    (grader,) = c.JupyterHub.services
+    (grader, _hub_calls) = c.JupyterHub.services
     assert grader["environment"]["COURSEHUB_ALLOW_UNSANDBOXED"] == "1"
 
 
@@ -259,6 +266,7 @@ def test_apply_all_gives_a_complete_config(settings, capsys):
     assert c.JupyterHub.spawner_class is LocalDevSpawner
     assert {s["name"] for s in c.JupyterHub.services} == {
         "grader",
+        "coursehub-hub",
         "coursehub-admin",
         "idle-culler",
     }
@@ -415,7 +423,7 @@ def test_external_grader(tmp_path):
         state_dir=tmp_path, grader_url_internal="http://grader:10101", grader_api_token="g-tok"
     )
     apply_services(c, settings, docker_probe=lambda: True)
-    (grader,) = c.JupyterHub.services
+    (grader, _hub_calls) = c.JupyterHub.services
     assert grader["url"] == "http://grader:10101" and grader["api_token"] == "g-tok"
     # the Hub routes to it but does not start it
     assert "command" not in grader and "environment" not in grader

@@ -12,6 +12,7 @@ on, checked for shape; the grader bounds them.
 """
 
 from jupyter_server.auth.decorator import authorized
+from tornado import web
 
 from .grader_client import GraderError
 from .handlers import CoursehubAPIHandler, SubmissionEventsHandler, api_error, path_segment
@@ -68,6 +69,10 @@ class SubmissionHintHandler(AIStreamRelayHandler):
 
 class TutorMessageHandler(AIStreamRelayHandler):
     """A message to the tutor ``{"text", "code"?}``, its answer streamed."""
+
+    # POST only: the GET inherited from SubmissionEventsHandler would relay the event
+    # stream of the submission whose id is the question's (a 405 instead)
+    get = web.RequestHandler.get
 
     @authorized
     async def post(self, question_id):

@@ -8,6 +8,7 @@ from traitlets import Instance, default
 from .ai_handlers import default_handlers as ai_handlers
 from .grader_client import GraderClient
 from .handlers import default_handlers
+from .openapi_handlers import default_handlers as openapi_handlers
 from .practice_handlers import default_handlers as practice_handlers
 
 
@@ -48,3 +49,4 @@ class CoursehubExtensionApp(ExtensionApp):
         self.handlers.extend(default_handlers)
         self.handlers.extend(practice_handlers)
         self.handlers.extend(ai_handlers)
+        self.handlers.extend(openapi_handlers)

@@ -569,6 +569,7 @@ class QuestionSubmitHandler(CoursehubAPIHandler):
 
     The notebook is read from disk (what the learner last saved), never taken from
     the request, and POSTed to the grader, whose 202 ``{"id", "status"}`` is returned.
+    An ``integrity`` object (JupyterLab's integrity signals) goes along as sent.
     """
 
     @authorized
@@ -587,9 +588,13 @@ class QuestionSubmitHandler(CoursehubAPIHandler):
             raise api_error(
                 400, f"{path} was opened for question {recorded}, not question {question_id}."
             )
-        data = await self.call_grader(
-            "POST", "submissions", body={"question": question_ref(question_id), "notebook": nb}
-        )
+        submission = {"question": question_ref(question_id), "notebook": nb}
+        if body.get("integrity") is not None:
+            # what JupyterLab recorded, in a course that collects integrity signals:
+            # passed on as sent, for the grader checks it (and drops it if the course
+            # does not collect it)
+            submission["integrity"] = body["integrity"]
+        data = await self.call_grader("POST", "submissions", body=submission)
         self.log.info("coursehub: submitted %s for question %s", path, question_id)
         self.write_json(data, status=202)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .. import orm
+from .. import audit, orm
 from ..learners import rules, scores
 from ..learners.grade_changes import HAND_GRADE
 from .notebooks import ManualSpec, manual_specs
@@ -131,6 +131,22 @@ def grade_answer(
     submission.manual_pending = any(spec.name not in grades for spec in specs)
     rescore(submission, grades)
     db.flush()
+    # after the learner's row: the audit log's lock comes after it (grader.audit)
+    audit.record(
+        db,
+        actor=grader,
+        action="grade.hand",
+        course_id=submission.question.module.course_id,
+        target=f"submission {submission.id}",
+        detail={
+            "cell": cell,
+            "points": float(points),
+            "comment": comment,
+            "question": submission.question_id,
+            "user": submission.user.name,
+            "score": submission.score,
+        },
+    )
     scores.recompute_best(
         db, submission.user_id, submission.question_id, cause=HAND_GRADE, actor=grader
     )

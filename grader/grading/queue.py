@@ -179,19 +179,29 @@ class GradingQueue(LoggingConfigurable):
         notebook: dict,
         size: int = 0,
         late: bool = False,
+        attach=None,
     ):
         """Store a submission durably; the caller answers 202 only after this returns.
 
         ``db`` must be a writer session. Raises :class:`QueueLimit` when the learner has
         too many submissions waiting or too much stored. ``late``: after the question's
         due date (the caller checked its rules in this transaction, `learners.rules`).
+        ``attach(db, submission)``: rows stored with it, in its transaction (its
+        integrity signals), called once it has an id.
         """
-        submission = self._store(db, user.id, question, notebook, size, late)
+        submission = self._store(db, user.id, question, notebook, size, late, attach)
         self._wake.set()
         return submission
 
     def _store(
-        self, db, user_id: int, question: orm.Question, notebook: dict, size: int, late=False
+        self,
+        db,
+        user_id: int,
+        question: orm.Question,
+        notebook: dict,
+        size: int,
+        late=False,
+        attach=None,
     ):
         table = orm.Submission
         # one learner's submissions are stored one at a time (PostgreSQL row lock; on
@@ -234,6 +244,9 @@ class GradingQueue(LoggingConfigurable):
             late=late,
         )
         db.add(submission)
+        if attach is not None:
+            db.flush()  # its id
+            attach(db, submission)
         db.commit()
         return submission
 

@@ -89,6 +89,11 @@ class AISettingsAPIHandler(AIHandler):
                 update = settings.checked_update(body, current, self.assistant)
             except settings.SettingsError as e:
                 raise web.HTTPError(400, "%s", str(e)) from None
+            self.audit(
+                db, "ai.settings", course_id=course.id, target=f"course {course.slug}",
+                detail=update,
+            )  # fmt: skip
+            # commits the settings and their entry together
             settings.save(db, db.get(orm.Course, course.id), update, self.current_user["name"])
         self.db.rollback()  # this session's snapshot predates the change
         row = settings.settings_of(self.db, course.id)

@@ -32,7 +32,7 @@ from jupyterhub.services.auth import HubOAuthenticated, UserNotAllowed
 from sqlalchemy.orm import joinedload
 from tornado import web
 
-from .. import orm
+from .. import audit, orm
 from ..courses import CourseAccess
 from ..grading.notebooks import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, JSONLimitError, decode_json
 from ..scopes import AUTHOR_SCOPE
@@ -107,9 +107,12 @@ class GraderHandler(HubOAuthenticated, web.RequestHandler):
         transaction is a round trip, not for the event loop."""
 
         def call():
+            # an audit entry recorded anywhere in this work has the client's address
+            address = audit.client_address.set(self.request.remote_ip)
             try:
                 return fn(*args, **kwargs)
             finally:
+                audit.client_address.reset(address)
                 self.close_db()
 
         return await asyncio.get_running_loop().run_in_executor(self.grader.db_pool, call)
@@ -180,6 +183,27 @@ class GraderHandler(HubOAuthenticated, web.RequestHandler):
         if self.current_user.get("kind", "user") == "user":
             self.grader.enrolments.sync(self.db, user, self.access)
         return user
+
+    @property
+    def caller_is_admin(self) -> bool:
+        """A Hub admin (the identity's `admin` flag, which the Hub sends with the
+        `read:users:name` scope every identity has)."""
+        return bool(self.current_user and self.current_user.get("admin"))
+
+    def audit(
+        self, db, action: str, *, course_id=None, target: str = "", detail=None
+    ) -> orm.AuditEntry:
+        """An audit entry for what the caller does, in ``db``'s transaction (grader.audit)."""
+        return audit.record(
+            db,
+            actor=self.current_user["name"],
+            actor_kind=self.current_user.get("kind", "user"),
+            action=action,
+            course_id=course_id,
+            target=target,
+            detail=detail,
+            address=self.request.remote_ip,
+        )
 
     def require_any_author(self) -> None:
         if not self.access.any_author:
@@ -290,8 +314,13 @@ class APIHandler(GraderHandler):
             number = int(value)
         except ValueError:
             raise web.HTTPError(400, f"{name} must be an integer, not {value!r}") from None
-        if number < minimum or (maximum is not None and number > maximum):
-            bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        # past the database's integers (an offset, an id) is a 400, not its overflow
+        limit = MAX_ID if maximum is None else maximum
+        if number < minimum or number > limit:
+            if maximum is None and number < minimum:
+                bounds = f">= {minimum}"
+            else:
+                bounds = f"between {minimum} and {limit}"
             raise web.HTTPError(400, f"{name} must be {bounds}")
         return number
 

@@ -52,6 +52,7 @@ from ..instructors.submission_lists import (
     submission_count,
     submissions_page,
 )
+from ..learners import integrity
 from .ai import KINDS as AI_KINDS
 from .ai import assistant_of
 from .base import APIHandler, as_id
@@ -102,9 +103,12 @@ class CoursePageHandler(PageHandler):
         one question or learner: ``where``), below ``?before=``, and their count."""
         before = self.int_argument("before", minimum=1)
         rows, older = submissions_page(self.db, course, before=before, **where)
+        signals = integrity.markers(self.db, [row["id"] for row in rows])
         return {
             "total": submission_count(self.db, course, **where),
             "submissions": rows,
+            # a small marker beside those sent with integrity signals worth a look
+            "integrity_marks": {i: integrity.marker_text(m) for i, m in signals.items()},
             "before": before,
             "older": older,
         }
@@ -201,6 +205,8 @@ class SubmissionPageHandler(CoursePageHandler):
             manual=manual,
             xsrf=self.xsrf_token.decode(),
             api=f"{self.grader.service_prefix}api/v1/",
+            integrity=integrity.signals_of(self.db, submission.id),
+            integrity_caveat=integrity.CAVEAT,
         )
         return html, manual is not None
 

@@ -26,7 +26,7 @@ from ..courses import (
     record_enrolment,
 )
 from ..dbutil import count_by
-from ..learners import achievements
+from ..learners import achievements, integrity
 from .base import APIHandler, blocking
 from .validation import optional_text, required_slug, required_text
 
@@ -50,10 +50,17 @@ def course_models(db, courses: list[orm.Course], access) -> list[dict]:
         orm.Enrolment.course_id.in_(ids),
         orm.Enrolment.role == orm.LEARNER,
     )
-    return [_as_seen(c, access, modules.get(c.id, 0), learners.get(c.id, 0)) for c in courses]
+    # which collect integrity signals: every learner is told (learners.integrity)
+    watched = integrity.enabled_courses(db, ids)
+    return [
+        _as_seen(c, access, modules.get(c.id, 0), learners.get(c.id, 0), c.id in watched)
+        for c in courses
+    ]
 
 
-def _as_seen(course: orm.Course, access, modules: int, learners: int) -> dict:
+def _as_seen(
+    course: orm.Course, access, modules: int, learners: int, integrity_on: bool = False
+) -> dict:
     role = access.role_in(course)
     model = {
         "id": course.id,
@@ -64,6 +71,7 @@ def _as_seen(course: orm.Course, access, modules: int, learners: int) -> dict:
         "enrolled": role is not None,
         "role": role,
         "modules": modules,
+        "integrity": integrity_on,
     }
     if role == orm.INSTRUCTOR:
         model["join_code"] = course.join_code
@@ -90,10 +98,14 @@ class CourseHandlerMixin:
             raise web.HTTPError(502, f"{e}") from None
         self.hub_auth.cache.clear()  # identities (and scopes) read before the change
 
-    def record(self, course_id: int, name: str, role: str | None) -> None:
-        """Mirror a membership change made in the Hub (role None: out of the course)."""
+    def record(self, course_id: int, name: str, role: str | None, action: str) -> None:
+        """Mirror a membership change made in the Hub (role None: out of the course),
+        on the audit log as ``action`` (enrolment.join, .leave, .add, .remove)."""
         user = orm.User.find_or_create(self.db, name)
-        record_enrolment(self.db, course_id, user.id, role)
+        self.audit(
+            self.db, action, course_id=course_id, target=f"user {name}", detail={"role": role}
+        )
+        record_enrolment(self.db, course_id, user.id, role)  # commits both
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,14 @@ class CourseListAPIHandler(CourseHandlerMixin, APIHandler):
         )
         self.db.add(course)
         try:
+            self.db.flush()
+            self.audit(
+                self.db,
+                "course.create",
+                course_id=course.id,
+                target=f"course {slug}",
+                detail={"title": title, "join": join},
+            )
             self.db.commit()
         except IntegrityError:
             raise web.HTTPError(409, f"a course {slug!r} exists already") from None
@@ -193,6 +213,16 @@ class CourseAPIHandler(CourseHandlerMixin, APIHandler):
                 raise web.HTTPError(400, str(e)) from None
         if body.get("new_code") or (course.join == "code" and not course.join_code):
             course.join_code = new_join_code()
+        # what changed, never the join code itself (it admits people)
+        detail = {k: body[k] for k in ("title", "description", "join", "position") if k in body}
+        if "achievements" in body:
+            detail["achievements"] = len(course.achievements or [])
+        if body.get("new_code"):
+            detail["new_code"] = True
+        self.audit(
+            self.db, "course.update", course_id=course.id, target=f"course {course.slug}",
+            detail=detail,
+        )  # fmt: skip
         self.db.commit()
         self.write_json(course_model(self.db, course, self.access))
 
@@ -207,7 +237,7 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
         user, course = await self.in_db(self._joinable, course_ref, body.get("code"))
         if course.role is None:
             await self.hub_change(self.grader.hub_groups.add, learner_group(course.slug), user)
-            await self.in_db(self.record, course.id, user, orm.LEARNER)
+            await self.in_db(self.record, course.id, user, orm.LEARNER, "enrolment.join")
             self.renew_login()
         self.write_json(await self.in_db(self._model, course.id))
 
@@ -249,7 +279,7 @@ class EnrolAPIHandler(CourseHandlerMixin, APIHandler):
     async def delete(self, course_ref):
         user, course = await self.in_db(self._leaving, course_ref)
         await self.hub_change(self.grader.hub_groups.remove, learner_group(course.slug), user)
-        await self.in_db(self.record, course.id, user, None)
+        await self.in_db(self.record, course.id, user, None, "enrolment.leave")
         self.renew_login()
         self.no_content()
 
@@ -290,7 +320,7 @@ class MembersAPIHandler(CourseHandlerMixin, APIHandler):
             raise web.HTTPError(400, f"role must be one of {', '.join(ROLES)}")
         group = learner_group if role == orm.LEARNER else instructor_group
         await self.hub_change(self.grader.hub_groups.add, group(course.slug), name)
-        await self.in_db(self.record, course.id, name, role)
+        await self.in_db(self.record, course.id, name, role, "enrolment.add")
         self.write_json({"course": course.slug, "user": name, "role": role}, status=201)
 
     def _taught(self, course_ref):
@@ -300,14 +330,19 @@ class MembersAPIHandler(CourseHandlerMixin, APIHandler):
         return CourseRef(course.id, course.slug, orm.INSTRUCTOR)
 
 
-class MemberAPIHandler(MembersAPIHandler):
+class MemberAPIHandler(CourseHandlerMixin, APIHandler):
+    """One member: ``DELETE`` only (not a subclass of MembersAPIHandler: its GET and
+    POST take no member and would be a 500 here)."""
+
+    _taught = MembersAPIHandler._taught
+
     @web.authenticated
     async def delete(self, course_ref, name):
         """Take someone out of the course (both groups); their work stays."""
         course = await self.in_db(self._taught, course_ref)
         for group in (learner_group, instructor_group):
             await self.hub_change(self.grader.hub_groups.remove, group(course.slug), name)
-        await self.in_db(self.record, course.id, name, None)
+        await self.in_db(self.record, course.id, name, None, "enrolment.remove")
         self.no_content()
 
 

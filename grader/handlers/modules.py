@@ -75,6 +75,14 @@ class ModuleListAPIHandler(APIHandler):
         )
         self.db.add(module)
         try:
+            self.db.flush()
+            self.audit(
+                self.db,
+                "module.create",
+                course_id=course.id,
+                target=f"module {module.id}",
+                detail={"slug": slug, "title": module.title, **rule_detail(submission_rules(body))},
+            )
             self.db.commit()
         except IntegrityError:
             raise web.HTTPError(
@@ -112,8 +120,21 @@ class ModuleAPIHandler(APIHandler):
             module.description = optional_text(body, "description")
         if "position" in body:
             module.position = _position(body, default=module.position)
-        for field, value in submission_rules(body).items():
+        rule_values = submission_rules(body)
+        for field, value in rule_values.items():
             setattr(module, field, value)
+        target = f"module {module.id}"
+        changed = sorted({"title", "description", "position"} & set(body))
+        if changed:
+            detail = {"slug": module.slug, "fields": changed}
+            self.audit(
+                self.db, "module.update", course_id=module.course_id, target=target, detail=detail
+            )
+        if rule_values:
+            self.audit(
+                self.db, "rules.update", course_id=module.course_id, target=target,
+                detail=rule_detail(rule_values),
+            )  # fmt: skip
         self.db.commit()
         self.write_json(module_model(module, teaching=True))
 
@@ -125,9 +146,21 @@ class ModuleAPIHandler(APIHandler):
         self.require_author_of(module.course)
         if any(not q.retired for q in module.questions):
             raise web.HTTPError(409, "module still holds questions: retire them first")
+        self.audit(
+            self.db,
+            "module.delete",
+            course_id=module.course_id,
+            target=f"module {module.id}",
+            detail={"slug": module.slug, "title": module.title},
+        )
         self.db.delete(module)
         self.db.commit()
         self.no_content()
+
+
+def rule_detail(rule_values: dict) -> dict:
+    """Deadline and limit fields as an audit entry's detail (dates as the API writes them)."""
+    return {k: isoformat(v) if k == "due" else v for k, v in rule_values.items()}
 
 
 def _position(body: dict, default: int) -> int:

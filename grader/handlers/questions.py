@@ -107,6 +107,15 @@ def question_summary(
     }
 
 
+#: what a PUT changes of a question's content (an audit's `question.update`)
+CONTENT_FIELDS = {"title", "category", "difficulty", "tags", "notebook", "type"}
+
+
+def rule_detail(rule_values: dict) -> dict:
+    """Deadline and limit fields as an audit entry's detail (dates as the API writes them)."""
+    return {k: isoformat(v) if k == "due" and v is not None else v for k, v in rule_values.items()}
+
+
 def question_type_field(body: dict) -> str:
     """`type` of an authoring body, checked ("" when absent: the notebook says)."""
     if body.get("type") is None:
@@ -282,6 +291,22 @@ class QuestionListAPIHandler(APIHandler):
         question = create_question(self.db, module, fields, notebook, released)
         for field, value in (rule_values or {}).items():
             setattr(question, field, value)
+        self.db.flush()
+        self.audit(
+            self.db,
+            "question.create",
+            course_id=module.course_id,
+            target=f"question {question.id}",
+            detail={
+                "slug": question.slug,
+                "module": module.slug,
+                "title": question.title,
+                "type": question.type,
+                "version": question.version,
+                "released": isoformat(question.released),
+                **rule_detail(rule_values or {}),
+            },
+        )
         self.db.commit()
         return question
 
@@ -311,6 +336,7 @@ class QuestionAPIHandler(APIHandler):
         body = self.get_json_body(MAX_NOTEBOOK_BYTES)
         regrade = boolean(body, "regrade")
         retired = boolean(body, "retired", question.retired)
+        released_before, version_before = question.released, question.version
         if "release" in body:
             question.released = release_time(body, None)
         try:
@@ -326,10 +352,21 @@ class QuestionAPIHandler(APIHandler):
                 replace_notebook(question, body["notebook"], question_type_field(body))
             elif "type" in body and question_type_field(body) != question.type:
                 replace_notebook(question, question.source_notebook, question_type_field(body))
-            for field, value in submission_rules(body).items():
+            rule_values = submission_rules(body)
+            for field, value in rule_values.items():
                 setattr(question, field, value)
+            # each action its entry, before totals are rewritten (grader.audit: the
+            # log's lock comes before the totals' in every transaction)
+            self._audit_edit(question, body, released_before, version_before, rule_values)
             if retired != question.retired:
                 question.retired = retired
+                self.audit(
+                    self.db,
+                    "question.retire" if retired else "question.restore",
+                    course_id=question.module.course_id,
+                    target=f"question {question.id}",
+                    detail={"slug": question.slug},
+                )
                 self.db.flush()
                 scores.rebuild_totals(self.db)  # its scores leave, or join, every total
             self.db.commit()
@@ -339,10 +376,48 @@ class QuestionAPIHandler(APIHandler):
         if regrade:
             # after the new version is committed: every grading from now on uses it
             with self.grader.writer_factory() as db:
-                model["regrade"] = {"queued": requeue_question(db, question.id)}
+                queued = requeue_question(db, question.id)
+                # after the requeue: submissions are locked before the log (grader.audit)
+                self.audit(
+                    db,
+                    "submission.regrade",
+                    course_id=question.module.course_id,
+                    target=f"question {question.id}",
+                    detail={"version": question.version, "queued": queued},
+                )
+                model["regrade"] = {"queued": queued}
                 db.commit()
             self._deferred.append(self.grader.wake_workers)
         self.write_json(model)
+
+    def _audit_edit(self, question, body, released_before, version_before, rule_values):
+        """An entry for each kind of change a PUT made: its content, its release, its
+        rules (deadline, late policy, limits); none for what it left as it was."""
+        course_id, target = question.module.course_id, f"question {question.id}"
+        changed = sorted(CONTENT_FIELDS & set(body))
+        if changed:
+            detail = {"fields": changed, "version": question.version}
+            if question.version != version_before:
+                detail["previous_version"] = version_before
+            self.audit(
+                self.db, "question.update", course_id=course_id, target=target, detail=detail
+            )
+        if "release" in body and question.released != released_before:
+            self.audit(
+                self.db,
+                "question.release",
+                course_id=course_id,
+                target=target,
+                detail={
+                    "released": isoformat(question.released),
+                    "previous": isoformat(released_before),
+                },
+            )
+        if rule_values:
+            self.audit(
+                self.db, "rules.update", course_id=course_id, target=target,
+                detail=rule_detail(rule_values),
+            )  # fmt: skip
 
     @web.authenticated
     @blocking
@@ -350,6 +425,13 @@ class QuestionAPIHandler(APIHandler):
         """Retire: learners no longer see it; submissions and scores stay."""
         question = self.find_taught_question(question_id, include_retired=False)
         question.retired = True
+        self.audit(
+            self.db,
+            "question.retire",
+            course_id=question.module.course_id,
+            target=f"question {question.id}",
+            detail={"slug": question.slug},
+        )
         self.db.flush()
         scores.rebuild_totals(self.db)  # its scores leave every total
         self.db.commit()
@@ -399,6 +481,13 @@ class QuestionImageAPIHandler(APIHandler):
             replace_notebook(question, source)
         except QuestionError as e:
             raise web.HTTPError(400, str(e)) from None
+        self.audit(
+            self.db,
+            "question.update",
+            course_id=question.module.course_id,
+            target=f"question {question.id}",
+            detail={"image": name, "version": question.version},
+        )
         self.db.commit()
         return question_summary(question, None)
 

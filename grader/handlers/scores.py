@@ -206,6 +206,7 @@ class GradebookAPIHandler(APIHandler):
     async def get(self, as_csv=None):
         course = await self.in_db(self._course)
         if as_csv:
+            await self.in_db(self._record_export, course)
             await self._stream_csv(course)
             return
         limit = self.int_argument("limit", default=gradebook.PAGE_SIZE, minimum=1, maximum=5000)
@@ -226,6 +227,13 @@ class GradebookAPIHandler(APIHandler):
         course = self.taught_course_argument("the gradebook is a course's")
         self.db.expunge(course)  # read again in other sessions (pages)
         return course
+
+    def _record_export(self, course):
+        """The export on the audit log before a byte of it is sent."""
+        self.audit(
+            self.db, "export.gradebook", course_id=course.id, target=f"gradebook.csv {course.slug}"
+        )
+        self.db.commit()
 
     def _page(self, course, after, limit, cols=None):
         with self.grader.session_factory() as db:

@@ -31,7 +31,7 @@ from .. import orm
 from ..grading import manual
 from ..grading.questiontypes import question_type
 from ..grading.queue import QueueLimit
-from ..learners import rules
+from ..learners import integrity, rules
 from ..scopes import RESTRICTED_GROUP
 from .base import MAX_NOTEBOOK_BYTES, APIHandler, LimitError, as_id, blocking, isoformat
 from .validation import optional_text
@@ -121,6 +121,13 @@ class SubmissionListAPIHandler(APIHandler):
             notebook = question_type(question.type).read_answer(body["notebook"])
         except ValueError as e:
             raise web.HTTPError(400, f"notebook: {e}") from None
+        # what the learner's JupyterLab recorded (learners.integrity): checked whole
+        # before anything is stored, kept only if the course collects it
+        try:
+            signals = integrity.checked_signals(body.get("integrity"))
+        except integrity.SignalsError as e:
+            raise web.HTTPError(400, "%s", str(e)) from None
+        course_id = question.module.course_id
         with self.grader.writer_factory() as db:
             try:
                 # the rules and the queue's limits, then the insert: one transaction,
@@ -128,7 +135,13 @@ class SubmissionListAPIHandler(APIHandler):
                 late = rules.admit(db, user.id, question)
                 # the body's size stands for the notebook's: it is nearly all of it
                 submission = self.queue.enqueue(
-                    db, user, question, notebook, size=len(self.request.body), late=late
+                    db,
+                    user,
+                    question,
+                    notebook,
+                    size=len(self.request.body),
+                    late=late,
+                    attach=lambda db, s: integrity.attach(db, s, signals, course_id),
                 )
             except (QueueLimit, rules.SubmissionRefused) as e:
                 raise LimitError(e.status, str(e), retry_after=e.retry_after) from None
@@ -169,7 +182,11 @@ class SubmissionAPIHandler(SubmissionReader, APIHandler):
     @web.authenticated
     @blocking
     def get(self, submission_id):
-        self.write_json(self.read_submission(submission_id))
+        model = self.read_submission(submission_id)
+        # the owner's own (transparency) and the course's instructors' (read_submission
+        # let no one else this far): never another learner's
+        model["integrity"] = integrity.signals_of(self.db, model["id"])
+        self.write_json(model)
 
 
 class SubmissionGradeAPIHandler(SubmissionReader, APIHandler):

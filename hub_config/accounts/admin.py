@@ -21,7 +21,17 @@ from tornado import web
 
 from grader.scopes import RESTRICTED_GROUP
 
+from ..grader_calls import GraderCallError, GraderCalls
 from .mail import MailError
+
+#: the page's actions as the audit log names them (grader.audit)
+AUDIT_ACTIONS = {
+    "approve": "account.approve",
+    "reject": "account.reject",
+    "restrict": "account.restrict",
+    "lift": "account.unrestrict",
+    "send-reset": "account.reset",
+}
 
 
 def restricted_group(db) -> orm.Group:
@@ -72,7 +82,26 @@ class AccountsAdminHandler(BaseHandler):
             await self.page(404, error=str(e))
             return
         self.log.info("Admin %s: %s %s", self.current_user.name, action, name)
+        message += await self.audit(action, name)
         await self.page(message=message)
+
+    async def audit(self, action: str, name: str) -> str:
+        """The action on coursehub's audit log (the grader's, through the Hub's own
+        token): "" once it is there, else a note for the admin. The action stands
+        either way: an admin stopping abuse must not wait for the grader."""
+        entry = {
+            "actor": self.current_user.name,
+            "action": AUDIT_ACTIONS.get(action.replace("_", "-"), "account.other"),
+            "target": f"user {name}",
+            "address": self.request.remote_ip,
+        }
+        try:
+            await GraderCalls(parent=self.authenticator).call("POST", "audit/entries", entry)
+        except GraderCallError as e:
+            self.log.warning("Admin %s: %s %s not in the audit log: %s",
+                             self.current_user.name, action, name, e)  # fmt: skip
+            return f" (Not in the audit log: {e.message})"
+        return ""
 
     async def account(self, name):
         account = await self.authenticator._store_call("find", name)

@@ -133,3 +133,17 @@ class Attempt(Base):
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LTINonce(Base):
+    """The nonce of an LTI 1.3 launch already signed in with (hub_config.lti): a second
+    use is a replayed launch and refused. Kept until the launch's id_token expires (it
+    is refused anyway after), then deleted. In the database, so that it holds across
+    restarts and Hub replicas; a SHA-256 digest of the issuer and the nonce."""
+
+    __tablename__ = "coursehub_lti_nonces"
+    __table_args__ = (Index("ix_coursehub_lti_nonces_expires", "expires"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires: Mapped[datetime.datetime] = mapped_column(DateTime)

@@ -7,6 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import { IAIStatus, ITutorConversation } from './ai';
 import { errorMessage } from './format';
+import { IIntegritySignals } from './integrity';
 import { ITextStream, textStream } from './sse';
 import {
   ICourse,
@@ -186,8 +187,15 @@ export class CoursehubAPI {
     return this.post<IOpenResult>(`questions/${encodeURIComponent(String(id))}/open`, {});
   }
 
-  submit(id: number | string, path: string): Promise<Pick<ISubmission, 'id' | 'status'>> {
-    return this.post(`questions/${encodeURIComponent(String(id))}/submit`, { path });
+  /** Submit the saved notebook at `path`; `integrity`: the signals recorded for it, in
+   * a course that records them (src/integrity.ts), else left out. */
+  submit(
+    id: number | string,
+    path: string,
+    integrity: IIntegritySignals | null = null
+  ): Promise<Pick<ISubmission, 'id' | 'status'>> {
+    const body = integrity ? { path, integrity } : { path };
+    return this.post(`questions/${encodeURIComponent(String(id))}/submit`, body);
   }
 
   submission(id: number | string): Promise<ISubmission> {

@@ -12,6 +12,7 @@ import { chooseCourse } from './courses';
 import { Refresh } from './events';
 import { clampPercent, descriptionSnippet, formatPercent, pointsText } from './format';
 import { moduleSummaries, nextQuestion, streakText } from './home';
+import { IntegrityNotice } from './integrityNotice';
 import { LiveWidget } from './live';
 import { IQuestion } from './types';
 import { useLoad } from './useLoad';
@@ -119,6 +120,7 @@ function HomeView(props: IHomeOptions & { live: Refresh }): JSX.Element {
           )}
         </div>
       </header>
+      {course.integrity && <IntegrityNotice />}
       <section className="ch-home-next" data-testid="ch-home-next" aria-labelledby="ch-next-h">
         <h2 id="ch-next-h">What to do next</h2>
         {next ? (

@@ -20,6 +20,7 @@ import {
 import { CoursehubAPI } from './api';
 import { celebrationOf, hintCostText, ICelebration } from './awards';
 import { formatScore, testTitle } from './format';
+import { IntegrityNotice, IntegrityReport } from './integrityNotice';
 import { LearnerSettings } from './learner';
 import { agoText } from './profile';
 import {
@@ -78,6 +79,8 @@ export class ResultsArea extends ReactWidget {
   tutorAnswer: IAIAnswer | null = null;
   tutorAsked = '';
   open = false;
+  /** the course records integrity signals: say what, under the notebook */
+  integrity = false;
   /** Incremented by every new submission, so an older loop stops. */
   run = 0;
   private following = new AbortController();
@@ -341,6 +344,11 @@ export class ResultsArea extends ReactWidget {
     }
   }
 
+  setIntegrity(on: boolean): void {
+    this.integrity = on;
+    this.update();
+  }
+
   render(): JSX.Element {
     return <ResultsAreaView area={this} />;
   }
@@ -438,6 +446,8 @@ function ResultsAreaView({ area }: { area: ResultsArea }): JSX.Element {
       </div>
       {area.open && (
         <div className="ch-results-body">
+          {area.integrity && <IntegrityNotice compact />}
+          {s?.integrity && <IntegrityReport report={s.integrity} />}
           {area.message && (
             <div className="ch-error" role="alert">
               {area.message}

@@ -15,6 +15,7 @@ import { BoxLayout, Widget } from '@lumino/widgets';
 import { answerCells } from './ai';
 import { CoursehubAPI, CoursehubError } from './api';
 import { Refresh } from './events';
+import { IntegrityWatch } from './integrityWatch';
 import { LearnerSettings } from './learner';
 import { INITIAL_STATE, reduce } from './results';
 import { ResultsArea } from './resultsArea';
@@ -45,6 +46,11 @@ export class SubmitRules {
   connect(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The question as the grader last said (its course, its rules), if known. */
+  question(questionId: string): IQuestion | undefined {
+    return this.questions.get(questionId);
   }
 
   /** Why submitting to the question is refused now, or null. */
@@ -85,6 +91,8 @@ export class SubmitRules {
 export class Submitter {
   private areas = new Map<NotebookPanel, ResultsArea>();
   readonly rules: SubmitRules;
+  /** integrity signals, recorded for questions of courses that record them */
+  readonly integrity: IntegrityWatch;
 
   constructor(
     private api: CoursehubAPI,
@@ -93,7 +101,20 @@ export class Submitter {
     private openPath: (path: string) => Promise<void>
   ) {
     this.rules = new SubmitRules(api);
+    this.integrity = new IntegrityWatch(api, refresh);
     refresh.connect(() => this.rules.reloadAll());
+  }
+
+  /**
+   * Record integrity signals for `panel`'s notebook (opened at `opened`, ms) if the
+   * question's course records them, and say so in its results area. Call once the
+   * question's rules (its course) were loaded.
+   */
+  async watchIntegrity(panel: NotebookPanel, questionId: string, opened: number): Promise<void> {
+    const course = this.rules.question(questionId)?.course;
+    if (await this.integrity.watch(panel, questionId, course, opened)) {
+      this.areas.get(panel)?.setIntegrity(true);
+    }
   }
 
   /**
@@ -153,7 +174,9 @@ export class Submitter {
     try {
       await panel.context.save();
       show(reduce(state, { type: 'submit' }));
-      const created = await this.api.submit(questionId, panel.context.path);
+      // the course's integrity signals (null: it records none), sizes and times only
+      const integrity = this.integrity.signals(panel);
+      const created = await this.api.submit(questionId, panel.context.path, integrity);
       show(reduce(state, { type: 'submitted', id: created.id, status: created.status }));
     } catch (e) {
       show(reduce(state, { type: 'failed', message: (e as Error).message }));
@@ -259,6 +282,7 @@ export class SubmitButtonExtension
 
   createNew(panel: NotebookPanel, context: DocumentRegistry.IContext<INotebookModel>): Widget {
     const rules = this.submitter.rules;
+    const opened = Date.now(); // the time spent on the question counts from here
     const button = new SubmitButton(
       () => void this.submitter.submit(panel),
       rules,
@@ -280,8 +304,10 @@ export class SubmitButtonExtension
         panel.toolbar.addItem('coursehubSubmit', button);
       }
       button.follow();
-      void rules.load(questionId);
       this.submitter.area(panel, questionId);
+      void rules
+        .load(questionId)
+        .then(() => this.submitter.watchIntegrity(panel, questionId, opened));
     });
     return button;
   }

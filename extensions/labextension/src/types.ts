@@ -19,6 +19,8 @@ export interface ICourse {
   role: CourseRole | null;
   /** only for the course's instructors */
   join_code?: string | null;
+  /** the course records integrity signals (src/integrity.ts): learners are told */
+  integrity?: boolean;
 }
 
 export interface IModule {
@@ -123,6 +125,8 @@ export interface ISubmission {
   late?: boolean | null;
   /** what this grading earned: XP, the streak, new achievements; null: nothing */
   awards?: IAwards | null;
+  /** the integrity signals sent with it (its course records them), shown to its owner */
+  integrity?: import('./integrity').IIntegrityReport | null;
 }
 
 export interface IAchievementInfo {

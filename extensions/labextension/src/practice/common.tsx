@@ -4,6 +4,7 @@ import React, { useCallback, useEffect, useRef, useState } from 'react';
 import { ErrorMessage } from '../common';
 import { Refresh } from '../events';
 import { clampPercent, formatPercent } from '../format';
+import { TimedKind, timedQuestions } from '../integrity';
 import { PracticeAPI } from './api';
 import { DuelFeed } from './feed';
 import { IProgress, typeText } from './format';
@@ -208,4 +209,32 @@ export function useReloadAt(deadline: number | null, reload: () => void): void {
     const timer = setTimeout(() => latest.current(), wait);
     return () => clearTimeout(timer);
   }, [deadline]);
+}
+
+/**
+ * Mark `questionIds` as part of timed work (`kind`) until `deadline` (browser clock,
+ * ms) while the view shows it running, for the integrity signals (../integrity.ts:
+ * leaving the tab counts only then, and only where the course records signals).
+ * `deadline` null: not timed, nothing marked.
+ */
+export function useTimed(
+  kind: TimedKind,
+  questionIds: (number | string)[],
+  deadline: number | null
+): void {
+  const key = questionIds.join(',');
+  useEffect(() => {
+    if (deadline === null || questionIds.length === 0) {
+      return;
+    }
+    for (const id of questionIds) {
+      timedQuestions.mark(id, kind, deadline);
+    }
+    return () => {
+      for (const id of questionIds) {
+        timedQuestions.clear(id);
+      }
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [kind, key, deadline]);
 }

@@ -12,7 +12,14 @@ import { formatNumber } from '../format';
 import { agoText } from '../profile';
 import { useLoad } from '../useLoad';
 import { useNow } from '../useNow';
-import { ActionButton, ISectionProps, TypeChip, useAction, useReloadAt } from './common';
+import {
+  ActionButton,
+  ISectionProps,
+  TypeChip,
+  useAction,
+  useReloadAt,
+  useTimed
+} from './common';
 import {
   acceptable,
   cleanOpponentName,
@@ -199,6 +206,8 @@ function ActiveDuel(
   // the grader settles an expired duel on read: ask again once the time is up
   useReloadAt(deadline, props.reload);
   const q = duel.question;
+  // a duel is a race: leaving the tab counts while it is on, where the course records it
+  useTimed('duel', q ? [q.id] : [], deadline ?? Number.POSITIVE_INFINITY);
   return (
     <li
       className="ch-practice-item ch-practice-duel ch-mod-active"

@@ -9,7 +9,7 @@ import React from 'react';
 import { ErrorMessage } from '../common';
 import { useLoad } from '../useLoad';
 import { useNow } from '../useNow';
-import { ActionButton, ISectionProps, TypeChip, useReloadAt } from './common';
+import { ActionButton, ISectionProps, TypeChip, useReloadAt, useTimed } from './common';
 import {
   itemScoreText,
   localDeadline,
@@ -72,6 +72,11 @@ function QuizRow(
   const now = useNow(running && deadline !== null);
   const phase = quizPhase(quiz, deadline, now);
   useReloadAt(running ? deadline : null, reload);
+  useTimed(
+    'quiz',
+    phase === 'running' && attempt ? attempt.questions.map(q => q.id) : [],
+    deadline
+  );
   return (
     <li
       className={`ch-practice-item ch-practice-quiz ch-mod-${phase}`}
