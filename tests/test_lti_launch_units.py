@@ -12,18 +12,18 @@ import pytest
 from traitlets.config import Config
 
 from grader.lti.names import NameRefused, hub_name, hub_name_of_member
+from grader.lti.platforms import (
+    PlatformsError,
+    PlatformsFile,
+    UnknownPlatform,
+    parse_platforms,
+)
 from hub_config import Settings
 from hub_config.authenticator import USERNAME_RE, CoursehubAuthenticator, apply_auth
 from hub_config.grader_calls import GraderCallError, GraderCalls, apply_grader_calls
 from hub_config.lti import CoursehubLTIAuthenticator
 from hub_config.lti.keys import KeySets, KeyUnavailable
 from hub_config.lti.launch import LaunchRefused, is_lms_instructor, launch_payload
-from hub_config.lti.platforms import (
-    PlatformsFile,
-    PlatformsFileError,
-    UnknownPlatform,
-    parse_platforms,
-)
 from hub_config.lti.store import LaunchStore, nonce_digest
 from hub_config.oauth import CoursehubGitHubOAuthenticator, CoursehubOAuthenticator
 from tests.lti_platform import INSTRUCTOR, LTI, FakePlatform, Launch, new_key
@@ -124,7 +124,7 @@ def test_platforms_are_found_by_issuer_and_client_id(tmp_path):
     ],
 )
 def test_a_broken_platforms_file_says_what_is_wrong(data, why):
-    with pytest.raises(PlatformsFileError, match=why):
+    with pytest.raises(PlatformsError, match=why):
         parse_platforms(data, "platforms.json")
 
 

@@ -1,87 +1,166 @@
 """The LMS platforms coursehub trusts: configuration, never rows.
 
-One JSON file (`COURSEHUB_LTI_PLATFORMS`), read by the Hub (launches) and the grader
-(services: tokens, line items, scores, rosters)::
+``COURSEHUB_LTI_PLATFORMS`` names a JSON file, read by the Hub (launches:
+hub_config.lti) and by the grader (tokens, line items, scores, rosters) with this one
+module, so both accept the same files and read them the same way: a list of
+registrations of this tool with a platform::
 
     [{"issuer": "https://lms.example.edu", "client_id": "...",
       "authorize_url": "...", "jwks_url": "...", "token_url": "...",
-      "deployment_ids": ["1"], "courses": {"<context id>": "<course slug>"}}]
+      "deployment_ids": ["1"], "courses": {"<context id>": "<course slug>"},
+      "username_key": "email"}]
 
-`courses` (optional) links contexts to coursehub courses by the admin's word: such a
-context is linked at its first launch.
+``token_url`` (grade passback and rosters need it), ``courses`` (contexts an admin links
+ahead of time: linked at their first launch) and ``username_key`` (the claim naming the
+Hub user, grader.lti.names; default ``email``; the grader matches rosters' members to
+Hub names with it) are optional. The file is read again when it changes: adding a
+platform needs no restart.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
+
+from .names import DEFAULT_USERNAME_KEY
+
+REQUIRED = ("issuer", "client_id", "authorize_url", "jwks_url", "deployment_ids")
 
 
 class PlatformsError(ValueError):
-    """The platforms file is unreadable or malformed; the message says where."""
+    """The platforms file cannot be used; ``str(e)`` names the file and the problem."""
+
+
+class UnknownPlatform(LookupError):
+    """A launch from an issuer (or client id) no registration in the file has."""
 
 
 @dataclass(frozen=True)
 class Platform:
+    """One registration of the tool with an LMS."""
+
     issuer: str
     client_id: str
+    authorize_url: str
+    jwks_url: str
+    deployment_ids: tuple[str, ...]
     token_url: str = ""
-    jwks_url: str = ""
-    authorize_url: str = ""
-    deployment_ids: tuple[str, ...] = ()
-    courses: dict[str, str] = field(default_factory=dict)
-    # the launch claim the Hub names users by (grader.lti.names): rosters are matched
-    # to Hub names with the same rule
-    username_key: str = "email"
+    username_key: str = DEFAULT_USERNAME_KEY
+    courses: dict = field(default_factory=dict, compare=False, hash=False)
 
 
-def parse_platforms(data) -> list[Platform]:
-    """The platforms of the file's JSON, checked field by field."""
+def _url(path: Path, index: int, key: str, value) -> str:
+    if not isinstance(value, str) or urlparse(value).scheme not in ("http", "https"):
+        raise PlatformsError(f"{path}: platform {index}: {key} must be an http(s) URL")
+    return value
+
+
+def _username_key(path: Path, index: int, value) -> str:
+    if value in (None, ""):
+        return DEFAULT_USERNAME_KEY
+    if not isinstance(value, str):
+        raise PlatformsError(f"{path}: platform {index}: username_key must be a string")
+    return value
+
+
+def parse_platforms(data, path: Path | str = "<platforms>") -> list[Platform]:
+    """The registrations in the file's JSON, checked; :class:`PlatformsError`."""
+    path = Path(path)
     if not isinstance(data, list):
-        raise PlatformsError("the LTI platforms file must hold a JSON list of platforms")
-    platforms = []
-    for i, entry in enumerate(data):
-        where = f"platform {i}"
+        raise PlatformsError(f"{path}: must hold a JSON list of platforms")
+    platforms, seen = [], set()
+    for index, entry in enumerate(data):
         if not isinstance(entry, dict):
-            raise PlatformsError(f"{where} must be a JSON object")
-        for name in ("issuer", "client_id"):
-            if not isinstance(entry.get(name), str) or not entry[name]:
-                raise PlatformsError(f"{where}: {name} must be a non-empty string")
-        for name in ("token_url", "jwks_url", "authorize_url", "username_key"):
-            if not isinstance(entry.get(name, ""), str):
-                raise PlatformsError(f"{where}: {name} must be a string")
-        deployments = entry.get("deployment_ids", [])
+            raise PlatformsError(f"{path}: platform {index} is not a JSON object")
+        missing = [key for key in REQUIRED if not entry.get(key)]
+        if missing:
+            raise PlatformsError(f"{path}: platform {index} lacks {', '.join(missing)}")
+        deployments = entry["deployment_ids"]
         if not isinstance(deployments, list) or not all(isinstance(d, str) for d in deployments):
-            raise PlatformsError(f"{where}: deployment_ids must be a list of strings")
-        courses = entry.get("courses", {}) or {}
+            raise PlatformsError(f"{path}: platform {index}: deployment_ids must be strings")
+        if not isinstance(entry["client_id"], str):
+            raise PlatformsError(f"{path}: platform {index}: client_id must be a string")
+        courses = entry.get("courses") or {}
         if not isinstance(courses, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in courses.items()
         ):
-            raise PlatformsError(f"{where}: courses must map context ids to course slugs")
-        platforms.append(
-            Platform(
-                issuer=entry["issuer"],
-                client_id=entry["client_id"],
-                token_url=entry.get("token_url", ""),
-                jwks_url=entry.get("jwks_url", ""),
-                authorize_url=entry.get("authorize_url", ""),
-                deployment_ids=tuple(deployments),
-                courses=dict(courses),
-                username_key=entry.get("username_key") or "email",
+            raise PlatformsError(
+                f"{path}: platform {index}: courses must map context ids to course slugs"
             )
+        platform = Platform(
+            issuer=_url(path, index, "issuer", entry["issuer"]),
+            client_id=entry["client_id"],
+            authorize_url=_url(path, index, "authorize_url", entry["authorize_url"]),
+            jwks_url=_url(path, index, "jwks_url", entry["jwks_url"]),
+            token_url=_url(path, index, "token_url", entry["token_url"])
+            if entry.get("token_url")
+            else "",
+            deployment_ids=tuple(deployments),
+            username_key=_username_key(path, index, entry.get("username_key")),
+            courses=dict(courses),
         )
+        if (platform.issuer, platform.client_id) in seen:
+            raise PlatformsError(
+                f"{path}: platform {index}: {platform.issuer} with client id "
+                f"{platform.client_id} is registered twice"
+            )
+        seen.add((platform.issuer, platform.client_id))
+        platforms.append(platform)
     return platforms
 
 
-def load_platforms(path: str | Path) -> list[Platform]:
-    """The platforms of the file at ``path`` (none if ``path`` is empty)."""
-    if not path:
-        return []
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise PlatformsError(f"cannot read the LTI platforms file {path}: {e}") from None
-    except ValueError as e:
-        raise PlatformsError(f"the LTI platforms file {path} is not JSON: {e}") from None
-    return parse_platforms(data)
+def find_platform(platforms: list[Platform], issuer: str, client_id: str | None) -> Platform:
+    """The registration a launch is for: by issuer, and client id when given (a platform
+    may register the tool several times); :class:`UnknownPlatform` with a message."""
+    of_issuer = [p for p in platforms if p.issuer == issuer]
+    if not of_issuer:
+        raise UnknownPlatform(
+            f"this Hub accepts no LTI launches from the issuer {issuer!r}: ask its "
+            "administrators to register the platform"
+        )
+    if client_id:
+        chosen = [p for p in of_issuer if p.client_id == client_id]
+        if not chosen:
+            raise UnknownPlatform(
+                f"the client id {client_id!r} is not registered for the issuer {issuer!r}"
+            )
+        return chosen[0]
+    if len(of_issuer) > 1:
+        raise UnknownPlatform(
+            f"the issuer {issuer!r} has several registrations here: the platform must "
+            "send client_id with the login initiation"
+        )
+    return of_issuer[0]
+
+
+class PlatformsFile:
+    """The platforms file, read again when its modification time or size changes."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._stamp = None
+        self._platforms: list[Platform] = []
+
+    def platforms(self) -> list[Platform]:
+        try:
+            stat = os.stat(self.path)
+        except OSError as e:
+            raise PlatformsError(f"{self.path}: cannot be read: {e.strerror}") from None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    data = json.loads(self.path.read_text())
+                except (OSError, ValueError) as e:
+                    raise PlatformsError(f"{self.path}: not readable JSON: {e}") from None
+                self._platforms = parse_platforms(data, self.path)
+                self._stamp = stamp
+            return self._platforms
+
+    def find(self, issuer: str, client_id: str | None) -> Platform:
+        return find_platform(self.platforms(), issuer, client_id)

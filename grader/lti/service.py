@@ -14,7 +14,7 @@ from traitlets.config import LoggingConfigurable
 
 from .client import PlatformClient
 from .keys import ToolKey
-from .platforms import Platform, PlatformsError, load_platforms
+from .platforms import Platform, PlatformsError, PlatformsFile, UnknownPlatform
 
 
 class LTIService(LoggingConfigurable):
@@ -92,21 +92,35 @@ class LTIService(LoggingConfigurable):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        # read again when it changes, as the Hub does: adding a platform needs no restart
+        self._platforms = PlatformsFile(self.platforms_file) if self.platforms_file else None
         self.platforms_error = None
-        try:
-            self.platforms = load_platforms(self.platforms_file)
-        except PlatformsError as e:
-            self.platforms, self.platforms_error = [], str(e)
-            self.log.error("LTI: %s", e)
+        _ = self.platforms  # a broken file is logged at start, not at the first launch
         self.key = ToolKey(self.key_file)
         self.client = PlatformClient(self.key, timeout=self.request_timeout, log=self.log)
         self._tasks: set[asyncio.Task] = set()
 
+    @property
+    def platforms(self) -> list[Platform]:
+        """The platforms file's registrations (none without a file, or while it is
+        broken: `platforms_error` says why, on the LTI page and in the log)."""
+        if self._platforms is None:
+            return []
+        try:
+            platforms = self._platforms.platforms()
+        except PlatformsError as e:
+            if str(e) != self.platforms_error:
+                self.log.error("LTI: %s", e)
+            self.platforms_error = str(e)
+            return []
+        self.platforms_error = None
+        return platforms
+
     def platform_for(self, issuer: str, client_id: str | None = None) -> Platform | None:
-        for platform in self.platforms:
-            if platform.issuer == issuer and (client_id is None or platform.client_id == client_id):
-                return platform
-        return None
+        try:
+            return self._platforms.find(issuer, client_id) if self.platforms else None
+        except UnknownPlatform:
+            return None
 
     def in_background(self, coroutine) -> asyncio.Task:
         """Run work that outlives a request (a roster sync), keeping a reference."""

@@ -14,6 +14,7 @@ from tornado.web import HTTPError
 from traitlets import Float, Integer, Unicode, default
 
 from grader.lti.names import DEFAULT_USERNAME_KEY, NameRefused, hub_name
+from grader.lti.platforms import Platform, PlatformsError, PlatformsFile
 
 from ..courses import CourseRolesMixin
 from ..grader_calls import GraderCallError, GraderCalls
@@ -24,7 +25,6 @@ from .handlers import (
 )
 from .keys import KeySets, KeyUnavailable
 from .launch import LaunchRefused, check_deployment
-from .platforms import Platform, PlatformsFile, PlatformsFileError
 from .store import LaunchStore, nonce_digest
 
 
@@ -91,7 +91,7 @@ class CoursehubLTIAuthenticator(CourseRolesMixin, LTI13Authenticator):
             self._platforms_file = PlatformsFile(self.platforms_file)
         try:
             return self._platforms_file.find(issuer, client_id)
-        except PlatformsFileError as e:
+        except PlatformsError as e:
             self.log.error("LTI launch impossible: %s", e)
             raise HTTPError(
                 503, "LTI launches are not available: the platforms file is broken"
@@ -188,7 +188,7 @@ class CoursehubLTIAuthenticator(CourseRolesMixin, LTI13Authenticator):
             return None  # only the callback handler signs in, with a verified launch
         platform, claims = data["platform"], data["claims"]
         try:
-            name = hub_name(platform.issuer, claims, platform.username_key or self.username_key)
+            name = hub_name(platform.issuer, claims, platform.username_key)
         except NameRefused as e:
             raise HTTPError(400, f"This launch cannot sign in: {e}.") from None
         # every LTI name holds an "@", which password accounts' names cannot: this is

@@ -26,8 +26,9 @@ from ltiauthenticator.utils import convert_request_to_dict
 from tornado.httputil import url_concat
 from tornado.web import HTTPError
 
+from grader.lti.platforms import UnknownPlatform
+
 from .launch import LaunchRefused, launch_payload
-from .platforms import UnknownPlatform
 
 #: the grader's pages: where an LMS instructor links an LMS course (context) to a
 #: coursehub course they teach. The grader's answer to the launch gives the page's

@@ -3,7 +3,7 @@ is told (``POST api/v1/lti/launches``, docs/api.md)."""
 
 from __future__ import annotations
 
-from .platforms import Platform
+from grader.lti.platforms import Platform
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 DEPLOYMENT_CLAIM = CLAIM + "deployment_id"
