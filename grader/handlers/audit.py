@@ -27,7 +27,6 @@ Nothing changes or removes an entry: every other method on these paths is a 405.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from sqlalchemy import select
@@ -40,8 +39,8 @@ from ..audit.chain import verify
 from ..audit.watch import TooManyStreams
 from ..scopes import AUDIT_SCOPE, HUB_SCOPE
 from .base import MAX_ID, APIHandler, as_id, blocking
-from .events import KEEPALIVE_SECONDS, RETRY_MILLISECONDS
 from .pages import PageHandler
+from .streams import KEEPALIVE_SECONDS, ReplayingStream
 from .validation import utc_datetime
 
 #: what the Hub may record for an admin: its own pages' actions
@@ -237,11 +236,10 @@ class AuditExportAPIHandler(AuditReader, APIHandler):
             return reading.models(db, entries)
 
 
-class AuditEventsAPIHandler(AuditReader, APIHandler):
+class AuditEventsAPIHandler(ReplayingStream, AuditReader, APIHandler):
     """`GET audit/events`: new entries as they are written, replayed from Last-Event-ID."""
 
-    _closed = False
-    _waiting: asyncio.Future | None = None
+    event_id_name = "an audit entry's id"
 
     @web.authenticated
     async def get(self):
@@ -255,52 +253,22 @@ class AuditEventsAPIHandler(AuditReader, APIHandler):
             raise web.HTTPError(
                 429, f"{watch.max_streams_per_caller} audit event streams are open already"
             ) from None
+
+        async def read(last_id):
+            # up to `checked`: past entries this caller may not see too, not read again
+            sent, checked = await self.in_db(self._read, where, last_id)
+            texts = [reading.event_text(row) for row in sent]
+            return texts, checked, len(sent) == reading.EXPORT_PAGE
+
         try:
-            self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
-            self.set_header("X-Accel-Buffering", "no")
-            self.write(f"retry: {RETRY_MILLISECONDS}\n: audit entries after {last_id}\n\n")
-            await self.flush()
-            while not self._closed:
-                sent, checked = await self.in_db(self._read, where, last_id)
-                for row in sent:
-                    self.write(reading.event_text(row))
-                if sent:
-                    await self.flush()
-                # past what this caller may not see, too: not read again
-                last_id = checked
-                if len(sent) == reading.EXPORT_PAGE:
-                    continue
-                self._waiting = asyncio.ensure_future(watch.wait(last_id, KEEPALIVE_SECONDS))
-                try:
-                    newest = await self._waiting
-                except asyncio.CancelledError:
-                    if self._closed:
-                        return
-                    raise
-                finally:
-                    self._waiting = None
-                if newest is None:
-                    self.write(": keep-alive\n\n")
-                    await self.flush()
-        except StreamClosedError:
-            return
+            await self.follow(
+                f": audit entries after {last_id}",
+                last_id,
+                read,
+                lambda last_id: watch.wait(last_id, KEEPALIVE_SECONDS),
+            )
         finally:
             watch.close_stream(caller)
-
-    def on_connection_close(self):
-        self._closed = True
-        if self._waiting is not None:
-            self._waiting.cancel()
-
-    def last_event_id(self) -> int | None:
-        value = self.request.headers.get("Last-Event-ID")
-        if value is None:
-            value = self.get_query_argument("last_event_id", None)
-        if value is None or value.strip() == "":
-            return None
-        if not re.fullmatch(r"\d{1,18}", value.strip()):
-            raise web.HTTPError(400, "Last-Event-ID must be an audit entry's id (a whole number)")
-        return int(value.strip())
 
     def _start(self, last_id):
         where = self.audit_filter()

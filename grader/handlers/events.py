@@ -20,10 +20,8 @@ every open stream) and ends as soon as the client goes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-import re
 
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -32,11 +30,8 @@ from .. import orm
 from ..grading.watch import Followed
 from ..learners import events
 from .base import APIHandler, _json_default
+from .streams import KEEPALIVE_SECONDS, ReplayingStream
 from .submissions import FINAL, SubmissionReader, submission_detail
-
-KEEPALIVE_SECONDS = 15.0
-# how long a browser's EventSource waits before it reconnects (ms)
-RETRY_MILLISECONDS = 2000
 
 
 class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
@@ -80,11 +75,8 @@ class SubmissionEventsAPIHandler(SubmissionReader, APIHandler):
         return model
 
 
-class LearnerEventsAPIHandler(APIHandler):
+class LearnerEventsAPIHandler(ReplayingStream, APIHandler):
     """`GET events`: the caller's events, replayed from Last-Event-ID, then as they come."""
-
-    _closed = False
-    _waiting: asyncio.Future | None = None
 
     @web.authenticated
     async def get(self):
@@ -99,56 +91,21 @@ class LearnerEventsAPIHandler(APIHandler):
                 f"you have {watch.max_streams_per_learner} event streams open already: "
                 "close one (a tab) first",
             ) from None
+
+        async def read(last_id):
+            sent = await self.in_db(self._read, user_id, last_id)
+            last_id = sent[-1][1] if sent else last_id
+            return [text for text, _ in sent], last_id, len(sent) == events.BATCH
+
         try:
-            self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
-            self.set_header("X-Accel-Buffering", "no")
-            self.write(f"retry: {RETRY_MILLISECONDS}\n: events after {last_id}\n\n")
-            await self.flush()
-            while not self._closed:
-                sent = await self.in_db(self._read, user_id, last_id)
-                for text, event_id in sent:
-                    self.write(text)
-                    last_id = event_id
-                if sent:
-                    await self.flush()
-                    if len(sent) == events.BATCH:
-                        continue  # more waiting: no need to ask the watch
-                self._waiting = asyncio.ensure_future(
-                    watch.wait(user_id, last_id, KEEPALIVE_SECONDS)
-                )
-                try:
-                    newest = await self._waiting
-                except asyncio.CancelledError:
-                    if self._closed:
-                        return  # the client went away while we waited
-                    raise
-                finally:
-                    self._waiting = None
-                if newest is None:
-                    self.write(": keep-alive\n\n")
-                    await self.flush()
-        except StreamClosedError:
-            return  # the client went away while we wrote
+            await self.follow(
+                f": events after {last_id}",
+                last_id,
+                read,
+                lambda last_id: watch.wait(user_id, last_id, KEEPALIVE_SECONDS),
+            )
         finally:
             watch.close_stream(user_id)
-
-    def on_connection_close(self):
-        # end the wait now, not at the next keep-alive: the watch forgets the stream
-        self._closed = True
-        if self._waiting is not None:
-            self._waiting.cancel()
-
-    def last_event_id(self) -> int | None:
-        """The id to start after: the Last-Event-ID header, else `?last_event_id=`;
-        None for neither; a 400 for something that is not an event's id."""
-        value = self.request.headers.get("Last-Event-ID")
-        if value is None:
-            value = self.get_query_argument("last_event_id", None)
-        if value is None or value.strip() == "":
-            return None
-        if not re.fullmatch(r"\d{1,18}", value.strip()):
-            raise web.HTTPError(400, "Last-Event-ID must be an event's id (a whole number)")
-        return int(value.strip())
 
     def _start(self, last_id: int | None) -> tuple[int, int]:
         user = self.learner()
