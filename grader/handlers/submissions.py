@@ -67,6 +67,9 @@ def submission_model(submission: orm.Submission, position=None, wait=None) -> di
 def submission_detail(db, submission: orm.Submission, position=None, wait=None) -> dict:
     """One submission as GET and the event stream send it: with its hand grades."""
     model = submission_model(submission, position, wait)
+    # the owner's own (transparency) and the course's instructors' (no one else reads
+    # a submission this way): never another learner's
+    model["integrity"] = integrity.signals_of(db, submission.id)
     model["manual"] = []
     if manual.has_manual(submission):
         model["manual"] = manual.manual_model(
@@ -182,11 +185,7 @@ class SubmissionAPIHandler(SubmissionReader, APIHandler):
     @web.authenticated
     @blocking
     def get(self, submission_id):
-        model = self.read_submission(submission_id)
-        # the owner's own (transparency) and the course's instructors' (read_submission
-        # let no one else this far): never another learner's
-        model["integrity"] = integrity.signals_of(self.db, model["id"])
-        self.write_json(model)
+        self.write_json(self.read_submission(submission_id))
 
 
 class SubmissionGradeAPIHandler(SubmissionReader, APIHandler):

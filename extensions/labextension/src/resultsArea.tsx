@@ -444,9 +444,11 @@ function ResultsAreaView({ area }: { area: ResultsArea }): JSX.Element {
           </button>
         </span>
       </div>
+      {/* before any submission too, whether the results are shown or not: a learner is
+          told what is recorded before it is */}
+      {area.integrity && <IntegrityNotice compact />}
       {area.open && (
         <div className="ch-results-body">
-          {area.integrity && <IntegrityNotice compact />}
           {s?.integrity && <IntegrityReport report={s.integrity} />}
           {area.message && (
             <div className="ch-error" role="alert">
