@@ -17,8 +17,18 @@ def jp_server_config(monkeypatch):
     return {"ServerApp": {"jpserver_extensions": {"coursehub_extension": True}}}
 
 
+def fetch(loop, jp_fetch, *args, **kwargs):
+    """jp_fetch run on the test's loop: called inside it, so its futures are made there
+    whatever loop an earlier test left current."""
+
+    async def call():
+        return await jp_fetch(*args, **kwargs)
+
+    return loop.run_until_complete(call())
+
+
 def test_the_extension_serves_its_contract(jp_fetch, jp_asyncio_loop):
-    response = jp_asyncio_loop.run_until_complete(jp_fetch("coursehub/api/openapi.json"))
+    response = fetch(jp_asyncio_loop, jp_fetch, "coursehub/api/openapi.json")
     assert response.code == 200
     document = json.loads(response.body)
     validate(document)
@@ -30,7 +40,11 @@ def test_the_extension_serves_its_contract(jp_fetch, jp_asyncio_loop):
 
 
 def test_the_contract_is_for_signed_in_users_only(jp_fetch, jp_asyncio_loop):
-    response = jp_asyncio_loop.run_until_complete(
-        jp_fetch("coursehub/api/openapi.json", headers={"Authorization": ""}, raise_error=False)
+    response = fetch(
+        jp_asyncio_loop,
+        jp_fetch,
+        "coursehub/api/openapi.json",
+        headers={"Authorization": ""},
+        raise_error=False,
     )
     assert response.code == 403 and json.loads(response.body)["status"] == 403

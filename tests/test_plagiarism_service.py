@@ -449,15 +449,24 @@ async def test_a_report_whose_process_died_resumes_where_it_was(world):
     seen = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 120
+    while grader.plagiarism.process is None:
+        assert loop.time() < deadline, "no computing process"
+        await asyncio.sleep(0.01)
+    process = grader.plagiarism.process
+    # the process runs in steps of 20 ms, stopped between them while the test looks: so
+    # it is caught mid-report however fast the machine is (never done before the kill)
+    os.kill(process.pid, signal.SIGSTOP)
     while loop.time() < deadline:
         code, report = await teacher.get(f"plagiarism/{started['id']}")
         seen.append((report["status"], report["progress"]["done"]))
         if report["status"] == "running" and report["progress"]["done"] > 0:
             break
         assert report["status"] in ("queued", "running"), report
+        os.kill(process.pid, signal.SIGCONT)
         await asyncio.sleep(0.02)
-    process = grader.plagiarism.process
-    assert process is not None and report["progress"]["done"] < report["progress"]["total"]
+        os.kill(process.pid, signal.SIGSTOP)
+    assert process is grader.plagiarism.process
+    assert report["progress"]["done"] < report["progress"]["total"], report
     os.kill(process.pid, signal.SIGKILL)  # the computing process dies mid-report
     report = await wait_done(teacher, started["id"], seen=seen)
     assert report["status"] == "done", report
