@@ -36,7 +36,6 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from jupyterhub.auth import Authenticator
-from sqlalchemy import create_engine
 from tornado import web
 from traitlets import Bool, Dict, Integer, List, Set, Unicode, default
 
@@ -266,10 +265,7 @@ class CoursehubAuthenticator(CourseRolesMixin, Authenticator):
         """The accounts' tables, connected (and their schema checked) on first use."""
         with self._lock:
             if self._store is None:
-                schema.prepare(self.db_url)
-                connect_args = {"timeout": 30} if self.db_url.startswith("sqlite") else {}
-                engine = create_engine(self.db_url, connect_args=connect_args)
-                self._store = AccountStore(engine, self._rules())
+                self._store = AccountStore(schema.connect(self.db_url), self._rules())
         return self._store
 
     def check_schema(self) -> None:

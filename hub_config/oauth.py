@@ -34,6 +34,8 @@ from oauthenticator.oauth2 import OAuthenticator
 from tornado.web import HTTPError
 from traitlets import Bool, Set, Unicode, default
 
+from .accounts import schema
+from .accounts.store import AccountStore
 from .courses import CourseRolesMixin
 from .settings import Settings
 
@@ -96,13 +98,16 @@ class _ProviderGroupsMixin(OAuthenticator):
             await self._refuse_password_account(auth_model["name"])
         return auth_model
 
-    async def _refuse_password_account(self, name: str) -> None:
-        from .lti.store import LaunchStore
+    @property
+    def accounts(self) -> AccountStore:
+        """The password accounts' tables (connected, their schema checked, on first use)."""
+        if getattr(self, "_accounts", None) is None:
+            self._accounts = AccountStore(schema.connect(self.db_url))
+        return self._accounts
 
-        store = getattr(self, "_launch_store", None)
-        if store is None:
-            store = self._launch_store = LaunchStore(self.db_url)
-        if await asyncio.get_running_loop().run_in_executor(None, store.is_password_account, name):
+    async def _refuse_password_account(self, name: str) -> None:
+        account = await asyncio.get_running_loop().run_in_executor(None, self.accounts.find, name)
+        if account is not None:
             self.log.warning("OAuth sign-in as %r refused: a password account has that name", name)
             raise HTTPError(
                 409,
@@ -111,10 +116,8 @@ class _ProviderGroupsMixin(OAuthenticator):
             )
 
     def get_handlers(self, app):
-        from .lti.store import LaunchStore
-
         # the accounts' schema checked (or made) at start, as CoursehubAuthenticator does
-        self._launch_store = LaunchStore(self.db_url)
+        _ = self.accounts
         return super().get_handlers(app) + self.course_handlers()
 
     async def check_allowed(self, username, auth_model):

@@ -103,11 +103,16 @@ def _take_head(db) -> tuple[int, str]:
     head = orm.AuditHead
     for _ in range(2):
         # a write, not SELECT ... FOR UPDATE: SQLite has no row locks, and a write is
-        # what takes its one writer's lock (or waits for it)
-        taken = db.execute(update(head).where(head.id == 1).values(last_id=head.last_id))
-        if taken.rowcount:
-            row = db.execute(select(head.last_id, head.last_hash).where(head.id == 1)).one()
-            return row.last_id, row.last_hash
+        # what takes its one writer's lock (or waits for it); RETURNING reads the row
+        # as locked, in the same statement
+        taken = db.execute(
+            update(head)
+            .where(head.id == 1)
+            .values(last_id=head.last_id)
+            .returning(head.last_id, head.last_hash)
+        ).first()
+        if taken is not None:
+            return taken.last_id, taken.last_hash
         _restore_head(db)
     raise RuntimeError("the audit log's head row cannot be written")
 
@@ -129,13 +134,20 @@ def _restore_head(db) -> None:
 def grade_changed(db, change) -> None:
     """An entry for a changed best score (`grader.learners.grade_changes`):
     `grade.changed`, by the instructor who made it (a hand grade) or "grader"."""
-    user = db.scalar(select(orm.User.name).where(orm.User.id == change.user_id))
-    row = db.execute(
-        select(orm.Question.slug, orm.Module.course_id)
-        .join(orm.Module, orm.Module.id == orm.Question.module_id)
-        .where(orm.Question.id == change.question_id)
-    ).first()
-    question_slug, course_id = row if row is not None else (None, None)
+    # the learner's name, the question's slug and course: one statement (each None if
+    # gone)
+    user, question_slug, course_id = db.execute(
+        select(
+            select(orm.User.name).where(orm.User.id == change.user_id).scalar_subquery(),
+            select(orm.Question.slug)
+            .where(orm.Question.id == change.question_id)
+            .scalar_subquery(),
+            select(orm.Module.course_id)
+            .join(orm.Question, orm.Question.module_id == orm.Module.id)
+            .where(orm.Question.id == change.question_id)
+            .scalar_subquery(),
+        )
+    ).one()
     record(
         db,
         actor=change.actor or SYSTEM_ACTOR,

@@ -36,8 +36,8 @@ from tornado.iostream import StreamClosedError
 from .. import audit, orm
 from ..audit import reading
 from ..audit.chain import verify
-from ..audit.watch import TooManyStreams
 from ..scopes import AUDIT_SCOPE, HUB_SCOPE
+from ..stream_watch import TooManyStreams
 from .base import MAX_ID, APIHandler, as_id, blocking
 from .pages import PageHandler
 from .streams import KEEPALIVE_SECONDS, ReplayingStream

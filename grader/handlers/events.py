@@ -29,6 +29,7 @@ from tornado.iostream import StreamClosedError
 from .. import orm
 from ..grading.watch import Followed
 from ..learners import events
+from ..stream_watch import TooManyStreams
 from .base import APIHandler, _json_default
 from .streams import KEEPALIVE_SECONDS, ReplayingStream
 from .submissions import FINAL, SubmissionReader, submission_detail
@@ -85,7 +86,7 @@ class LearnerEventsAPIHandler(ReplayingStream, APIHandler):
         watch = self.grader.event_watch
         try:
             watch.open_stream(user_id)
-        except events.TooManyStreams:
+        except TooManyStreams:
             raise web.HTTPError(
                 429,
                 f"you have {watch.max_streams_per_learner} event streams open already: "

@@ -22,14 +22,13 @@ each of those then reads its rows. Rows older than `keep_seconds` are pruned.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text
 from traitlets import Float, Integer
-from traitlets.config import LoggingConfigurable
 
 from .. import orm
+from ..stream_watch import StreamWatch
 
 #: the first key of the per-learner advisory lock (PostgreSQL's two-key space: no
 #: clash with the migrations' one-key lock)
@@ -93,12 +92,10 @@ def event_text(event: orm.LearnerEvent, dumps) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {dumps(event.data)}\n\n"
 
 
-class TooManyStreams(Exception):
-    """A learner has `max_streams_per_learner` open already."""
-
-
-class EventWatch(LoggingConfigurable):
+class EventWatch(StreamWatch):
     """The learners' open event streams, and one look at the database for all of them."""
+
+    watching = "learners' events"
 
     interval = Float(
         0.5,
@@ -121,75 +118,18 @@ class EventWatch(LoggingConfigurable):
     ).tag(config=True)
 
     def __init__(self, session_factory, **kwargs):
-        super().__init__(**kwargs)
-        self.session_factory = session_factory
-        # user id -> {future: the id the stream has sent up to}
-        self._waiting: dict[int, dict[asyncio.Future, int]] = {}
-        self._streams: dict[int, int] = {}  # user id -> open streams
-        self._task: asyncio.Task | None = None
+        super().__init__(session_factory, **kwargs)
         self._pruned = None  # monotonic time of the last pruning
 
-    # streams
-
-    def open_stream(self, user_id: int) -> None:
-        """Count a new stream of a learner, or raise TooManyStreams."""
-        if self._streams.get(user_id, 0) >= self.max_streams_per_learner:
-            raise TooManyStreams()
-        self._streams[user_id] = self._streams.get(user_id, 0) + 1
-
-    def close_stream(self, user_id: int) -> None:
-        left = self._streams.get(user_id, 0) - 1
-        if left > 0:
-            self._streams[user_id] = left
-        else:
-            self._streams.pop(user_id, None)
-
     @property
-    def followed(self) -> int:
-        """Learners with a stream waiting now (for tests and health)."""
-        return len(self._waiting)
+    def stream_limit(self) -> int:
+        return self.max_streams_per_learner
 
     async def wait(self, user_id: int, last_id: int, timeout: float) -> int | None:
-        """Wait until the learner has an event after ``last_id``: the newest id, or None
-        after ``timeout`` seconds without one. Cancelling it (the client went away)
-        forgets the stream at once."""
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(user_id, {})[future] = last_id
-        if self._task is None:
-            self._task = asyncio.create_task(self._look())
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            return None
-        finally:
-            waiting = self._waiting.get(user_id)
-            if waiting is not None:
-                waiting.pop(future, None)
-                if not waiting:
-                    del self._waiting[user_id]
+        """Wait until the learner has an event after ``last_id`` (`wait_for`)."""
+        return await self.wait_for(user_id, last_id, timeout)
 
-    def stop(self):
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def _look(self):
-        try:
-            while self._waiting:
-                try:
-                    newest = await asyncio.to_thread(self._newest, list(self._waiting))
-                except Exception as e:
-                    self.log.warning("looking for learners' events: %s", e)
-                    newest = {}
-                for user_id, top in newest.items():
-                    for future, last_id in list(self._waiting.get(user_id, {}).items()):
-                        if top > last_id and not future.done():
-                            future.set_result(top)
-                await asyncio.sleep(self.interval)
-        finally:
-            self._task = None
-
-    def _newest(self, user_ids) -> dict[int, int]:
+    def newest(self, user_ids) -> dict[int, int]:
         with self.session_factory() as db:
             return newest_ids(db, user_ids)
 

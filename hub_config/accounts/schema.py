@@ -130,6 +130,13 @@ def upgrade(db_url: str, revision: str = "head") -> tuple[str | None, str | None
         return _upgrade_on(connection, revision)
 
 
+def connect(db_url: str) -> Engine:
+    """An engine on the accounts' tables, their schema prepared first (:func:`prepare`):
+    what every part of the Hub that reads them uses."""
+    prepare(db_url)
+    return _make_engine(db_url)
+
+
 def prepare(db_url: str) -> tuple[str | None, str | None]:
     """What the Hub calls at start-up: the accounts' tables at head, or SchemaMismatch.
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 
-from sqlalchemy import create_engine, delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts import schema
-from ..accounts.models import Account, LTINonce
+from ..accounts.models import LTINonce
+from ..accounts.store import AccountStore
 
 
 def nonce_digest(issuer: str, client_id: str, nonce: str) -> str:
@@ -33,9 +34,8 @@ class LaunchStore:
     """The accounts' database, for launches."""
 
     def __init__(self, db_url: str):
-        schema.prepare(db_url)
-        connect_args = {"timeout": 30} if db_url.startswith("sqlite") else {}
-        self.engine = create_engine(db_url, connect_args=connect_args)
+        self.engine = schema.connect(db_url)
+        self.accounts = AccountStore(self.engine)
 
     def use_nonce(self, digest: str, keep_until: float, now: float) -> bool:
         """Record a nonce as used until `keep_until` (POSIX time); False if it already
@@ -55,6 +55,4 @@ class LaunchStore:
 
     def is_password_account(self, name: str) -> bool:
         """Whether a password account (CoursehubAuthenticator) has this name."""
-        with self.engine.connect() as connection:
-            found = connection.execute(select(Account.id).where(Account.username == name))
-            return found.first() is not None
+        return self.accounts.find(name) is not None
