@@ -398,6 +398,37 @@ def seed_class(grader, question_id: int, learners: int, copy_every: int = 25) ->
     return planted
 
 
+class Stepped:
+    """A report's computing process, paused (SIGSTOP) and resumed (SIGCONT) by the test,
+    so that it runs in short steps between the test's looks: a fast machine cannot
+    finish the report between two of them."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.pause()
+
+    def _signal(self, number):
+        try:
+            os.kill(self.pid, number)
+        except ProcessLookupError:  # it ended
+            pass
+
+    def pause(self):
+        self._signal(signal.SIGSTOP)
+
+    def resume(self):
+        self._signal(signal.SIGCONT)
+
+
+async def stepped(grader, deadline: float) -> Stepped:
+    """The report's computing process once it has started, paused."""
+    loop = asyncio.get_running_loop()
+    while grader.plagiarism.process is None:
+        assert loop.time() < deadline, "no computing process"
+        await asyncio.sleep(0.01)
+    return Stepped(grader.plagiarism.process.pid)
+
+
 async def test_progress_moves_and_the_api_answers_while_a_large_report_runs(world):
     grader, teacher, qid = world["grader"], world["teacher"], world["question"]
     planted = seed_class(grader, qid, 220)
@@ -412,12 +443,16 @@ async def test_progress_moves_and_the_api_answers_while_a_large_report_runs(worl
     seen, answered_while_running = [], 0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 300
+    # the computing process runs in short steps, paused while the test reads the
+    # report: so the test sees it mid-way however fast the machine is
+    process = await stepped(grader, deadline)
     while loop.time() < deadline:
         code, report = await teacher.get(f"plagiarism/{started['id']}")
         assert code == 200, report
         seen.append(report["progress"]["done"])
         if report["status"] in ("done", "error"):
             break
+        process.resume()
         if report["status"] == "running" and 0 < report["progress"]["done"]:
             code, health = await anyone.get("health")
             page = await fetch(
@@ -431,6 +466,8 @@ async def test_progress_moves_and_the_api_answers_while_a_large_report_runs(worl
                 assert b"<progress" in page.body
                 answered_while_running += 1
         await asyncio.sleep(0.02)
+        process.pause()
+    process.resume()
     assert report["status"] == "done", report
     assert answered_while_running >= 1
     # progress moved: several values between none and all, never backwards
@@ -449,23 +486,17 @@ async def test_a_report_whose_process_died_resumes_where_it_was(world):
     seen = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 120
-    while grader.plagiarism.process is None:
-        assert loop.time() < deadline, "no computing process"
-        await asyncio.sleep(0.01)
-    process = grader.plagiarism.process
-    # the process runs in steps of 20 ms, stopped between them while the test looks: so
-    # it is caught mid-report however fast the machine is (never done before the kill)
-    os.kill(process.pid, signal.SIGSTOP)
+    process = await stepped(grader, deadline)
     while loop.time() < deadline:
         code, report = await teacher.get(f"plagiarism/{started['id']}")
         seen.append((report["status"], report["progress"]["done"]))
         if report["status"] == "running" and report["progress"]["done"] > 0:
             break
         assert report["status"] in ("queued", "running"), report
-        os.kill(process.pid, signal.SIGCONT)
+        process.resume()
         await asyncio.sleep(0.02)
-        os.kill(process.pid, signal.SIGSTOP)
-    assert process is grader.plagiarism.process
+        process.pause()
+    assert process.pid == grader.plagiarism.process.pid
     assert report["progress"]["done"] < report["progress"]["total"], report
     os.kill(process.pid, signal.SIGKILL)  # the computing process dies mid-report
     report = await wait_done(teacher, started["id"], seen=seen)

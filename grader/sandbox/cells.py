@@ -18,6 +18,25 @@ class OutputLimitExceeded(BaseException):
     """Raised by a capture stream when a cell printed more than it may."""
 
 
+#: the error name a cell ended by a limit, or by its process ending, reports (a hidden
+#: test's feedback keeps only such a name)
+LIMIT_ERRORS = {
+    "time_limit": "CellTimeoutError",
+    "output_limit": "OutputLimitExceeded",
+    "memory_limit": "MemoryError",
+    "process_limit": "ProcessLimitExceeded",
+    "learner_exit": "LearnerProcessEnded",
+}
+#: what such a cell's error says
+LIMIT_MESSAGES = {
+    "time_limit": "your code did not stop at the time limit",
+    "output_limit": "your code printed more than the output limit",
+    "memory_limit": "your code ran out of memory",
+    "process_limit": "your code started more processes than it may",
+    "learner_exit": "the process running your code ended",
+}
+
+
 class Budget:
     def __init__(self, limit):
         self.limit = limit

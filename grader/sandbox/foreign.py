@@ -27,6 +27,10 @@ import tempfile
 import time
 
 MAX_LINE = 4 << 20
+# seconds a driver that printed past the output limit has to finish what it is doing
+# (a large print, then an answer: its names stay); one still printing is ended then,
+# not at the cell's time limit
+OUTPUT_GRACE = 1.0
 # what a runtime prints when it runs out of memory (R, V8, glibc)
 MEMORY_WORDS = ("out of memory", "cannot allocate", "heap limit", "allocation failed")
 
@@ -51,6 +55,7 @@ class Driver:
         self.fds: dict[str, int] = {}
         self.buffers = {"msg": bytearray(), "out": bytearray(), "err": bytearray()}
         self.output_exceeded = False
+        self.exceeded_at: float | None = None
 
     # -- the process ---------------------------------------------------------------------
 
@@ -177,9 +182,12 @@ class Driver:
                 return line
             if len(messages) > MAX_LINE:
                 self._lose("learner_exit")
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
+            if self.exceeded_at is not None:
+                left = min(left, self.exceeded_at + OUTPUT_GRACE - now)
             if left <= 0:
-                self._lose("time_limit")
+                self._lose("output_limit" if self.output_exceeded else "time_limit")
             readers = [self.fds[k] for k in ("msg", "out", "err") if k in self.fds]
             writers = [self.fds["to"]] if pending else []
             try:
@@ -216,6 +224,8 @@ class Driver:
         room = self.output_limit - len(self.buffers["out"]) - len(self.buffers["err"])
         if len(chunk) > room:
             self.output_exceeded = True
+            if self.exceeded_at is None:
+                self.exceeded_at = time.monotonic()
         buffer += chunk[: max(room, 0)]
 
     def _reason_of_death(self) -> str:
@@ -237,6 +247,7 @@ class Driver:
         self.buffers["out"].clear()
         self.buffers["err"].clear()
         self.output_exceeded = False
+        self.exceeded_at = None
         return out, err, exceeded
 
 

@@ -22,14 +22,15 @@ import types
 
 try:
     from . import wire
-    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from .cells import LIMIT_ERRORS, Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
     from .foreign import LearnerDrivers
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
     import wire
-    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from cells import LIMIT_ERRORS, Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
     from foreign import LearnerDrivers
 
 MAX_TRACEBACK_LINES = 100
+INTERRUPTIONS = ("time_limit", "output_limit")
 MAX_LINE_CHARS = 2000
 MAX_TEXT = 4000
 _RUNNER_FILES = {__file__, wire.__file__, sys.modules[Capture.__module__].__file__}
@@ -372,19 +373,23 @@ class LearnerServer:
                 os._exit(1)  # a child the learner's code forked never answers
             self.reserve = None
             reason = self.reason_of(e)
-            ename = {"time_limit": "CellTimeoutError", "output_limit": "OutputLimitExceeded"}
             outcome.update(
                 status="error",
                 reason=reason,
-                ename=cap(ename.get(reason) or type(e).__name__, 200),
+                # the runner's own interruptions by their names; anything else (a
+                # MemoryError, an OSError at the process limit) by the exception's
+                ename=cap(
+                    LIMIT_ERRORS[reason] if reason in INTERRUPTIONS else type(e).__name__, 200
+                ),
                 evalue=cap(_safe_call(str, e), MAX_TEXT),
                 traceback=cell_traceback(e),
             )
         if outcome["status"] == "ok" and (self.timed_out or self.budget.exceeded):
             # the learner's code caught the interruption; the limit still counts
             reason = "time_limit" if self.timed_out else "output_limit"
-            name = "CellTimeoutError" if self.timed_out else "OutputLimitExceeded"
-            outcome.update(status="error", reason=reason, ename=name, evalue="", traceback=[])
+            outcome.update(
+                status="error", reason=reason, ename=LIMIT_ERRORS[reason], evalue="", traceback=[]
+            )
         outcome["stdout"] = self.stdout.take()
         outcome["stderr"] = self.stderr.take()
         if outcome["reason"] == "process_limit" and self.own_uid:

@@ -21,11 +21,29 @@ import traceback
 import types
 
 try:
-    from .cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from .cells import (
+        LIMIT_ERRORS,
+        LIMIT_MESSAGES,
+        Budget,
+        Capture,
+        CellTimeout,
+        OutputLimitExceeded,
+        cap,
+        execute,
+    )
     from .foreign import Driver, DriverLost
     from .proxies import Channel, LearnerLimit, LearnerLost
 except ImportError:  # inside a sandbox, the sandbox's modules are top-level
-    from cells import Budget, Capture, CellTimeout, OutputLimitExceeded, cap, execute
+    from cells import (
+        LIMIT_ERRORS,
+        LIMIT_MESSAGES,
+        Budget,
+        Capture,
+        CellTimeout,
+        OutputLimitExceeded,
+        cap,
+        execute,
+    )
     from foreign import Driver, DriverLost
     from proxies import Channel, LearnerLimit, LearnerLost
 
@@ -180,15 +198,12 @@ class TrustedRunner:
         return outcome
 
     def lost_outcome(self, index, reason):
-        names = {"time_limit": "CellTimeoutError", "learner_exit": "LearnerProcessEnded"}
         return {
             "index": index,
             "status": "error",
             "reason": reason,
-            "ename": names.get(reason, "LearnerProcessEnded"),
-            "evalue": "the process running your code ended"
-            if reason == "learner_exit"
-            else "your code did not stop at the time limit",
+            "ename": LIMIT_ERRORS.get(reason, LIMIT_ERRORS["learner_exit"]),
+            "evalue": LIMIT_MESSAGES.get(reason, LIMIT_MESSAGES["learner_exit"]),
             "traceback": [],
             "stdout": "",
             "stderr": "",
@@ -234,17 +249,12 @@ class TrustedRunner:
             reason = "memory_limit"
         else:
             reason = None
-        names = {
-            "time_limit": "CellTimeoutError",
-            "output_limit": "OutputLimitExceeded",
-            "learner_exit": "LearnerProcessEnded",
-        }
         hidden = self.failed_in_hidden_lines(e)
         outcome = {
             "index": index,
             "status": "error",
             "reason": reason,
-            "ename": names.get(reason) or cap(type(e).__name__, 200),
+            "ename": LIMIT_ERRORS.get(reason) or cap(type(e).__name__, 200),
             "evalue": "",
             "traceback": [],
             "hidden_failure": hidden,
@@ -437,24 +447,19 @@ class ForeignRunner(TrustedRunner):
         result = done.get("done") if isinstance(done, dict) else None
         if reason is None and isinstance(result, dict) and result.get("status") == "ok":
             return {"index": index, "status": "ok", "reason": None, "result": None}
-        names = {
-            "time_limit": "CellTimeoutError",
-            "output_limit": "OutputLimitExceeded",
-            "learner_exit": "LearnerProcessEnded",
-            "memory_limit": "MemoryError",
-            "process_limit": "ProcessLimitExceeded",
-        }
         if reason is not None or not isinstance(result, dict):
             # nothing of the failing line is known: a cell with hidden tests says nothing
             hidden = hidden_cell
-            ename, evalue, trace = names.get(reason, "error"), "", []
+            ename, evalue, trace = LIMIT_ERRORS.get(reason, "error"), "", []
         else:
             hidden = bool(result.get("hidden"))
             ename = result.get("ename") if isinstance(result.get("ename"), str) else "error"
             evalue = result.get("evalue") if isinstance(result.get("evalue"), str) else ""
             trace = result.get("traceback") if isinstance(result.get("traceback"), list) else []
         if hidden:
-            ename = ename if ename in self.error_names or ename in names.values() else "error"
+            ename = (
+                ename if ename in self.error_names or ename in LIMIT_ERRORS.values() else "error"
+            )
             evalue, trace = "", []
         return {
             "index": index,
