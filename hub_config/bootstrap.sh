@@ -12,10 +12,45 @@ set -euo pipefail
 COURSEHUB_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COURSEHUB_PREFIX="${COURSEHUB_PREFIX:-/opt/coursehub}"
 COURSEHUB_VENV="${COURSEHUB_VENV:-$COURSEHUB_PREFIX/venv}"
+# downloads kept across installs (a new virtualenv, a new checkout, CI's clean clone):
+# uv's and pip's wheels, npm's packages
+COURSEHUB_CACHE_DIR="${COURSEHUB_CACHE_DIR:-$COURSEHUB_PREFIX/cache}"
 CHP_VERSION="5.3.0"
+# uv installs the Python dependencies (seconds where pip takes minutes); pip stays the
+# fallback where uv cannot reach the index (a mirror only pip.conf knows of)
+UV_VERSION="0.13.9"
 export COURSEHUB_REPO COURSEHUB_VENV
+export UV_CACHE_DIR="$COURSEHUB_CACHE_DIR/uv" PIP_CACHE_DIR="$COURSEHUB_CACHE_DIR/pip"
+export npm_config_cache="$COURSEHUB_CACHE_DIR/npm"
+# the system's certificates, as pip uses them
+export UV_NATIVE_TLS=1
 
 say() { printf 'coursehub: %s\n' "$*" >&2; }
+
+# A long step of the first start: announced, then timed. Each install_* function calls
+# it only when it has something to do, so a start with everything in place stays quiet.
+step_started=0
+step() {
+    step_done
+    say "$*"
+    step_started=$SECONDS
+    step_name="$*"
+}
+step_done() {
+    if ((step_started)); then
+        say "  done in $((SECONDS - step_started)) s"
+        step_started=0
+    fi
+}
+# Lines of a long-running tool worth showing, prefixed; everything else dropped. The
+# tools' errors still show: each caller checks the exit status and says what failed.
+progress() {
+    local pattern="$1" line
+    while IFS= read -r line; do
+        [[ $line =~ $pattern ]] && say "  $line"
+    done
+    return 0
+}
 
 install_system_packages() {
     local missing=()
@@ -28,7 +63,7 @@ install_system_packages() {
         say "missing system packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})"
         return 1
     fi
-    say "installing system packages: ${missing[*]}"
+    step "installing system packages: ${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
@@ -36,30 +71,58 @@ install_system_packages() {
 install_python_packages() {
     local stamp="$COURSEHUB_VENV/.coursehub-installed"
     local project_stamp_file="$COURSEHUB_VENV/.coursehub-project"
-    local wanted
+    local wanted project
     wanted="$(cat "$COURSEHUB_REPO/pyproject.toml" "$COURSEHUB_REPO/images/constraints.txt" \
         | sha256sum | cut -c1-16)"
     if [[ ! -x $COURSEHUB_VENV/bin/python ]]; then
-        say "creating a virtualenv in $COURSEHUB_VENV"
+        step "creating a virtualenv in $COURSEHUB_VENV"
         mkdir -p "$(dirname "$COURSEHUB_VENV")"
         /usr/bin/python3 -m venv "$COURSEHUB_VENV"
-        "$COURSEHUB_VENV/bin/pip" install -q --upgrade pip
+    fi
+    if [[ $("$COURSEHUB_VENV/bin/uv" --version 2>/dev/null) != "uv $UV_VERSION"* ]]; then
+        step "installing uv $UV_VERSION (the installer of the Python dependencies)"
+        "$COURSEHUB_VENV/bin/pip" install -q "uv==$UV_VERSION" 2>&1 | progress '^ERROR' \
+            || say "  uv could not be installed: pip installs the dependencies"
     fi
     if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
-        say "installing Python dependencies (a minute the first time)"
-        "$COURSEHUB_VENV/bin/pip" install -q -c "$COURSEHUB_REPO/images/constraints.txt" \
+        step "installing Python dependencies and coursehub (cache: $COURSEHUB_CACHE_DIR)"
+        # the project as its files are now: it is installed with its dependencies
+        project="$(project_stamp)"
+        python_install --reinstall-package coursehub -c "$COURSEHUB_REPO/images/constraints.txt" \
             "$COURSEHUB_REPO[test]"
         echo "$wanted" >"$stamp"
-        rm -f "$project_stamp_file"
-    fi
-    # the project itself, whenever the checkout's code differs from what is installed
-    local project
-    project="$(project_stamp)"
-    if [[ ! -f $project_stamp_file || $(cat "$project_stamp_file") != "$project" ]]; then
-        "$COURSEHUB_VENV/bin/pip" install -q --no-deps --force-reinstall "$COURSEHUB_REPO"
         echo "$project" >"$project_stamp_file"
         chmod -R a+rX "$COURSEHUB_VENV"
     fi
+    # the project itself, whenever the checkout's code differs from what is installed
+    project="$(project_stamp)"
+    if [[ ! -f $project_stamp_file || $(cat "$project_stamp_file") != "$project" ]]; then
+        step "installing coursehub from $COURSEHUB_REPO"
+        python_install --no-deps --reinstall-package coursehub "$COURSEHUB_REPO"
+        echo "$project" >"$project_stamp_file"
+        chmod -R a+rX "$COURSEHUB_VENV"
+    fi
+}
+
+# python_install ARGS...: uv pip install into the virtualenv, showing uv's summary lines
+# (resolved, prepared, installed: each with its time); pip if uv fails
+python_install() {
+    local uv_args=("$@")
+    if [[ -x $COURSEHUB_VENV/bin/uv ]] && "$COURSEHUB_VENV/bin/uv" pip install \
+        --python "$COURSEHUB_VENV/bin/python" "${uv_args[@]}" 2>&1 \
+        | progress '^(Resolved|Prepared|Installed|Uninstalled|error|  ×|  ╰)'; then
+        return 0
+    fi
+    # pip spells uv's --reinstall-package <name> as --force-reinstall
+    local pip_args=() skip=""
+    for arg in "$@"; do
+        if [[ $skip ]]; then skip=""; continue; fi
+        if [[ $arg == --reinstall-package ]]; then pip_args+=(--force-reinstall); skip=1
+        else pip_args+=("$arg"); fi
+    done
+    say "  uv could not install them: trying pip (slower)"
+    "$COURSEHUB_VENV/bin/pip" install "${pip_args[@]}" 2>&1 \
+        | progress '^(Collecting|Installing collected|Successfully installed|ERROR)'
 }
 
 project_stamp() {
@@ -77,7 +140,7 @@ project_stamp() {
 install_proxy() {
     local chp="$COURSEHUB_PREFIX/chp"
     if [[ ! -x $chp/node_modules/.bin/configurable-http-proxy ]]; then
-        say "installing configurable-http-proxy $CHP_VERSION from npm"
+        step "installing configurable-http-proxy $CHP_VERSION from npm"
         mkdir -p "$chp"
         npm install --silent --no-audit --no-fund --prefix "$chp" \
             "configurable-http-proxy@$CHP_VERSION" >/dev/null
@@ -106,7 +169,7 @@ install_language_packages() {
             say "missing language packages: ${missing[*]} (install them as root: apt-get install --no-install-recommends ${missing[*]})"
             return 1
         fi
-        say "installing language packages: ${missing[*]}"
+        step "installing language packages: ${missing[*]}"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             "${missing[@]}" >/dev/null
@@ -132,8 +195,8 @@ DENO_VERSION="2.9.8"
 install_javascript_kernel() {
     local kernel_dir="$COURSEHUB_VENV/share/jupyter/kernels/deno"
     if [[ $("$COURSEHUB_VENV/bin/deno" --version 2>/dev/null | head -n1) != "deno $DENO_VERSION"* ]]; then
-        say "installing deno $DENO_VERSION (the JavaScript kernel) from PyPI"
-        "$COURSEHUB_VENV/bin/pip" install -q "deno==$DENO_VERSION"
+        step "installing deno $DENO_VERSION (the JavaScript kernel) from PyPI"
+        python_install "deno==$DENO_VERSION"
     fi
     if [[ ! -f $kernel_dir/kernel.json ]]; then
         mkdir -p "$kernel_dir"
@@ -157,4 +220,5 @@ install_proxy
 install_language_packages
 install_javascript_kernel
 close_checkout
+step_done
 export PATH="$COURSEHUB_VENV/bin:$PATH"

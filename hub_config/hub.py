@@ -1,17 +1,27 @@
-"""The Hub's own settings: where it listens, where it keeps state, how it shuts down."""
+"""The Hub's own settings: where it listens and keeps state (its shutdown: hub_config.shutdown)."""
 
 from __future__ import annotations
+
+import sys
 
 from .settings import Settings, ensure_state_dir
 
 
 def apply_hub(c, settings: Settings) -> None:
-    """Addresses, database, cookie secret, default URL, timeouts and clean shutdown.
+    """Addresses, database, cookie secret, default URL and timeouts.
 
     Creates the state directory (mode 0700): the Hub refuses a cookie secret file
     that others can read, and the state directory also holds the grader's hidden tests.
     """
     state = ensure_state_dir(settings)
+    if settings.instance:
+        # the one line an admin running several Hubs needs: which one this is, and where
+        print(
+            f"coursehub instance {settings.instance!r}: {settings.public_url}, "
+            f"state in {settings.state_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     c.JupyterHub.bind_url = f"http://{settings.ip}:{settings.port}"
     # the Hub's API only ever talks to local processes in this layout
@@ -29,7 +39,3 @@ def apply_hub(c, settings: Settings) -> None:
     # a learner's first start also creates a system account or pulls an image
     c.Spawner.start_timeout = 120
     c.Spawner.http_timeout = 60
-
-    # Ctrl-C on the Hub stops learners' servers and the proxy: nothing is left behind
-    c.JupyterHub.cleanup_servers = True
-    c.JupyterHub.cleanup_proxy = True

@@ -14,10 +14,13 @@ cd "$COURSEHUB_REPO"
 
 if [[ ${COURSEHUB_SPAWNER:-auto} != local ]] && /usr/bin/docker info >/dev/null 2>&1; then
     if ! command -v debootstrap >/dev/null; then
-        say "installing debootstrap (the images are built without a registry)"
+        step "installing debootstrap (the images are built without a registry)"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
     fi
-    say "a Docker engine answers: building the learner image (quick when up to date)"
-    PYTHON="$COURSEHUB_VENV/bin/python" bash "$COURSEHUB_REPO/images/build.sh" learner >&2
+    step "a Docker engine answers: building the learner image (minutes the first time," \
+        "quick when up to date)"
+    PYTHON="$COURSEHUB_VENV/bin/python" bash "$COURSEHUB_REPO/images/build.sh" learner 2>&1 \
+        | progress '^(==>|#[0-9]+ (\[|DONE|ERROR)|ERROR|coursehub/)'
+    step_done
 fi
 exec "$COURSEHUB_VENV/bin/jupyterhub" -f "$COURSEHUB_REPO/jupyterhub_config.py" "$@"

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .instances import DEFAULT_PORTS, DEFAULT_ROOT, claim
+
 #: The repository checkout this package lives in (``hub_config/..``).
 REPO_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +89,10 @@ class Settings:
     #: Private state of the Hub and grader (hub DB, cookie secret, grader DB, hidden
     #: tests); created with mode 0700 so learners' processes cannot read it.
     state_dir: Path
+    #: This Hub's instance name ("" = the machine's default Hub): the defaults of the
+    #: ports, directories, system accounts and Docker names below come from it
+    #: (hub_config.instances).
+    instance: str = ""
     #: Public port of the Hub (the proxy), and the address it listens on.
     port: int = 8000
     ip: str = "127.0.0.1"
@@ -107,6 +113,8 @@ class Settings:
     #: Learners' home directories in development mode (outside state_dir: learners
     #: must reach their homes, and state_dir is closed to them).
     homes_dir: Path = Path("/var/lib/coursehub/homes")
+    #: Development mode's system accounts: ``<prefix><hub username>``.
+    system_user_prefix: str = "ch-"
     #: Let the grader run learners' code without a sandbox (never in production).
     allow_unsandboxed: bool = False
     #: The Hub's own database (accounts of CoursehubAuthenticator live there too).
@@ -271,21 +279,23 @@ class Settings:
             raw = env.get(name)
             return Path(raw).expanduser().resolve() if raw else default
 
-        state_dir = path("COURSEHUB_STATE_DIR", repo_dir / ".state")
+        defaults = _instance_defaults(env, repo_dir)
         return cls(
-            state_dir=state_dir,
-            port=_env_port(env, "COURSEHUB_PORT", 8000),
+            state_dir=path("COURSEHUB_STATE_DIR", defaults["state_dir"]),
+            instance=defaults["instance"],
+            port=_env_port(env, "COURSEHUB_PORT", defaults["port"]),
             ip=env.get("COURSEHUB_IP", "127.0.0.1"),
-            hub_port=_env_port(env, "COURSEHUB_HUB_PORT", 8081),
-            proxy_api_port=_env_port(env, "COURSEHUB_PROXY_API_PORT", 8001),
+            hub_port=_env_port(env, "COURSEHUB_HUB_PORT", defaults["hub_port"]),
+            proxy_api_port=_env_port(env, "COURSEHUB_PROXY_API_PORT", defaults["proxy_api_port"]),
             admin_token=env.get("COURSEHUB_ADMIN_TOKEN") or None,
             admin_user=(env.get("COURSEHUB_ADMIN_USER") or "admin").strip().lower(),
             admin_password=env.get("COURSEHUB_ADMIN_PASSWORD") or None,
             grader_enabled=_env_bool(env, "COURSEHUB_GRADER_ENABLED", True),
-            grader_port=_env_port(env, "COURSEHUB_GRADER_PORT", 10101),
+            grader_port=_env_port(env, "COURSEHUB_GRADER_PORT", defaults["grader_port"]),
             grader_db_url=env.get("COURSEHUB_GRADER_DB_URL", ""),
             course_dir=path("COURSEHUB_COURSE_DIR", repo_dir / "course_content"),
-            homes_dir=path("COURSEHUB_HOMES_DIR", Path("/var/lib/coursehub/homes")),
+            homes_dir=path("COURSEHUB_HOMES_DIR", defaults["homes_dir"]),
+            system_user_prefix=defaults["system_user_prefix"],
             allow_unsandboxed=_env_bool(env, "COURSEHUB_ALLOW_UNSANDBOXED", False),
             hub_db_url=env.get("COURSEHUB_HUB_DB_URL", ""),
             spawner=(env.get("COURSEHUB_SPAWNER") or "auto").strip().lower(),
@@ -294,7 +304,7 @@ class Settings:
             learner_python_prefix=(
                 env.get("COURSEHUB_LEARNER_PYTHON_PREFIX") or "/opt/coursehub/venv"
             ),
-            docker_prefix=env.get("COURSEHUB_DOCKER_PREFIX") or "coursehub",
+            docker_prefix=env.get("COURSEHUB_DOCKER_PREFIX") or defaults["docker_prefix"],
             docker_network=env.get("COURSEHUB_DOCKER_NETWORK", ""),
             hub_connect_host=env.get("COURSEHUB_HUB_CONNECT_HOST", ""),
             learner_mem_limit=env.get("COURSEHUB_LEARNER_MEM_LIMIT") or "1G",
@@ -337,6 +347,34 @@ class Settings:
         )
 
 
+def _instance_defaults(env: Mapping[str, str], repo_dir: Path) -> dict:
+    """The defaults a ``COURSEHUB_INSTANCE`` derives, or the default Hub's without one.
+
+    Naming an instance claims its slot in the machine's registry (a file under
+    ``COURSEHUB_INSTANCES_DIR``): reading the settings of a new instance records it.
+    """
+    name = (env.get("COURSEHUB_INSTANCE") or "").strip().lower()
+    if not name:
+        return {
+            "instance": "",
+            **DEFAULT_PORTS,
+            "state_dir": repo_dir / ".state",
+            "homes_dir": Path("/var/lib/coursehub/homes"),
+            "system_user_prefix": "ch-",
+            "docker_prefix": "coursehub",
+        }
+    root = env.get("COURSEHUB_INSTANCES_DIR")
+    instance = claim(name, Path(root).expanduser().resolve() if root else DEFAULT_ROOT)
+    return {
+        "instance": name,
+        **instance.ports,
+        "state_dir": instance.state_dir,
+        "homes_dir": instance.homes_dir,
+        "system_user_prefix": instance.system_user_prefix,
+        "docker_prefix": instance.docker_prefix,
+    }
+
+
 def ensure_state_dir(settings: Settings) -> Path:
     """Create the state directory (mode 0700) if needed, and close it if it was open."""
     settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -351,14 +389,18 @@ def apply_all(c, settings: Settings) -> None:
     from .authenticator import apply_auth
     from .grader_calls import apply_grader_calls
     from .hub import apply_hub
+    from .landing import apply_landing
     from .roles import apply_roles
     from .services import apply_culler, apply_services
+    from .shutdown import apply_shutdown
     from .spawner import apply_spawner
 
     apply_hub(c, settings)
     apply_auth(c, settings)
+    apply_landing(c, settings)
     apply_grader_calls(c, settings)
     apply_spawner(c, settings)
     apply_services(c, settings)
     apply_roles(c, settings)
     apply_culler(c, settings)
+    apply_shutdown(c, settings)

@@ -30,6 +30,7 @@ from grader.scopes import COURSE_GROUP_PREFIX, INSTRUCTORS_SUFFIX
 
 from .roles import INSTRUCTORS_GROUP
 from .settings import Settings
+from .shutdown import CleanStopMixin
 
 DEVELOPMENT_MODE_MESSAGE = (
     "coursehub runs in development mode: learners' servers are local processes, not containers"
@@ -74,8 +75,9 @@ def front_end_environment(python_prefix: str) -> dict:
     return {"JUPYTER_CONFIG_PATH": jupyter_config_path}
 
 
-class LocalDevSpawner(LocalProcessSpawner):
-    """Runs each learner's ``jupyterhub-singleuser`` as the system account ``ch-<name>``."""
+class LocalDevSpawner(CleanStopMixin, LocalProcessSpawner):
+    """Runs each learner's ``jupyterhub-singleuser`` as the system account ``ch-<name>``;
+    stopped with SIGTERM, then whatever the account still runs is killed (shutdown)."""
 
     system_user_prefix = Unicode(
         "ch-",
@@ -272,7 +274,12 @@ def apply_spawner(
     from .docker import apply_docker_spawner, ensure_learner_network
 
     if use_docker(settings.spawner, docker_probe):
-        connect_host = settings.hub_connect_host or (network_gateway or ensure_learner_network)(
+
+        def learners_gateway(name: str) -> str:
+            # a probe container, the last way to find the gateway, runs the learners' image
+            return ensure_learner_network(name, probe_image=settings.learner_image)
+
+        connect_host = settings.hub_connect_host or (network_gateway or learners_gateway)(
             settings.docker_network
         )
         apply_docker_spawner(c, settings, connect_host)
@@ -284,6 +291,7 @@ def apply_spawner(
     print(f"{DEVELOPMENT_MODE_MESSAGE} ({reason})", file=sys.stderr, flush=True)
     c.JupyterHub.spawner_class = LocalDevSpawner
     c.LocalDevSpawner.homes_dir = str(settings.homes_dir)
+    c.LocalDevSpawner.system_user_prefix = settings.system_user_prefix
     c.LocalDevSpawner.grader_url = settings.grader_public_url
     c.LocalDevSpawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
     # learners' servers run in the Hub's own environment

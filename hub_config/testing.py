@@ -8,7 +8,10 @@ the way an operator's Ctrl-C would. configurable-http-proxy comes from npm
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -21,11 +24,16 @@ from pathlib import Path
 
 import requests
 
+from .instances import DEFAULT_ROOT, claim
 from .settings import REPO_DIR
 from .spawner import delete_system_user
 
 CHP_VERSION = "5.3.0"
 CHP_PREFIX = REPO_DIR / ".venv" / "chp"
+
+
+#: a sign-up code as the accounts' mail carries it (hub_config.accounts.codes)
+CODE_RE = re.compile(r"\b[A-HJKMNP-Z2-9]{6}\b")
 
 
 def ensure_chp(prefix: Path = CHP_PREFIX) -> Path:
@@ -55,23 +63,45 @@ def free_port() -> int:
 class RunningHub:
     """A coursehub Hub process; use as a context manager."""
 
-    def __init__(self, env: dict[str, str] | None = None, state_dir: Path | None = None):
-        self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="coursehub-state-"))
-        # learners' system accounts must traverse to their homes: not under a 0700 dir
-        self.homes_dir = Path(tempfile.mkdtemp(prefix="coursehub-homes-", dir="/tmp"))
-        os.chmod(self.homes_dir, 0o711)
-        self.port = free_port()
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        state_dir: Path | None = None,
+        instance: str | None = None,
+        instances_dir: Path | None = None,
+    ):
+        """A Hub on free ports with private directories; or, given `instance` (and
+        the registry's `instances_dir`), the named instance on what its name derives."""
         self.admin_token = secrets.token_hex(16)
+        self.system_user_prefix = "ch-"
+        if instance:
+            claimed = claim(instance, instances_dir or DEFAULT_ROOT)
+            self.state_dir, self.homes_dir = claimed.state_dir, claimed.homes_dir
+            self.port = claimed.ports["port"]
+            self.system_user_prefix = claimed.system_user_prefix
+            placement = {
+                "COURSEHUB_INSTANCE": instance,
+                "COURSEHUB_INSTANCES_DIR": str(instances_dir or DEFAULT_ROOT),
+            }
+        else:
+            self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="coursehub-state-"))
+            # learners' system accounts must traverse to their homes: not under a 0700 dir
+            self.homes_dir = Path(tempfile.mkdtemp(prefix="coursehub-homes-", dir="/tmp"))
+            os.chmod(self.homes_dir, 0o711)
+            self.port = free_port()
+            placement = {
+                "COURSEHUB_STATE_DIR": str(self.state_dir),
+                "COURSEHUB_PORT": str(self.port),
+                "COURSEHUB_HUB_PORT": str(free_port()),
+                "COURSEHUB_PROXY_API_PORT": str(free_port()),
+                "COURSEHUB_HOMES_DIR": str(self.homes_dir),
+                "COURSEHUB_GRADER_PORT": str(free_port()),
+            }
         self.env = {
             **os.environ,
             "PATH": f"{ensure_chp()}{os.pathsep}{os.environ.get('PATH', '')}",
-            "COURSEHUB_STATE_DIR": str(self.state_dir),
-            "COURSEHUB_PORT": str(self.port),
-            "COURSEHUB_HUB_PORT": str(free_port()),
-            "COURSEHUB_PROXY_API_PORT": str(free_port()),
+            **placement,
             "COURSEHUB_ADMIN_TOKEN": self.admin_token,
-            "COURSEHUB_HOMES_DIR": str(self.homes_dir),
-            "COURSEHUB_GRADER_PORT": str(free_port()),
             # development mode unless a test asks for Docker: a test machine may run an
             # engine without any test wanting it
             "COURSEHUB_SPAWNER": "local",
@@ -130,11 +160,55 @@ class RunningHub:
             method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
         )
 
+    def mailed_code(self, address: str, timeout: float = 30) -> str:
+        """The newest sign-up code mailed to `address`, from the maildir the Hub
+        writes when no SMTP server is configured."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            mails = sorted((self.state_dir / "mail" / "new").glob("*"), key=os.path.getmtime)
+            for path in reversed(mails):
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if address in message["To"]:
+                    text = message.get_body(preferencelist=("plain",)).get_content()
+                    return CODE_RE.search(text).group(0)
+            time.sleep(0.2)
+        raise TimeoutError(f"no code was mailed to {address}")
+
+    def sign_up_and_in(
+        self, name: str, password: str, domain: str = "uni.example"
+    ) -> requests.Session:
+        """A person signing up at the Hub's pages, verifying the mailed code and
+        signing in: their browser session. `domain` must need no approval
+        (``COURSEHUB_ALLOWED_EMAIL_DOMAINS``)."""
+        session = requests.Session()
+        address = f"{name}@{domain}"
+        fields = {"email": address, "password": password, "password_confirmation": password}
+        r = self.form(session, "signup", username=name, **fields)
+        if r.status_code != 201:
+            raise AssertionError(f"sign-up of {name!r} answered {r.status_code}: {r.text}")
+        r = self.form(session, "verify", username=name, code=self.mailed_code(address))
+        if r.status_code != 200:
+            raise AssertionError(f"verifying {name!r} answered {r.status_code}: {r.text}")
+        r = self.form(session, "login", username=name, password=password)
+        if r.status_code != 302:
+            raise AssertionError(f"signing {name!r} in answered {r.status_code}: {r.text}")
+        return session
+
+    def form(self, session: requests.Session, page: str, **fields) -> requests.Response:
+        """Post one of the Hub's forms (``/hub/<page>``) as a browser would, with the
+        XSRF token from its cookie; redirects are not followed."""
+        if "_xsrf" not in session.cookies:
+            session.get(f"{self.url}/hub/login", timeout=30)
+        fields["_xsrf"] = session.cookies["_xsrf"]
+        return session.post(
+            f"{self.url}/hub/{page}", data=fields, allow_redirects=False, timeout=30
+        )
+
     def cleanup(self):
         """Stop the Hub (which stops learners' servers first), delete what it made."""
         self.stop()
         for name in self.learners:
-            delete_system_user(name)
+            delete_system_user(name, self.system_user_prefix)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.homes_dir, ignore_errors=True)
 

@@ -16,6 +16,7 @@ from grader.executors.base import SandboxUnavailable
 from grader.executors.bubblewrap import BubblewrapExecutor
 from grader.executors.docker import ROLE, ROLE_LABEL, DockerExecutor, container_spec
 from grader.grading.run import grade
+from hub_config.docker import find_gateway
 from tests.docker_support import TEST_PREFIX, container_logs
 
 # our own corner of the test prefix, so other tests' containers never count as ours
@@ -219,11 +220,13 @@ async def test_endless_print_hits_the_output_limit(executor):
 
 
 @pytest.mark.docker
-async def test_no_network(executor, docker_engine):
+async def test_no_network(executor, docker_engine, learner_image):
     # a service on this machine, at the address containers on the default bridge use
-    config = docker_engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # an engine that just started may not list the gateway yet: the subnet's first address
-    gateway = config.get("Gateway") or config["Subnet"].rsplit(".", 2)[0] + ".0.1"
+    # (a fresh engine lists no gateway for that network: find_gateway looks further)
+    bridge = docker_engine.networks.get("bridge").attrs
+    gateway = await asyncio.to_thread(
+        find_gateway, docker_engine, bridge, learner_image, PREFIX + "gateway-probe-"
+    )
     with socket.create_server(("0.0.0.0", 0)) as listener:
         port = listener.getsockname()[1]
         outcomes = await executor.run(

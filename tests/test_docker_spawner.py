@@ -223,3 +223,41 @@ def test_spawn_times(hub, learners):
         learner = Learner(hub, f"dstiming{n}")
         start_timed(learner)
         stop_server(learner)
+
+
+def test_stopping_the_hub_removes_every_learner_container(docker_engine, learner_image):  # noqa: F811
+    """SIGTERM on a Docker-mode Hub of its own: each learner's server is stopped (its
+    kernel shut down within the container's stop timeout) and its container removed;
+    the learners' work stays in their volumes."""
+    from hub_config.shutdown import SERVER_TERM_TIMEOUT
+    from tests.test_shutdown import start_kernel
+
+    prefix = f"coursehub-test-dstop{secrets.token_hex(3)}"
+    hub = RunningHub(
+        env={
+            "COURSEHUB_SPAWNER": "docker",
+            "COURSEHUB_EXECUTOR": "docker",
+            "COURSEHUB_LEARNER_IMAGE": learner_image,
+            "COURSEHUB_DOCKER_PREFIX": prefix,
+            "COURSEHUB_LEARNER_MEM_LIMIT": "512M",
+        }
+    )
+    try:
+        with hub:
+            learners = [Learner(hub, f"dsstop{n}", course=None) for n in range(2)]
+            for learner in learners:
+                learner.start_server()
+                start_kernel(learner)
+            containers = docker_engine.containers.list(filters={"name": f"{prefix}-learner-"})
+            assert len(containers) == len(learners)
+            # `docker stop` waits this long for the server before SIGKILL
+            assert {c.attrs["Config"]["StopTimeout"] for c in containers} == {SERVER_TERM_TIMEOUT}
+
+            assert hub.stop() == 0, hub.log()[-5000:]
+
+            left = docker_engine.containers.list(all=True, filters={"name": f"{prefix}-learner-"})
+            assert not left, [(c.name, c.status) for c in left]
+            for learner in learners:
+                docker_engine.volumes.get(f"{prefix}-user-{learner.name}")  # the work stays
+    finally:
+        remove_test_objects(docker_engine, prefix)

@@ -9,7 +9,12 @@ from traitlets.config import Config
 
 from hub_config import Settings, apply_all
 from hub_config.authenticator import TEMPLATES_DIR, CoursehubAuthenticator, apply_auth
-from hub_config.docker import DOCKER_MODE_MESSAGE, learner_network_spec, network_gateway
+from hub_config.docker import (
+    DOCKER_MODE_MESSAGE,
+    CoursehubDockerSpawner,
+    learner_network_spec,
+    network_gateway,
+)
 from hub_config.hub import apply_hub
 from hub_config.roles import AUTHOR_SCOPE, LEARN_SCOPE, apply_roles, instructor_role_spec
 from hub_config.services import apply_culler, apply_services
@@ -120,7 +125,6 @@ def test_apply_hub(settings):
     assert c.JupyterHub.db_url == f"sqlite:///{state}/jupyterhub.sqlite"
     assert c.JupyterHub.cookie_secret_file == str(state / "jupyterhub_cookie_secret")
     assert c.Spawner.default_url == "/lab"
-    assert c.JupyterHub.cleanup_servers is True and c.JupyterHub.cleanup_proxy is True
     assert c.Spawner.start_timeout >= 60
 
 
@@ -347,7 +351,7 @@ def test_apply_spawner_docker_mode_on_one_machine(tmp_path, capsys):
         network_gateway=lambda name: asked.append(name) or "172.30.0.1",
     )
     assert asked == ["coursehub-learners"]
-    assert c.JupyterHub.spawner_class == "dockerspawner.DockerSpawner"
+    assert c.JupyterHub.spawner_class is CoursehubDockerSpawner
     d = c.DockerSpawner
     assert d.image == "coursehub/learner:latest"
     # the learner's work on a named volume of their own, which outlives the container
