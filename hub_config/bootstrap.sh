@@ -214,11 +214,14 @@ close_checkout() {
     chmod go-rwx "$COURSEHUB_REPO"
 }
 
-install_system_packages
-install_python_packages
-install_proxy
-install_language_packages
-install_javascript_kernel
-close_checkout
-step_done
-export PATH="$COURSEHUB_VENV/bin:$PATH"
+# COURSEHUB_BOOTSTRAP_FUNCTIONS_ONLY=1: define the functions above, install nothing (tests)
+if [[ -z ${COURSEHUB_BOOTSTRAP_FUNCTIONS_ONLY:-} ]]; then
+    install_system_packages
+    install_python_packages
+    install_proxy
+    install_language_packages
+    install_javascript_kernel
+    close_checkout
+    step_done
+    export PATH="$COURSEHUB_VENV/bin:$PATH"
+fi

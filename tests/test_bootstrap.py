@@ -79,3 +79,27 @@ def test_a_new_prefix_is_installed_step_by_step_then_found_in_place(prefix):
     again = bootstrap(prefix)
     assert again.returncode == 0, again.stderr
     assert [line for line in again.stderr.splitlines() if line.startswith("coursehub:")] == []
+
+
+def test_pip_installs_what_uv_cannot(prefix):
+    # an index uv cannot reach (a mirror only pip's configuration knows of, say)
+    venv = prefix / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", venv], check=True)
+    script = (
+        f"source {REPO}/hub_config/bootstrap.sh\n"
+        f'{venv}/bin/pip install -q "uv==$UV_VERSION"\n'
+        "python_install six==1.16.0\n"
+    )
+    env = {
+        **os.environ,
+        "COURSEHUB_BOOTSTRAP_FUNCTIONS_ONLY": "1",
+        "COURSEHUB_VENV": str(venv),
+        "COURSEHUB_CACHE_DIR": str(SHARED_CACHE),
+        "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+    }
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "trying pip" in done.stderr and "Successfully installed six" in done.stderr
+    six = subprocess.run([venv / "bin" / "python", "-c", "import six; print(six.__version__)"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert six.stdout.strip() == "1.16.0"
