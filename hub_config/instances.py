@@ -74,6 +74,16 @@ class Instance:
         return self.directory / "homes"
 
     @property
+    def running(self) -> bool:
+        """Whether this instance's Hub runs (its pid file names a live process)."""
+        try:
+            pid = int((self.state_dir / "jupyterhub.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    @property
     def system_user_prefix(self) -> str:
         return f"ch-{self.name}-"
 
@@ -115,6 +125,27 @@ def claim(name: str, root: Path = DEFAULT_ROOT) -> Instance:
             _write_registry(registry, slots)
     instance = Instance(name=name, slot=slots[name], root=root)
     instance.directory.mkdir(mode=0o711, exist_ok=True)
+    return instance
+
+
+def forget(name: str, root: Path = DEFAULT_ROOT) -> Instance:
+    """Free the slot of the instance called `name`; its directory stays (grades, work).
+
+    Refused while its Hub runs (the Hub's pid file names a live process): a slot given
+    to a new name while the old Hub holds its ports would collide.
+    """
+    check_name(name)
+    registry = root / "instances.json"
+    with open(root / "instances.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        slots = _read_registry(registry)
+        if name not in slots:
+            raise InstanceError(f"no instance {name!r} in {registry}")
+        instance = Instance(name=name, slot=slots[name], root=root)
+        if instance.running:
+            raise InstanceError(f"instance {name!r} is running: stop its Hub first")
+        del slots[name]
+        _write_registry(registry, slots)
     return instance
 
 

@@ -10,6 +10,7 @@ system accounts.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pwd
 import secrets
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hub_config import instances_cli
 from hub_config.instances import InstanceError, check_name, claim, registered
 from hub_config.settings import Settings
 from hub_config.testing import RunningHub
@@ -196,3 +198,34 @@ def test_two_instances_run_side_by_side_and_the_same_learner_signs_in_on_each(ro
     for hub in (first, second):
         with pytest.raises(KeyError):
             pwd.getpwnam(hub.system_user_prefix + name)
+
+
+# -- coursehub-instances -----------------------------------------------------------------
+
+
+def test_the_command_lists_instances_and_forgets_a_stopped_one(root, capsys):
+    claim("physics", root)
+    claim("maths", root)
+    assert instances_cli.main(["--root", str(root), "list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == ["physics", "maths"]
+    assert "http://127.0.0.1:8100" in listed[0] and "stopped" in listed[0]
+
+    assert instances_cli.main(["--root", str(root), "forget", "physics"]) == 0
+    assert "kept in" in capsys.readouterr().out
+    assert registered(root) == {"maths": 2}
+    assert (root / "physics").is_dir(), "its data stays"
+    assert claim("chemistry", root).slot == 1, "the freed slot is given again"
+
+
+def test_a_running_instance_or_an_unknown_one_is_not_forgotten(root, capsys):
+    maths = claim("maths", root)
+    maths.state_dir.mkdir(parents=True)
+    (maths.state_dir / "jupyterhub.pid").write_text(str(os.getpid()))  # a live process
+    assert instances_cli.main(["--root", str(root), "list"]) == 0
+    assert "running" in capsys.readouterr().out
+    assert instances_cli.main(["--root", str(root), "forget", "maths"]) == 2
+    assert "is running: stop its Hub first" in capsys.readouterr().err
+    assert instances_cli.main(["--root", str(root), "forget", "nosuch"]) == 2
+    assert "no instance 'nosuch'" in capsys.readouterr().err
+    assert registered(root) == {"maths": 1}

@@ -1,6 +1,8 @@
 """The coursehub extension application, loaded into each learner's Jupyter server."""
 
 import asyncio
+import atexit
+import gc
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Instance, default
@@ -37,6 +39,11 @@ class CoursehubExtensionApp(ExtensionApp):
         return GraderClient(parent=self, log=self.log)
 
     def initialize_settings(self):
+        # A stopping server (its kernels shut down, everything closed) then spends most
+        # of its exit in Python's final garbage collections over every object it
+        # imported: a second and more, while the Hub waits for each learner's server to
+        # stop. Frozen objects are left out of them; atexit handlers still run.
+        atexit.register(gc.freeze)
         if not self.grader_client.grader_url:
             self.log.warning(
                 "coursehub: no grading service configured (COURSEHUB_GRADER_URL); "
