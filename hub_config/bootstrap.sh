@@ -90,6 +90,10 @@ install_python_packages() {
         project="$(project_stamp)"
         python_install --reinstall-package coursehub -c "$COURSEHUB_REPO/images/constraints.txt" \
             "$COURSEHUB_REPO[test]"
+        # jsonschema's optional checker of the `iri` format, which no Jupyter schema
+        # uses: it compiles its grammars on import, a second in every process that
+        # imports nbformat (the Hub, the grader, each learner's server)
+        "$COURSEHUB_VENV/bin/python" -m pip uninstall -q -y rfc3987-syntax
         echo "$wanted" >"$stamp"
         echo "$project" >"$project_stamp_file"
         chmod -R a+rX "$COURSEHUB_VENV"

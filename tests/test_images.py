@@ -73,6 +73,18 @@ def test_learner_image_enables_the_coursehub_extension(docker_engine, learner_im
     assert any("OK" in line for line in lines), output  # it imports and loads
 
 
+def test_learner_image_leaves_out_the_slow_iri_checker(docker_engine, learner_image):
+    # jsonschema's optional `iri` format checker compiles grammars on import (a second
+    # in every server): removed, and nbformat still validates notebooks without it
+    script = (
+        "import importlib.util, nbformat\n"
+        "assert importlib.util.find_spec('rfc3987_syntax') is None\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "print('ok')\n"
+    )
+    assert check(docker_engine, learner_image, ["python3", "-c", script]).strip() == "ok"
+
+
 def test_learner_runs_as_jovyan_who_owns_the_work_directory(docker_engine, learner_image):
     output = check(
         docker_engine,
