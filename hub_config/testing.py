@@ -160,6 +160,20 @@ class RunningHub:
             method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kwargs
         )
 
+    def start_server(self, name: str, timeout: float = 120) -> dict:
+        """Start `name`'s server through the REST API (as an admin); its server model
+        once ready (``state`` holds the pid in development mode)."""
+        r = self.api("POST", f"/users/{name}/server")
+        if r.status_code not in (201, 202):
+            raise AssertionError(f"starting {name}'s server: {r.status_code} {r.text}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.api("GET", f"/users/{name}").json()["servers"].get("", {})
+            if server.get("ready"):
+                return server
+            time.sleep(0.5)
+        raise TimeoutError(f"{name}'s server never became ready:\n{self.log()[-5000:]}")
+
     def mailed_code(self, address: str, timeout: float = 30) -> str:
         """The newest sign-up code mailed to `address`, from the maildir the Hub
         writes when no SMTP server is configured."""

@@ -16,7 +16,6 @@ import secrets
 import shutil
 import socket
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -131,18 +130,6 @@ def test_every_instance_port_is_distinct_from_every_other(root):
 # -- two Hubs side by side ---------------------------------------------------------------
 
 
-def start_server(hub: RunningHub, name: str, timeout: float = 120) -> int:
-    r = hub.api("POST", f"/users/{name}/server")
-    assert r.status_code in (201, 202), r.text + hub.log()[-5000:]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server = hub.api("GET", f"/users/{name}").json()["servers"].get("", {})
-        if server.get("ready"):
-            return server["state"]["pid"]
-        time.sleep(0.5)
-    raise AssertionError(f"{name}'s server never started:\n{hub.log()[-5000:]}")
-
-
 def process_uid(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Uid:"):
@@ -183,7 +170,7 @@ def test_two_instances_run_side_by_side_and_the_same_learner_signs_in_on_each(ro
             r = requests.get(f"{hub.url}/services/grader/api/v1/health", timeout=10)
             assert r.status_code == 200, r.text
         sessions = [hub.sign_up_and_in(name, STRONG) for hub in (first, second)]
-        pids = [start_server(hub, name) for hub in (first, second)]
+        pids = [hub.start_server(name)["state"]["pid"] for hub in (first, second)]
 
         accounts = [pwd.getpwuid(process_uid(pid)).pw_name for pid in pids]
         assert accounts == [first.system_user_prefix + name, second.system_user_prefix + name]

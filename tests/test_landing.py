@@ -69,12 +69,7 @@ def test_a_link_the_admin_followed_to_the_login_is_still_followed(hub):
 
 
 def test_an_admin_who_starts_their_server_gets_one(hub):
-    r = hub.api("POST", f"/users/{hub.admin_name}/server")
-    assert r.status_code in (201, 202), r.text
-    deadline = time.monotonic() + 120
-    while not servers(hub, hub.admin_name).get("", {}).get("ready"):
-        assert time.monotonic() < deadline, hub.log()[-5000:]
-        time.sleep(0.5)
+    hub.start_server(hub.admin_name)
     assert has_system_account(hub, hub.admin_name)
     assert hub.api("DELETE", f"/users/{hub.admin_name}/server").status_code in (202, 204)
 

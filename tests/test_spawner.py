@@ -5,7 +5,6 @@ import pwd
 import secrets
 import stat
 import subprocess
-import time
 
 import pytest
 import requests
@@ -23,15 +22,7 @@ def new_name():
 def spawn(hub, name, timeout=120):
     """Create the user and start their server through the Hub API; the server's pid."""
     assert hub.api("POST", f"/users/{name}").status_code == 201
-    r = hub.api("POST", f"/users/{name}/server")
-    assert r.status_code in (201, 202), r.text
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        server = hub.api("GET", f"/users/{name}").json()["servers"].get("", {})
-        if server.get("ready"):
-            return server["state"]["pid"]
-        time.sleep(0.5)
-    raise AssertionError(f"{name}'s server never became ready:\n{hub.log()[-5000:]}")
+    return hub.start_server(name, timeout)["state"]["pid"]
 
 
 def process_uid(pid):
