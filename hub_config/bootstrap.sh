@@ -74,6 +74,8 @@ install_python_packages() {
     local wanted project
     wanted="$(cat "$COURSEHUB_REPO/pyproject.toml" "$COURSEHUB_REPO/images/constraints.txt" \
         | sha256sum | cut -c1-16)"
+    # the project as its files are now (installing changes none of them)
+    project="$(project_stamp)"
     if [[ ! -x $COURSEHUB_VENV/bin/python ]]; then
         step "creating a virtualenv in $COURSEHUB_VENV"
         mkdir -p "$(dirname "$COURSEHUB_VENV")"
@@ -86,8 +88,7 @@ install_python_packages() {
     fi
     if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
         step "installing Python dependencies and coursehub (cache: $COURSEHUB_CACHE_DIR)"
-        # the project as its files are now: it is installed with its dependencies
-        project="$(project_stamp)"
+        # the project is installed with its dependencies
         python_install --reinstall-package coursehub -c "$COURSEHUB_REPO/images/constraints.txt" \
             "$COURSEHUB_REPO[test]"
         # jsonschema's optional checker of the `iri` format, which no Jupyter schema
@@ -99,7 +100,6 @@ install_python_packages() {
         chmod -R a+rX "$COURSEHUB_VENV"
     fi
     # the project itself, whenever the checkout's code differs from what is installed
-    project="$(project_stamp)"
     if [[ ! -f $project_stamp_file || $(cat "$project_stamp_file") != "$project" ]]; then
         step "installing coursehub from $COURSEHUB_REPO"
         python_install --no-deps --reinstall-package coursehub "$COURSEHUB_REPO"

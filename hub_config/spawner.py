@@ -30,7 +30,7 @@ from grader.scopes import COURSE_GROUP_PREFIX, INSTRUCTORS_SUFFIX
 
 from .roles import INSTRUCTORS_GROUP
 from .settings import Settings
-from .shutdown import CleanStopMixin
+from .shutdown import CleanStopMixin, kill_processes_of
 
 DEVELOPMENT_MODE_MESSAGE = (
     "coursehub runs in development mode: learners' servers are local processes, not containers"
@@ -217,13 +217,11 @@ def delete_system_user(username: str, prefix: str = "ch-") -> bool:
     """
     name = f"{prefix}{username}"
     try:
-        pwd.getpwnam(name)
+        uid = pwd.getpwnam(name).pw_uid
     except KeyError:
         return False
     deadline = time.monotonic() + 10
-    while subprocess.run(["pkill", "-KILL", "-u", name], capture_output=True).returncode == 0:
-        if time.monotonic() > deadline:
-            break
+    while kill_processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.2)  # until none is left to signal
     subprocess.run(["userdel", "-r", name], check=True, capture_output=True)
     return True

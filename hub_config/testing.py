@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 
+from .accounts import codes
 from .instances import DEFAULT_ROOT, claim
 from .settings import REPO_DIR
 from .spawner import delete_system_user
@@ -32,8 +33,8 @@ CHP_VERSION = "5.3.0"
 CHP_PREFIX = REPO_DIR / ".venv" / "chp"
 
 
-#: a sign-up code as the accounts' mail carries it (hub_config.accounts.codes)
-CODE_RE = re.compile(r"\b[A-HJKMNP-Z2-9]{6}\b")
+#: a sign-up code as the accounts' mail carries it
+CODE_RE = re.compile(rf"\b[{re.escape(codes.ALPHABET)}]{{{codes.LENGTH}}}\b")
 
 
 def ensure_chp(prefix: Path = CHP_PREFIX) -> Path:
@@ -52,6 +53,24 @@ def ensure_chp(prefix: Path = CHP_PREFIX) -> Path:
             capture_output=True,
         )
     return bin_dir
+
+
+def process_uid(pid: int) -> int:
+    """The real uid a process runs as."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no Uid in /proc/{pid}/status")
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended and not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ import requests
 from hub_config import instances_cli
 from hub_config.instances import InstanceError, check_name, claim, registered
 from hub_config.settings import Settings
-from hub_config.testing import RunningHub
+from hub_config.testing import RunningHub, process_uid
 
 STRONG = "correct horse battery"
 
@@ -128,13 +128,6 @@ def test_every_instance_port_is_distinct_from_every_other(root):
 
 
 # -- two Hubs side by side ---------------------------------------------------------------
-
-
-def process_uid(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("Uid:"):
-            return int(line.split()[1])
-    raise AssertionError(pid)
 
 
 def port_is_free(port: int) -> bool:

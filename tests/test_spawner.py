@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from hub_config.spawner import delete_system_user
-from hub_config.testing import RunningHub
+from hub_config.testing import RunningHub, process_running, process_uid
 
 pytestmark = pytest.mark.hub
 
@@ -25,28 +25,10 @@ def spawn(hub, name, timeout=120):
     return hub.start_server(name, timeout)["state"]["pid"]
 
 
-def process_uid(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no Uid in /proc/{pid}/status")
-
-
 def process_env(pid):
     with open(f"/proc/{pid}/environ", "rb") as f:
         pairs = f.read().split(b"\0")
     return dict(p.decode().split("=", 1) for p in pairs if b"=" in p)
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is not a running process
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ")[1][0] != "Z"
 
 
 def as_account(account, *cmd):
@@ -140,9 +122,9 @@ def test_stopping_the_hub_leaves_no_process(learners):
     with RunningHub(env={"COURSEHUB_GRADER_ENABLED": "0"}) as hub:
         pid = spawn(hub, name)
         proxy_pid = int((hub.state_dir / "jupyterhub-proxy.pid").read_text())
-        assert alive(pid) and alive(proxy_pid)
+        assert process_running(pid) and process_running(proxy_pid)
         assert hub.stop() == 0
-        assert not alive(pid), "the learner's server outlived the Hub"
-        assert not alive(proxy_pid), "the proxy outlived the Hub"
+        assert not process_running(pid), "the learner's server outlived the Hub"
+        assert not process_running(proxy_pid), "the proxy outlived the Hub"
         leftover = subprocess.run(["pgrep", "-u", f"ch-{name}"], capture_output=True)
         assert leftover.stdout == b""

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from hub_config.instances import claim
+from hub_config.testing import process_running
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,15 +65,6 @@ def test_systemd_accepts_the_unit(unit, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-def running(pid: int) -> bool:
-    """Whether `pid` runs (a zombie, ended and waiting to be reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.hub
 def test_what_systemd_runs_starts_the_instance_and_its_stop_signal_stops_all(unit):
     root = Path(tempfile.mkdtemp(prefix="coursehub-unit-", dir="/tmp"))
@@ -110,7 +102,7 @@ def test_what_systemd_runs_starts_the_instance_and_its_stop_signal_stops_all(uni
         hub.send_signal(getattr(signal, unit["Service"]["KillSignal"]))
         assert hub.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
-        while running(proxy_pid):
+        while process_running(proxy_pid):
             assert time.monotonic() < deadline, "the proxy outlived the Hub"
             time.sleep(0.1)
     finally:
